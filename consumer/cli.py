@@ -1,0 +1,53 @@
+"""``consumer``: a thin click command over ConsumerSettings."""
+
+from __future__ import annotations
+
+import click
+
+from consumer.worker import Worker
+from libs import constants as c
+from libs.cli import common_options, fail, print_result, run_main, setup_logging
+from libs.errors import UserError
+from libs.settings import AmqpSettings, ConsumerSettings, PostgresSettings
+
+HELP = """Load batches from RabbitMQ into PostgreSQL with exactly-once effect.
+
+Each batch is validated record by record; valid rows go to the dataset's table, bad records
+to ingest_rejects with their line and reason, and the batch is recorded in ingest_batches,
+all in one transaction. The message is acked only after COMMIT; a batch already finished is
+acked without writing. Run as many consumers as you like, on as many machines.
+
+Runs until SIGTERM/SIGINT (then finishes in-flight batches and exits 0), or with --burst until
+the queue is empty. The result is one JSON line on stdout. Exit codes: 0 stopped cleanly;
+1 failed; 2 configuration error (bad option, database not migrated)."""
+
+
+@click.command(help=HELP, context_settings={"show_default": True, "max_content_width": 100})
+@click.option("--parallel", envvar="CONSUMER_PARALLEL", type=int, default=2,
+              help="Batches handled at once (and the prefetch count).")
+@click.option("--burst/--no-burst", envvar="CONSUMER_BURST", default=False,
+              help="Exit 0 once the queue is empty and nothing is in flight.")
+@click.option("--database-url", envvar="DATABASE_URL", default=c.DEFAULT_DATABASE_URL,
+              help="PostgreSQL URL.")
+@click.option("--retry-timeout", envvar="CONSUMER_RETRY_TIMEOUT", type=float, default=600.0,
+              help="Seconds to retry a batch while PostgreSQL is unavailable before requeueing "
+                   "it (keep below RabbitMQ's consumer_timeout, 30 min).")
+@click.option("--shutdown-timeout", envvar="CONSUMER_SHUTDOWN_TIMEOUT", type=float,
+              default=30.0, help="Seconds in-flight batches get to finish after a signal.")
+@common_options
+def main(parallel: int, burst: bool, database_url: str, retry_timeout: float,
+         shutdown_timeout: float, amqp_url: str, queue: str, delivery_limit: int,
+         dataset: str, log_level: str, log_format: str) -> None:
+    setup_logging(log_level, log_format)
+    try:
+        settings = ConsumerSettings(
+            amqp=AmqpSettings.from_url(amqp_url, queue, delivery_limit),
+            postgres=PostgresSettings.from_url(database_url),
+            parallel=parallel, burst=burst, retry_timeout=retry_timeout,
+            shutdown_timeout=shutdown_timeout)
+        worker = Worker(settings, dataset)
+    except UserError as exc:
+        fail(str(exc), c.EXIT_USAGE)
+    stats = run_main(worker.main, worker.handle_signal)
+    print_result(stats.as_dict())
+    raise SystemExit(c.EXIT_OK if stats.status == "ok" else c.EXIT_FAILED)

@@ -1,0 +1,164 @@
+"""Write one batch in one transaction: its rows, its rejects and its finished-batch record.
+
+Fast path: COPY the rows straight into the target table (inside a savepoint). If a key is
+already taken, COPY aborts; the savepoint is rolled back and the slow path runs: COPY into a
+temporary stage table, insert the new keys with ON CONFLICT DO NOTHING, then settle each
+conflict row by row under a lock:
+- the same job and line is already loaded (a replay): nothing to do;
+- the same job holds the key from a later line: the earlier line wins, the later one is moved
+  to the rejects (``duplicate_key``), whatever order the batches commit in;
+- otherwise (an earlier line, or an earlier job): this record is rejected ``duplicate_key``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Final
+
+import asyncpg
+
+from consumer.parse import Prepared, RejectRow
+from libs import faults
+from libs.dataset import DUPLICATE_KEY, Dataset
+from libs.db import Conn, consumer_name, quote_all, quote_ident, translated
+from libs.messages import Batch
+
+LINEAGE: Final = ("job_id", "line_no")
+
+
+@dataclass
+class Outcome:
+    duplicate: bool = False
+    inserted: int = 0
+    replaced: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+
+
+class Statements:
+    """SQL built once from the dataset definition; identifiers quoted, values as parameters."""
+
+    def __init__(self, spec: Dataset) -> None:
+        table, key = quote_ident(spec.table), quote_ident(spec.key)
+        self.table = spec.table
+        self.stage = f"_ingest_stage_{spec.table}"
+        stage = quote_ident(self.stage)
+        self.columns = (*spec.column_names, *LINEAGE)
+        cols = quote_all(self.columns)
+        values = ", ".join(f"s.{quote_ident(name)}" for name in self.columns)
+        self.create_stage = (f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) "
+                             "ON COMMIT DELETE ROWS")
+        self.insert_new = (f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "
+                           f"ORDER BY {key} ON CONFLICT ({key}) DO NOTHING")
+        self.conflicts = (
+            f"SELECT s.line_no, c.job_id AS held_job, c.line_no AS held_line FROM {stage} s "
+            f"JOIN {table} c ON c.{key} = s.{key} WHERE NOT (c.job_id IS NOT DISTINCT FROM "
+            f"s.job_id AND c.line_no IS NOT DISTINCT FROM s.line_no) ORDER BY c.{key} "
+            "FOR UPDATE OF c")
+        as_text = ", ".join(f"c.{quote_ident(name)}::text" for name in spec.column_names)
+        self.displace = (
+            "INSERT INTO ingest_rejects (job_id, line_no, reason, raw, detail) "
+            f"SELECT c.job_id, c.line_no, '{DUPLICATE_KEY}', concat_ws(',', {as_text}), "
+            f"'{spec.key} ' || c.{key} || ' is on earlier line ' || s.line_no "
+            "|| ' (record rebuilt from the loaded row)' "
+            f"FROM {table} c JOIN {stage} s ON s.{key} = c.{key} "
+            "WHERE s.line_no = ANY($1::int[]) ON CONFLICT DO NOTHING")
+        self.replace = (
+            f"UPDATE {table} c SET ({cols}, loaded_at) = ({values}, now()) FROM {stage} s "
+            f"WHERE c.{key} = s.{key} AND s.line_no = ANY($1::int[])")
+        self.rejects = (
+            "INSERT INTO ingest_rejects (job_id, line_no, reason, raw, detail) "
+            "SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[]) "
+            "ON CONFLICT DO NOTHING")
+        self.claim = (
+            "INSERT INTO ingest_batches (job_id, first_line, last_line, seq, records, consumer) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true")
+        self.finish = (
+            "UPDATE ingest_batches SET rows_inserted = $4, rows_replaced = $5, "
+            "rows_rejected = $6, finished_at = now() "
+            "WHERE job_id = $1 AND first_line = $2 AND last_line = $3")
+        self.job = ("INSERT INTO ingest_jobs (job_id, dataset, source) VALUES ($1, $2, $3) "
+                    "ON CONFLICT DO NOTHING")
+
+
+def _count(status: str) -> int:
+    """Rows affected, from a command tag such as 'INSERT 0 12'."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
+class Loader:
+    def __init__(self, pool: asyncpg.Pool, spec: Dataset, url: str) -> None:
+        self._pool = pool
+        self._sql = Statements(spec)
+        self._url = url
+        self._jobs_seen: set[str] = set()
+        self._name = consumer_name()
+
+    async def load(self, batch: Batch, prepared: Prepared) -> Outcome:
+        """One transaction; a duplicate batch (already finished) writes nothing."""
+        async with translated(self._url), self._pool.acquire() as conn, conn.transaction():
+            outcome = await self._load(conn, batch, prepared)
+        faults.hit("consumer.after_commit")
+        self._jobs_seen.add(batch.job_id)
+        return outcome
+
+    async def _load(self, conn: Conn, batch: Batch,
+                    prepared: Prepared) -> Outcome:
+        sql = self._sql
+        claimed = await conn.fetchval(sql.claim, batch.job_id, batch.first_line,
+                                      batch.last_line, batch.seq, batch.records, self._name)
+        if not claimed:
+            return Outcome(duplicate=True)
+        if batch.job_id not in self._jobs_seen:
+            await conn.execute(sql.job, batch.job_id, batch.dataset, batch.source)
+        faults.hit("consumer.mid_transaction")
+        outcome = Outcome()
+        extra = await self._write_rows(conn, batch, prepared, outcome)
+        rejects = prepared.rejects + extra
+        await self._write_rejects(conn, batch.job_id, rejects, outcome)
+        await conn.execute(sql.finish, batch.job_id, batch.first_line, batch.last_line,
+                           outcome.inserted, outcome.replaced, sum(outcome.rejected.values()))
+        return outcome
+
+    async def _write_rows(self, conn: Conn, batch: Batch, prepared: Prepared,
+                          outcome: Outcome) -> list[RejectRow]:
+        if not prepared.rows:
+            return []
+        try:
+            async with conn.transaction():
+                await conn.copy_records_to_table(self._sql.table, records=prepared.rows,
+                                                 columns=self._sql.columns)
+        except asyncpg.UniqueViolationError:
+            return await self._merge(conn, batch, prepared, outcome)
+        outcome.inserted = len(prepared.rows)
+        return []
+
+    async def _merge(self, conn: Conn, batch: Batch, prepared: Prepared,
+                     outcome: Outcome) -> list[RejectRow]:
+        sql = self._sql
+        await conn.execute(sql.create_stage)
+        await conn.copy_records_to_table(sql.stage, records=prepared.rows, columns=sql.columns)
+        outcome.inserted = _count(await conn.execute(sql.insert_new))
+        wins: list[int] = []
+        losers: list[RejectRow] = []
+        for row in await conn.fetch(sql.conflicts):
+            line, held_job, held_line = row["line_no"], row["held_job"], row["held_line"]
+            if held_job == batch.job_id and held_line is not None and held_line > line:
+                wins.append(line)
+                continue
+            where = "an earlier line" if held_job == batch.job_id else f"job {held_job}"
+            losers.append(RejectRow(line, DUPLICATE_KEY, prepared.raw_text(line),
+                                    f"key already loaded from {where} (line {held_line})"))
+        if wins:
+            await conn.execute(sql.displace, wins)
+            outcome.replaced = _count(await conn.execute(sql.replace, wins))
+        return losers
+
+    async def _write_rejects(self, conn: Conn, job_id: str,
+                             rejects: list[RejectRow], outcome: Outcome) -> None:
+        if not rejects:
+            return
+        await conn.execute(self._sql.rejects, job_id, [r.line_no for r in rejects],
+                           [r.reason for r in rejects], [r.raw for r in rejects],
+                           [r.detail for r in rejects])
+        outcome.rejected.update(r.reason for r in rejects)

@@ -1,0 +1,82 @@
+"""What both CLIs share: common options, running a main with signals, printing the result."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from libs import constants as c
+from libs import logging as ingest_logging
+from libs.errors import ConfigurationError, UserError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def common_options(func: F) -> F:
+    """Options every process takes: broker, queue, dataset, logging."""
+    options = [
+        click.option("--amqp-url", envvar="AMQP_URL", default=c.DEFAULT_AMQP_URL,
+                     show_default=True, help="RabbitMQ URL (amqp:// or amqps://)."),
+        click.option("--queue", envvar="INGEST_QUEUE", default=c.DEFAULT_QUEUE,
+                     show_default=True,
+                     help="Queue name; the exchange has the same name, dead letters go to "
+                          "QUEUE.dlx / QUEUE.dlq."),
+        click.option("--delivery-limit", envvar="INGEST_DELIVERY_LIMIT", type=int,
+                     default=c.DEFAULT_DELIVERY_LIMIT, show_default=True,
+                     help="Deliveries of one message before it is dead-lettered "
+                          "(x-delivery-limit of the quorum queue)."),
+        click.option("--dataset", envvar="INGEST_DATASET", default=c.DEFAULT_DATASET,
+                     show_default=True, help="Target dataset (table definition)."),
+        click.option("--log-level", envvar="LOG_LEVEL", default="info", show_default=True,
+                     type=click.Choice(["debug", "info", "warning", "error"],
+                                       case_sensitive=False)),
+        click.option("--log-format", envvar="LOG_FORMAT", default="auto", show_default=True,
+                     type=click.Choice(["auto", "json", "console"]),
+                     help="auto: console on a terminal, JSON lines otherwise."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def fail(message: str, code: int) -> None:
+    """One clear line on stderr, no traceback."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def print_result(result: dict[str, Any]) -> None:
+    """The result: one JSON line on stdout."""
+    sys.stdout.write(json.dumps(result, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def setup_logging(level: str, fmt: str) -> None:
+    ingest_logging.configure(level, fmt)  # type: ignore[arg-type]
+
+
+T = TypeVar("T")
+
+
+def run_main(make: Callable[[], Awaitable[T]], on_signal: Callable[[int], None]) -> T:
+    """asyncio.run with SIGINT/SIGTERM routed to ``on_signal``; user errors exit 2."""
+
+    async def runner() -> T:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, on_signal, signum)
+        return await make()
+
+    try:
+        return asyncio.run(runner())
+    except UserError as exc:
+        fail(str(exc), c.EXIT_USAGE)
+    except ConfigurationError as exc:
+        fail(str(exc), c.EXIT_USAGE)
+    raise AssertionError("unreachable")

@@ -1,0 +1,40 @@
+"""Names and numbers shared by the producer and the consumer: one place for magic strings."""
+
+from typing import Final
+
+SCHEMA_VERSION: Final = 1
+CONTENT_TYPE: Final = "text/csv"
+
+DEFAULT_AMQP_URL: Final = "amqp://guest:guest@127.0.0.1:5672/"
+DEFAULT_DATABASE_URL: Final = "postgresql://postgres@127.0.0.1:5432/ingest"
+DEFAULT_REDIS_URL: Final = "redis://127.0.0.1:6379/0"
+DEFAULT_QUEUE: Final = "ingest"
+DEFAULT_DATASET: Final = "customers"
+DEFAULT_REDIS_PREFIX: Final = "ingest"
+DEFAULT_BATCH_SIZE: Final = 2000
+DEFAULT_DELIVERY_LIMIT: Final = 5
+
+DLX_SUFFIX: Final = ".dlx"
+DLQ_SUFFIX: Final = ".dlq"
+
+# AMQP header names of a batch message.
+H_VERSION: Final = "x-ingest-version"
+H_JOB: Final = "x-ingest-job"
+H_DATASET: Final = "x-ingest-dataset"
+H_SEQ: Final = "x-ingest-seq"
+H_FIRST_LINE: Final = "x-ingest-first-line"
+H_LAST_LINE: Final = "x-ingest-last-line"
+H_RECORDS: Final = "x-ingest-records"
+H_COLUMNS: Final = "x-ingest-columns"
+H_SOURCE: Final = "x-ingest-source"
+
+# Exit codes.
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_SIGINT: Final = 130
+EXIT_SIGTERM: Final = 143
+
+# Fault injection for tests: the process kills itself (SIGKILL) at the named point.
+FAULT_ENV: Final = "INGEST_FAULT"
+FAULT_AFTER_ENV: Final = "INGEST_FAULT_AFTER"

@@ -1,0 +1,203 @@
+"""Declarative description of a target table: columns, types, validators, unique key.
+
+The consumer loop knows nothing about customers; it asks the dataset to validate a record and
+to name its table and columns. Another dataset is one more ``Dataset(...)`` in ``DATASETS``.
+Names are checked against an allow-list pattern here, and quoted wherever SQL is built.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Final
+
+from libs.errors import UserError
+
+IDENTIFIER: Final = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+INVALID_ENCODING: Final = "invalid_encoding"
+WRONG_COLUMN_COUNT: Final = "wrong_column_count"
+INVALID_EMAIL: Final = "invalid_email"
+INVALID_DATE: Final = "invalid_date"
+INVALID_TIMESTAMP: Final = "invalid_timestamp"
+INVALID_NUMBER: Final = "invalid_number"
+DUPLICATE_KEY: Final = "duplicate_key"
+
+
+class InvalidValue(ValueError):
+    """A field that breaks its column's rule; the message is the reject's detail."""
+
+
+Parser = Callable[[str], object]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    sql_type: str
+    parse: Parser | None = None
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if not IDENTIFIER.match(self.name):
+            raise ValueError(f"column name {self.name!r} is not a plain identifier")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    table: str
+    key: str
+    columns: tuple[Column, ...]
+
+    def __post_init__(self) -> None:
+        for ident in (self.name, self.table, self.key):
+            if not IDENTIFIER.match(ident):
+                raise ValueError(f"{ident!r} is not a plain identifier")
+        if self.key not in self.column_names:
+            raise ValueError(f"key {self.key!r} is not a column")
+        # Validation order = the order of the columns that have a parser.
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(col.name for col in self.columns)
+
+    @property
+    def key_index(self) -> int:
+        return self.column_names.index(self.key)
+
+    def plan(self, header: Sequence[str]) -> FieldPlan:
+        """Map the file's header onto the columns; raise UserError for missing columns."""
+        missing = [name for name in self.column_names if name not in header]
+        if missing:
+            raise UserError(
+                f"the header lacks required column(s) {', '.join(missing)} "
+                f"(dataset {self.name} needs {', '.join(self.column_names)})"
+            )
+        extra = tuple(name for name in header if name not in self.column_names)
+        index = tuple(header.index(name) for name in self.column_names)
+        return FieldPlan(self, len(header), index, extra)
+
+
+@dataclass(frozen=True)
+class Reject:
+    reason: str
+    detail: str
+
+
+Row = tuple[object, ...]
+
+
+@dataclass(frozen=True)
+class FieldPlan:
+    """Where each column sits in a file with a given header."""
+
+    dataset: Dataset
+    field_count: int
+    index: tuple[int, ...]
+    extra: tuple[str, ...]
+
+    def validate(self, fields: list[str]) -> Row | Reject:
+        """The typed row in column order, or the first broken rule."""
+        if len(fields) != self.field_count:
+            return Reject(WRONG_COLUMN_COUNT,
+                          f"expected {self.field_count} fields, found {len(fields)}")
+        row: list[object] = []
+        for col, pos in zip(self.dataset.columns, self.index, strict=True):
+            value = fields[pos]
+            if col.parse is None:
+                row.append(value or None)
+                continue
+            try:
+                row.append(col.parse(value))
+            except InvalidValue as exc:
+                return Reject(col.reason or "invalid_value", f"{col.name}: {exc}")
+        return tuple(row)
+
+
+# --- validators of the customers dataset -------------------------------------------------
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?"
+    r"(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
+)
+_NUMBER = re.compile(r"[+-]?\d{1,12}(?:\.\d{1,2})?")
+_SPACE = re.compile(r"\s")
+
+
+def _show(value: str) -> str:
+    return repr(value if len(value) <= 60 else value[:57] + "...")
+
+
+def parse_email(value: str) -> str:
+    email = value.strip().lower()
+    local, at, domain = email.partition("@")
+    if not at or not local or "@" in domain or "." not in domain or _SPACE.search(email):
+        raise InvalidValue(f"{_show(value)} is not an address of the form local@domain.tld")
+    return email
+
+
+def parse_date(value: str) -> date | None:
+    value = value.strip()
+    if not value:
+        return None
+    if _DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InvalidValue(f"{_show(value)} is not a calendar date YYYY-MM-DD")
+
+
+def parse_timestamp(value: str) -> datetime | None:
+    value = value.strip()
+    if not value:
+        return None
+    if _TIMESTAMP.fullmatch(value):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    raise InvalidValue(f"{_show(value)} is not an ISO-8601 timestamp")
+
+
+def parse_number(value: str) -> Decimal | None:
+    value = value.strip()
+    if not value:
+        return None
+    if _NUMBER.fullmatch(value):
+        return Decimal(value)
+    raise InvalidValue(f"{_show(value)} is not a decimal with a dot (at most 12.2 digits)")
+
+
+CUSTOMERS: Final = Dataset(
+    name="customers",
+    table="customers",
+    key="email",
+    columns=(
+        Column("email", "text", parse_email, INVALID_EMAIL),
+        Column("first_name", "text"),
+        Column("last_name", "text"),
+        Column("phone", "text"),
+        Column("birth_date", "date", parse_date, INVALID_DATE),
+        Column("city", "text"),
+        Column("country", "text"),
+        Column("signup_at", "timestamptz", parse_timestamp, INVALID_TIMESTAMP),
+        Column("balance", "numeric(14,2)", parse_number, INVALID_NUMBER),
+    ),
+)
+
+DATASETS: Final = {CUSTOMERS.name: CUSTOMERS}
+
+
+def get(name: str) -> Dataset:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise UserError(f"unknown dataset {name!r} (known: {', '.join(DATASETS)})") from None

@@ -1,0 +1,110 @@
+"""PostgreSQL access: the pool, and asyncpg errors mapped onto the project's error tree."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Final
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from libs.dataset import Dataset
+from libs.errors import ConfigurationError, DatabaseUnavailable, IngestError, PermanentError
+from libs.settings import PostgresSettings, redact_text
+
+# sqlstate classes worth a retry: connection exception, transaction rollback (serialization
+# failure, deadlock), insufficient resources, operator intervention (shutdown, starting up),
+# system error.
+TRANSIENT_CLASSES: Final = frozenset({"08", "40", "53", "57", "58"})
+# Data exception and integrity violation: the batch's content is the problem.
+DATA_CLASSES: Final = frozenset({"22", "23"})
+CONNECT_TIMEOUT: Final = 10.0
+COMMAND_TIMEOUT: Final = 120.0
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def translate(exc: BaseException, url: str) -> IngestError:
+    """The project's error for an exception raised by asyncpg or the network."""
+    text = redact_text(f"{type(exc).__name__}: {exc}", url)
+    if isinstance(exc, asyncpg.PostgresError):
+        state = str(getattr(exc, "sqlstate", "") or "")
+        if state[:2] in TRANSIENT_CLASSES:
+            return DatabaseUnavailable(text)
+        if state[:2] == "42" or state == "3D000":
+            return ConfigurationError(text)
+        return PermanentError(text)
+    if isinstance(exc, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError):
+        return DatabaseUnavailable(text)
+    if isinstance(exc, OSError | TimeoutError | ConnectionError | EOFError):
+        return DatabaseUnavailable(text)
+    return PermanentError(text)
+
+
+@asynccontextmanager
+async def translated(url: str) -> AsyncIterator[None]:
+    """Re-raise database and network exceptions as TransientError / PermanentError."""
+    try:
+        yield
+    except IngestError:
+        raise
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError,
+            asyncpg.exceptions.InternalClientError, EOFError) as exc:
+        raise translate(exc, url) from exc
+
+
+async def create_pool(settings: PostgresSettings, size: int) -> asyncpg.Pool:
+    """A pool of ``size`` connections with UTC sessions; errors are translated."""
+    async with translated(settings.url):
+        pool = await asyncpg.create_pool(
+            settings.url,
+            min_size=1,
+            max_size=size,
+            timeout=CONNECT_TIMEOUT,
+            command_timeout=COMMAND_TIMEOUT,
+            server_settings={"timezone": "UTC", "application_name": "csv-ingest-consumer"},
+        )
+    assert pool is not None
+    return pool
+
+
+Conn = asyncpg.Connection | PoolConnectionProxy
+
+REQUIRED_TABLES: Final = ("ingest_rejects", "ingest_batches", "ingest_jobs")
+
+
+async def check_schema(pool: asyncpg.Pool, dataset: Dataset) -> None:
+    """Fail fast with a clear message when the database was not migrated."""
+    tables = (dataset.table, *REQUIRED_TABLES)
+    async with translated(""), pool.acquire(timeout=CONNECT_TIMEOUT) as conn:
+        found = await conn.fetch("SELECT name FROM unnest($1::text[]) AS name "
+                                 "WHERE to_regclass(quote_ident(name)) IS NOT NULL", tables)
+    missing = sorted(set(tables) - {row["name"] for row in found})
+    if missing:
+        raise ConfigurationError(f"the database lacks table(s) {', '.join(missing)}: "
+                                 "run `make migrate-db`")
+
+
+def quote_ident(name: str) -> str:
+    """An identifier from a dataset definition (already allow-listed), quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_all(names: Iterable[str]) -> str:
+    return ", ".join(quote_ident(name) for name in names)
+
+
+async def wait_closed(pool: asyncpg.Pool, wait_s: float) -> None:
+    """Close the pool, terminating it if in-flight work does not finish in time."""
+    try:
+        await asyncio.wait_for(pool.close(), wait_s)
+    except TimeoutError:
+        pool.terminate()
+
+

@@ -1,0 +1,41 @@
+"""One error tree: callers decide by class (transient: retry; permanent: never retry)."""
+
+
+class IngestError(Exception):
+    """Base of every error the pipeline raises on purpose."""
+
+
+class UserError(IngestError):
+    """Something the user can fix (bad option, missing file, bad header): one line, exit 2."""
+
+
+class TransientError(IngestError):
+    """Worth retrying with backoff: a service is down, a deadlock, a serialization failure."""
+
+
+class BrokerUnavailable(TransientError):
+    """RabbitMQ could not be reached, or a publish was not confirmed in time."""
+
+
+class DatabaseUnavailable(TransientError):
+    """PostgreSQL could not be reached, or the transaction must be retried."""
+
+
+class OffsetStoreUnavailable(TransientError):
+    """Redis could not be reached; offsets are a hint, so callers carry on without them."""
+
+
+class PermanentError(IngestError):
+    """Retrying cannot help: the input or the configuration is wrong."""
+
+
+class PoisonMessage(PermanentError):
+    """A message that can never be processed (undecodable, unknown schema version)."""
+
+
+class ConfigurationError(PermanentError):
+    """The environment does not match what the program needs (e.g. database not migrated)."""
+
+
+class RetryBudgetExhausted(IngestError):
+    """A transient condition lasted longer than the configured budget."""

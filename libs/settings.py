@@ -1,0 +1,149 @@
+"""Typed, frozen settings: one dataclass per process, built from shared pieces."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from libs import constants as c
+from libs.errors import UserError
+
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ***, safe for logs and error messages."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable url>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def redact_text(text: str, *urls: str) -> str:
+    """``text`` with every password of ``urls`` replaced by ***."""
+    for url in urls:
+        try:
+            password = urlsplit(url).password
+        except ValueError:
+            password = None
+        if password:
+            text = text.replace(password, "***")
+    return text
+
+
+def _check_scheme(url: str, schemes: tuple[str, ...], what: str) -> str:
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError as exc:
+        raise UserError(f"{what} is not a valid URL: {redact_url(url)}") from exc
+    if scheme not in schemes:
+        raise UserError(f"{what} must start with {' or '.join(s + '://' for s in schemes)}, "
+                        f"got {redact_url(url)}")
+    return url
+
+
+@dataclass(frozen=True)
+class AmqpSettings:
+    url: str = c.DEFAULT_AMQP_URL
+    queue: str = c.DEFAULT_QUEUE
+    delivery_limit: int = c.DEFAULT_DELIVERY_LIMIT
+
+    @classmethod
+    def from_url(cls, url: str, queue: str = c.DEFAULT_QUEUE,
+                 delivery_limit: int = c.DEFAULT_DELIVERY_LIMIT) -> AmqpSettings:
+        _check_scheme(url, ("amqp", "amqps"), "AMQP_URL")
+        if not _QUEUE_NAME.match(queue):
+            raise UserError(f"INGEST_QUEUE {queue!r} may only hold letters, digits and _.:-")
+        if delivery_limit < 1:
+            raise UserError("delivery limit must be at least 1")
+        return cls(url=url, queue=queue, delivery_limit=delivery_limit)
+
+    @property
+    def exchange(self) -> str:
+        return self.queue
+
+    @property
+    def dead_letter_exchange(self) -> str:
+        return self.queue + c.DLX_SUFFIX
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return self.queue + c.DLQ_SUFFIX
+
+    @property
+    def safe_url(self) -> str:
+        return redact_url(self.url)
+
+
+@dataclass(frozen=True)
+class PostgresSettings:
+    url: str = c.DEFAULT_DATABASE_URL
+
+    @classmethod
+    def from_url(cls, url: str) -> PostgresSettings:
+        return cls(url=_check_scheme(url, ("postgresql", "postgres"), "DATABASE_URL"))
+
+    @property
+    def safe_url(self) -> str:
+        return redact_url(self.url)
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str = c.DEFAULT_REDIS_URL
+    prefix: str = c.DEFAULT_REDIS_PREFIX
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = c.DEFAULT_REDIS_PREFIX) -> RedisSettings:
+        return cls(url=_check_scheme(url, ("redis", "rediss", "unix"), "REDIS_URL"), prefix=prefix)
+
+    @property
+    def safe_url(self) -> str:
+        return redact_url(self.url)
+
+
+@dataclass(frozen=True)
+class ProducerSettings:
+    file: Path
+    amqp: AmqpSettings = field(default_factory=AmqpSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    dataset: str = c.DEFAULT_DATASET
+    parallel: int = 4
+    batch_size: int = c.DEFAULT_BATCH_SIZE
+    retry_budget: float = 60.0
+    publish_timeout: float = 10.0
+    max_record_bytes: int = 16 * 1024 * 1024
+    offset_ttl_days: int = 30
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.parallel < 1:
+            raise UserError("--parallel must be at least 1")
+        if self.batch_size < 1:
+            raise UserError("--batch-size must be at least 1")
+        if self.retry_budget <= 0 or self.publish_timeout <= 0:
+            raise UserError("--retry-budget and --publish-timeout must be positive")
+
+
+@dataclass(frozen=True)
+class ConsumerSettings:
+    amqp: AmqpSettings = field(default_factory=AmqpSettings)
+    postgres: PostgresSettings = field(default_factory=PostgresSettings)
+    parallel: int = 2
+    burst: bool = False
+    retry_timeout: float = 600.0
+    shutdown_timeout: float = 30.0
+    max_record_bytes: int = 16 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if self.parallel < 1:
+            raise UserError("--parallel must be at least 1")
+        if self.retry_timeout <= 0 or self.shutdown_timeout <= 0:
+            raise UserError("--retry-timeout and --shutdown-timeout must be positive")

@@ -1,0 +1,55 @@
+-- migrate:up
+CREATE TABLE customers (
+    email       text PRIMARY KEY,
+    first_name  text,
+    last_name   text,
+    phone       text,
+    birth_date  date,
+    city        text,
+    country     text,
+    signup_at   timestamptz,
+    balance     numeric(14, 2),
+    -- lineage: which job and which line of its file the row came from
+    job_id      text,
+    line_no     integer,
+    loaded_at   timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE ingest_jobs (
+    job_id      text PRIMARY KEY,
+    dataset     text NOT NULL,
+    source      text NOT NULL DEFAULT '',
+    first_seen  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE ingest_rejects (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job_id      text NOT NULL,
+    line_no     integer NOT NULL,
+    reason      text NOT NULL,
+    raw         text,
+    detail      text,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT ingest_rejects_one_per_record UNIQUE (job_id, line_no)
+);
+
+-- A finished batch: written in the same transaction as its rows and rejects.
+CREATE TABLE ingest_batches (
+    job_id         text NOT NULL,
+    first_line     integer NOT NULL,
+    last_line      integer NOT NULL,
+    seq            integer NOT NULL,
+    records        integer NOT NULL,
+    rows_inserted  integer NOT NULL DEFAULT 0,
+    rows_replaced  integer NOT NULL DEFAULT 0,
+    rows_rejected  integer NOT NULL DEFAULT 0,
+    consumer       text NOT NULL DEFAULT '',
+    finished_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (job_id, first_line, last_line)
+);
+
+-- migrate:down
+DROP TABLE ingest_batches;
+DROP TABLE ingest_rejects;
+DROP TABLE ingest_jobs;
+DROP TABLE customers;

@@ -1,0 +1,288 @@
+"""The producer's main: read the file, publish batches with confirms, keep the offset."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import signal
+import time
+from contextlib import suppress
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import structlog
+from aio_pika.abc import AbstractExchange
+
+from libs import amqp, dataset, faults
+from libs import constants as c
+from libs.csvfile import READ_CHUNK, fingerprint, read_header
+from libs.errors import OffsetStoreUnavailable, RetryBudgetExhausted, UserError
+from libs.messages import Batch
+from libs.offsets import Offset, OffsetStore
+from libs.retry import retry_transient
+from libs.settings import ProducerSettings
+from producer.chunks import Chunk, Position, iter_chunks
+from producer.progress import Progress
+from producer.watermark import Watermark
+
+log = structlog.get_logger("producer")
+
+
+@dataclass
+class Summary:
+    job_id: str = ""
+    file: str = ""
+    status: str = "ok"
+    rows_read: int = 0
+    rows_confirmed: int = 0
+    batches_total: int = 0
+    batches_published: int = 0
+    batch_size: int = 0
+    resumed_from_line: int = 0
+    confirmed_up_to_line: int = 0
+    offset_store_available: bool = True
+    offset_saved: bool = False
+    elapsed_s: float = 0.0
+    rows_per_s: float = 0.0
+    message: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def job_id_for(dataset_name: str, file_digest: str) -> str:
+    """The job id: derived from the dataset and the file's content only."""
+    digest = hashlib.sha256(f"{dataset_name}\0{file_digest}".encode()).hexdigest()
+    return f"{dataset_name}-{digest[:24]}"
+
+
+def open_input(path: Path) -> BinaryIO:
+    if not path.exists():
+        raise UserError(f"file not found: {path}")
+    if not path.is_file():
+        raise UserError(f"not a regular file: {path}")
+    try:
+        return path.open("rb", buffering=READ_CHUNK)
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+class Producer:
+    def __init__(self, settings: ProducerSettings) -> None:
+        self.s = settings
+        self.summary = Summary(file=str(settings.file), batch_size=settings.batch_size)
+        self.stop = asyncio.Event()
+        self.signal: int | None = None
+        self.store = OffsetStore(settings.redis, settings.offset_ttl_days)
+        self.watermark = Watermark(Position(0, 0, 0, 0))
+        self.saved: Position | None = None
+        self.progress = Progress(enabled=settings.progress)
+        self._offset_warned = False
+        self._start_rows = 0
+
+    async def run(self) -> Summary:
+        started = time.monotonic()
+        try:
+            with open_input(self.s.file) as handle:
+                await self._run(handle)
+        finally:
+            self.summary.elapsed_s = round(time.monotonic() - started, 3)
+            if self.summary.elapsed_s > 0:
+                confirmed_now = self.watermark.position.rows - self._start_rows
+                self.summary.rows_per_s = round(confirmed_now / self.summary.elapsed_s, 1)
+            self.progress.close()
+            await self.store.close()
+        return self.summary
+
+    async def _run(self, handle: BinaryIO) -> None:
+        spec = dataset.get(self.s.dataset)
+        header = read_header(handle, self.s.max_record_bytes)
+        plan = spec.plan(header.columns)
+        if plan.extra:
+            log.warning("extra columns ignored", columns=list(plan.extra))
+        digest = await asyncio.to_thread(fingerprint, self.s.file)
+        self.summary.job_id = job_id = job_id_for(spec.name, digest)
+        structlog.contextvars.bind_contextvars(job_id=job_id)
+        size = self.s.file.stat().st_size
+        start = await self._resume_position(job_id, header.end_offset, header.next_line, size)
+        if start is None:
+            return
+        handle.seek(start.byte)
+        self.watermark = Watermark(start)
+        self._start_rows = start.rows
+        self.progress.start(total=size, done=start.byte)
+        batch = Batch(job_id, spec.name, 0, 2, 2, 0, header.columns, self.s.file.name, b"")
+        await self._publish_file(handle, start, batch, size)
+
+    async def _resume_position(self, job_id: str, header_end: int, next_line: int,
+                               size: int) -> Position | None:
+        """Where to start: the saved offset if usable, else just after the header."""
+        fresh = Position(0, header_end, next_line, 0)
+        try:
+            saved = await self.store.load(job_id)
+        except OffsetStoreUnavailable as exc:
+            self.summary.offset_store_available = False
+            log.warning("offset store unavailable: publishing from the start "
+                        "(republishing is safe, the consumer dedupes)", error=str(exc))
+            return fresh
+        if saved is None or not header_end <= saved.byte <= size:
+            return fresh
+        if saved.done:
+            log.info("file already fully published: nothing to do", rows=saved.rows)
+            self.summary.status = "already_done"
+            self.summary.rows_confirmed = saved.rows
+            self.summary.batches_total = saved.seq
+            self.summary.confirmed_up_to_line = saved.line - 1
+            self.summary.offset_saved = True
+            return None
+        log.info("resuming from saved offset", line=saved.line, byte=saved.byte, seq=saved.seq)
+        self.summary.resumed_from_line = saved.line
+        return Position(saved.seq, saved.byte, saved.line, saved.rows)
+
+    async def _publish_file(self, handle: BinaryIO, start: Position, template: Batch,
+                            size: int) -> None:
+        complete = False
+        saver = asyncio.create_task(self._save_every_second())
+        try:
+            connection = await retry_transient(
+                lambda: amqp.connect(self.s.amqp, "csv-ingest-producer"),
+                budget=self.s.retry_budget, what="connect to RabbitMQ")
+            try:
+                channel = await connection.channel(publisher_confirms=True,
+                                                   on_return_raises=True)
+                exchange, _ = await amqp.declare(channel, self.s.amqp)
+                complete = await self._pump(handle, start, template, exchange)
+            finally:
+                with suppress(*amqp.BROKER_ERRORS):
+                    await asyncio.wait_for(connection.close(), 5)
+        except RetryBudgetExhausted as exc:
+            self.summary.status = "gave_up"
+            self.summary.message = str(exc)
+        finally:
+            saver.cancel()
+            with suppress(asyncio.CancelledError):
+                await saver
+            await self._final_save(size, done=complete)
+        if complete:
+            self.summary.batches_total = self.watermark.position.seq
+        elif self.signal is not None:
+            self.summary.status = "interrupted"
+            self.summary.message = f"stopped by {signal.Signals(self.signal).name}"
+
+    async def _pump(self, handle: BinaryIO, start: Position, template: Batch,
+                    exchange: AbstractExchange) -> bool:
+        """Feed batches to N publishing tasks; True once every batch of the file is confirmed."""
+        queue: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=self.s.parallel)
+        feeder = asyncio.create_task(self._feed(queue, handle, start))
+        publishers = [asyncio.create_task(self._publish_loop(queue, template, exchange))
+                      for _ in range(self.s.parallel)]
+        tasks = [feeder, *publishers]
+        try:
+            finished = await self._await_all(tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return finished and feeder.result() and self.watermark.pending == 0
+
+    async def _await_all(self, tasks: list[asyncio.Task[Any]]) -> bool:
+        """Wait for the tasks; the first error is raised. After a signal, wait a bounded time
+        for outstanding confirms. True if every task finished."""
+        everything: asyncio.Future[Any] = asyncio.gather(*tasks)
+        stop_wait: asyncio.Future[Any] = asyncio.ensure_future(self.stop.wait())
+        try:
+            await asyncio.wait({everything, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            if not everything.done():
+                await asyncio.wait({everything}, timeout=self.s.publish_timeout)
+            if not everything.done():
+                log.warning("stopped waiting for outstanding confirms")
+                return False
+            everything.result()
+            return True
+        finally:
+            stop_wait.cancel()
+            everything.cancel()
+            with suppress(BaseException):
+                await everything
+
+    async def _feed(self, queue: asyncio.Queue[Chunk | None], handle: BinaryIO,
+                    start: Position) -> bool:
+        complete = True
+        for chunk in iter_chunks(handle, start, self.s.batch_size, self.s.max_record_bytes):
+            if self.stop.is_set():
+                complete = False
+                break
+            await queue.put(chunk)
+            self.summary.rows_read += chunk.records
+        for _ in range(self.s.parallel):
+            await queue.put(None)
+        return complete
+
+    async def _publish_loop(self, queue: asyncio.Queue[Chunk | None], template: Batch,
+                            exchange: AbstractExchange) -> None:
+        while (chunk := await queue.get()) is not None:
+            batch = Batch(template.job_id, template.dataset, chunk.seq, chunk.first_line,
+                          chunk.last_line, chunk.records, template.columns, template.source,
+                          chunk.body)
+            message = amqp.to_message(batch)
+            await retry_transient(
+                lambda m=message: self._publish_one(exchange, m),  # type: ignore[misc]
+                budget=self.s.retry_budget, what=f"publish batch {chunk.seq}")
+            faults.hit("producer.after_confirm")
+            self.watermark.confirm(chunk)
+            self.summary.batches_published += 1
+            self.progress.advance(len(chunk.body))
+
+    async def _publish_one(self, exchange: AbstractExchange, message: Any) -> None:
+        if faults.armed("producer.unconfirmed"):
+            task = asyncio.ensure_future(
+                amqp.publish(exchange, self.s.amqp, message, self.s.publish_timeout))
+            await asyncio.sleep(0.002)
+            faults.hit("producer.unconfirmed")
+            await task
+            return
+        await amqp.publish(exchange, self.s.amqp, message, self.s.publish_timeout)
+
+    async def _save_every_second(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            await self._save(done=False)
+
+    async def _save(self, done: bool, size: int = 0) -> None:
+        pos = self.watermark.position
+        if pos == self.saved and not done:
+            return
+        offset = Offset(pos.seq, size if done else pos.byte, pos.line, pos.rows, done)
+        try:
+            await self.store.save(self.summary.job_id, offset)
+        except OffsetStoreUnavailable as exc:
+            self.summary.offset_store_available = False
+            if not self._offset_warned:
+                log.warning("could not save the offset (a rerun may republish more)",
+                            error=str(exc))
+                self._offset_warned = True
+            return
+        self.saved = pos
+        self.summary.offset_saved = True
+
+    async def _final_save(self, size: int, done: bool) -> None:
+        pos = self.watermark.position
+        self.summary.rows_confirmed = pos.rows
+        self.summary.confirmed_up_to_line = pos.line - 1
+        self.summary.offset_saved = False
+        self.saved = None
+        await self._save(done=done, size=size)
+
+    def handle_signal(self, signum: int) -> None:
+        log.warning("signal received: stopping", signal=signal.Signals(signum).name)
+        self.signal = signum
+        self.stop.set()
+
+
+def exit_code(summary: Summary, signum: int | None) -> int:
+    if summary.status in ("ok", "already_done"):
+        return c.EXIT_OK
+    if summary.status == "interrupted":
+        return c.EXIT_SIGINT if signum == signal.SIGINT else c.EXIT_SIGTERM
+    return c.EXIT_FAILED

@@ -1,0 +1,71 @@
+"""``producer``: a thin click command over ProducerSettings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from libs import constants as c
+from libs.cli import common_options, fail, print_result, run_main, setup_logging
+from libs.errors import UserError
+from libs.settings import AmqpSettings, ProducerSettings, RedisSettings
+from producer.app import Producer, exit_code
+
+HELP = """Stream a CSV file into RabbitMQ in batches, with publisher confirms.
+
+Each batch is a slice of the file (whole records) published as a persistent message to a
+durable quorum queue. After confirms, the end of the confirmed prefix is saved in Redis
+(keyed by the file's content), so a rerun after a crash continues from there; a file already
+fully published publishes nothing. If Redis is unreachable the producer publishes from the
+start: republishing is safe, the consumer loads each record once.
+
+Exit codes: 0 all batches confirmed; 1 gave up on the broker (retry budget spent: rerun to
+continue); 2 user error (missing file, bad header, bad option); 130/143 stopped by
+SIGINT/SIGTERM after saving the offset. The result is one JSON line on stdout."""
+
+
+@click.command(help=HELP, context_settings={"show_default": True, "max_content_width": 100})
+@click.option("--file", "file", envvar="INGEST_FILE", required=True,
+              type=click.Path(path_type=Path, dir_okay=False),
+              help="CSV file to publish (header on line 1).")
+@click.option("--parallel", envvar="PRODUCER_PARALLEL", type=int, default=4,
+              help="Publishing tasks, i.e. batches in flight awaiting confirms.")
+@click.option("--batch-size", envvar="INGEST_BATCH_SIZE", type=int,
+              default=c.DEFAULT_BATCH_SIZE, help="Records per batch (message).")
+@click.option("--redis-url", envvar="REDIS_URL", default=c.DEFAULT_REDIS_URL,
+              help="Redis URL for the resume offset (redis://, rediss://).")
+@click.option("--redis-prefix", envvar="INGEST_REDIS_PREFIX", default=c.DEFAULT_REDIS_PREFIX,
+              help="Prefix of the Redis keys.")
+@click.option("--retry-budget", envvar="PRODUCER_RETRY_BUDGET", type=float, default=60.0,
+              help="Seconds to keep retrying an unreachable broker before exiting 1.")
+@click.option("--publish-timeout", envvar="PRODUCER_PUBLISH_TIMEOUT", type=float,
+              default=10.0, help="Seconds to wait for one confirm before retrying.")
+@click.option("--offset-ttl-days", envvar="PRODUCER_OFFSET_TTL_DAYS", type=int, default=30,
+              help="How long Redis keeps a file's offset.")
+@click.option("--progress/--no-progress", envvar="PRODUCER_PROGRESS", default=True,
+              help="Progress bar on a terminal (never in non-TTY output).")
+@common_options
+def main(file: Path, parallel: int, batch_size: int, redis_url: str, redis_prefix: str,
+         retry_budget: float, publish_timeout: float, offset_ttl_days: int, progress: bool,
+         amqp_url: str, queue: str, delivery_limit: int, dataset: str, log_level: str,
+         log_format: str) -> None:
+    setup_logging(log_level, log_format)
+    try:
+        settings = ProducerSettings(
+            file=file,
+            amqp=AmqpSettings.from_url(amqp_url, queue, delivery_limit),
+            redis=RedisSettings.from_url(redis_url, redis_prefix),
+            dataset=dataset, parallel=parallel, batch_size=batch_size,
+            retry_budget=retry_budget, publish_timeout=publish_timeout,
+            offset_ttl_days=offset_ttl_days, progress=progress)
+    except UserError as exc:
+        fail(str(exc), c.EXIT_USAGE)
+    producer = Producer(settings)
+    summary = run_main(producer.run, producer.handle_signal)
+    print_result(summary.as_dict())
+    if summary.status == "gave_up":
+        click.echo(f"error: gave up on the broker: {summary.rows_confirmed} rows confirmed "
+                   f"(up to line {summary.confirmed_up_to_line}); rerun to continue. "
+                   f"{summary.message}", err=True)
+    raise SystemExit(exit_code(summary, producer.signal))

@@ -1,0 +1,39 @@
+"""A progress bar (bytes, rate, ETA) on a terminal only; nothing in non-TTY logs."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    TaskID,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.progress import Progress as RichProgress
+
+
+class Progress:
+    def __init__(self, enabled: bool) -> None:
+        self._enabled = enabled and sys.stderr.isatty()
+        self._bar: RichProgress | None = None
+        self._task: TaskID | None = None
+
+    def start(self, total: int, done: int) -> None:
+        if not self._enabled:
+            return
+        self._bar = RichProgress("[progress.description]{task.description}", BarColumn(),
+                                 DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+                                 transient=True)
+        self._bar.start()
+        self._task = self._bar.add_task("publishing", total=total, completed=done)
+
+    def advance(self, amount: int) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.advance(self._task, amount)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
