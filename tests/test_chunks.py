@@ -1,0 +1,100 @@
+"""Batching and the low watermark."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import random
+
+import pytest
+
+from producer.chunks import Chunk, Position, iter_chunks
+from producer.watermark import Watermark
+
+pytestmark = pytest.mark.unit
+
+HEADER = b"email,n\n"
+
+
+def make_file(n: int) -> bytes:
+    lines = [HEADER]
+    for i in range(n):
+        if i % 7 == 0:
+            lines.append(f'e{i}@x.io,"multi\nline {i}"\r\n'.encode())
+        elif i % 11 == 0:
+            lines.append(b"\n")
+            lines.append(f"e{i}@x.io,{i}\n".encode())
+        else:
+            lines.append(f"e{i}@x.io,{i}\n".encode())
+    return b"".join(lines)
+
+
+def chunks_from(data: bytes, start: Position, size: int) -> list[Chunk]:
+    handle = io.BytesIO(data)
+    handle.seek(start.byte)
+    return list(iter_chunks(handle, start, size, 1 << 20))
+
+
+def fresh() -> Position:
+    return Position(0, len(HEADER), 2, 0)
+
+
+def test_batches_cover_the_file_exactly_once() -> None:
+    data = make_file(103)
+    chunks = chunks_from(data, fresh(), 10)
+    assert b"".join(c.body for c in chunks) == data[len(HEADER):]
+    assert sum(c.records for c in chunks) == 103
+    assert [c.seq for c in chunks] == list(range(len(chunks)))
+    assert all(c.records == 10 for c in chunks[:-1])
+    for before, after in itertools.pairwise(chunks):
+        assert after.first_line == before.last_line + 1
+        assert after.start == before.end
+
+
+def test_same_input_same_batches_and_resume_gives_the_same_tail() -> None:
+    data = make_file(57)
+    full = chunks_from(data, fresh(), 8)
+    assert full == chunks_from(data, fresh(), 8)
+    resumed = chunks_from(data, full[3].end, 8)
+    assert resumed == full[4:]
+
+
+def test_trailing_blank_lines_make_no_batch_and_no_newline_at_end() -> None:
+    data = HEADER + b"a@x.io,1\nb@x.io,2\n\n\n"
+    assert [c.records for c in chunks_from(data, fresh(), 2)] == [2]
+    data = HEADER + b"a@x.io,1\nb@x.io,2"
+    (chunk,) = chunks_from(data, fresh(), 5)
+    assert chunk.records == 2
+    assert chunk.end.byte == len(data)
+
+
+def test_unterminated_quote_at_end_counts_as_one_record() -> None:
+    data = HEADER + b'a@x.io,1\nb@x.io,"open\nmore\n'
+    (chunk,) = chunks_from(data, fresh(), 5)
+    assert chunk.records == 2
+
+
+def test_watermark_is_the_end_of_the_contiguous_confirmed_run() -> None:
+    chunks = chunks_from(make_file(50), fresh(), 5)
+    mark = Watermark(fresh())
+    order = list(range(len(chunks)))
+    random.Random(7).shuffle(order)
+    confirmed: set[int] = set()
+    for seq in order:
+        mark.confirm(chunks[seq])
+        confirmed.add(seq)
+        run = 0
+        while run in confirmed:
+            run += 1
+        expected = chunks[run - 1].end if run else fresh()
+        assert mark.position == expected
+    assert mark.position == chunks[-1].end
+    assert mark.pending == 0
+
+
+def test_watermark_ignores_confirms_before_it() -> None:
+    chunks = chunks_from(make_file(20), fresh(), 5)
+    mark = Watermark(chunks[1].end)
+    assert not mark.confirm(chunks[0])
+    assert mark.confirm(chunks[2])
+    assert mark.position == chunks[2].end

@@ -1,0 +1,108 @@
+"""The customers rules, one case per reason, and header planning."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from libs.dataset import CUSTOMERS, Reject
+from libs.errors import UserError
+
+pytestmark = pytest.mark.unit
+
+HEADER = ("email", "first_name", "last_name", "phone", "birth_date", "city", "country",
+          "signup_at", "balance")
+PLAN = CUSTOMERS.plan(HEADER)
+
+
+def row(**values: str) -> list[str]:
+    base = {"email": "a@b.co", "first_name": "A", "last_name": "B", "phone": "1",
+            "birth_date": "2000-01-31", "city": "C", "country": "D",
+            "signup_at": "2024-01-01T00:00:00Z", "balance": "1.50"}
+    base.update(values)
+    return [base[name] for name in HEADER]
+
+
+def reason(**values: str) -> str:
+    result = PLAN.validate(row(**values))
+    assert isinstance(result, Reject), result
+    return result.reason
+
+
+def test_valid_row_is_typed_and_normalised() -> None:
+    result = PLAN.validate(row(email="  Mixed.Case@Example.COM ", city="", balance="-12"))
+    assert result == ("mixed.case@example.com", "A", "B", "1", date(2000, 1, 31), None, "D",
+                      datetime(2024, 1, 1, tzinfo=UTC), Decimal("-12"))
+
+
+@pytest.mark.parametrize("email", ["no-at.example.com", "a@@b.co", "a@b@c.co", "@b.co",
+                                   "a@bco", "a b@c.co", "a@b .co", ""])
+def test_invalid_email(email: str) -> None:
+    assert reason(email=email) == "invalid_email"
+
+
+@pytest.mark.parametrize("value", ["2023-02-30", "2023-13-01", "2023-1-5", "05/01/2023",
+                                   "20230105", "2023-W01-1", "x"])
+def test_invalid_date(value: str) -> None:
+    assert reason(birth_date=value) == "invalid_date"
+
+
+def test_empty_date_timestamp_and_balance_are_null() -> None:
+    result = PLAN.validate(row(birth_date=" ", signup_at="", balance=""))
+    assert isinstance(result, tuple)
+    assert result[4] is None
+    assert result[7] is None
+    assert result[8] is None
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("2024-03-05", datetime(2024, 3, 5, tzinfo=UTC)),
+    ("2024-03-05 10:11", datetime(2024, 3, 5, 10, 11, tzinfo=UTC)),
+    ("2024-03-05T10:11:12.5+02:00",
+     datetime(2024, 3, 5, 10, 11, 12, 500000, tzinfo=timezone(timedelta(hours=2)))),
+    ("2024-03-05T10:11:12-0130",
+     datetime(2024, 3, 5, 10, 11, 12, tzinfo=timezone(-timedelta(hours=1, minutes=30)))),
+])
+def test_valid_timestamps(value: str, expected: datetime) -> None:
+    result = PLAN.validate(row(signup_at=value))
+    assert isinstance(result, tuple)
+    assert result[7] == expected
+
+
+@pytest.mark.parametrize("value", ["2024-99-01T00:00:00", "yesterday", "2024-03-05T24:00:00",
+                                   "2024-03-05T10", "20240305T101112",
+                                   "2024-03-05T10:11:12.1234567"])
+def test_invalid_timestamp(value: str) -> None:
+    assert reason(signup_at=value) == "invalid_timestamp"
+
+
+@pytest.mark.parametrize("value", ["12,50", "1.234", "1234567890123", "1e3", ".5", "5.", "--1"])
+def test_invalid_number(value: str) -> None:
+    assert reason(balance=value) == "invalid_number"
+
+
+def test_first_broken_rule_wins_in_order() -> None:
+    assert reason(email="bad", birth_date="bad", signup_at="bad", balance="bad") == "invalid_email"
+    assert reason(birth_date="bad", signup_at="bad", balance="bad") == "invalid_date"
+    assert reason(signup_at="bad", balance="bad") == "invalid_timestamp"
+
+
+def test_wrong_column_count() -> None:
+    result = PLAN.validate(["a@b.co"] * 8)
+    assert isinstance(result, Reject)
+    assert result.reason == "wrong_column_count"
+
+
+def test_reordered_and_extra_columns() -> None:
+    header = ("notes", *reversed(HEADER))
+    plan = CUSTOMERS.plan(header)
+    assert plan.extra == ("notes",)
+    fields = ["x", *reversed(row())]
+    assert plan.validate(fields) == PLAN.validate(row())
+
+
+def test_missing_column_is_a_user_error_naming_it() -> None:
+    with pytest.raises(UserError, match="phone"):
+        CUSTOMERS.plan(tuple(name for name in HEADER if name != "phone"))
