@@ -46,8 +46,8 @@ class Statements:
         self.columns = (*spec.column_names, *LINEAGE)
         cols = quote_all(self.columns)
         values = ", ".join(f"s.{quote_ident(name)}" for name in self.columns)
-        self.create_stage = (f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) "
-                             "ON COMMIT DELETE ROWS")
+        self.create_stage = (f"CREATE TEMP TABLE IF NOT EXISTS {stage} "
+                             f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
         self.insert_new = (f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "
                            f"ORDER BY {key} ON CONFLICT ({key}) DO NOTHING")
         self.conflicts = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from libs.csvfile import RawRecord, split_records
@@ -22,12 +23,22 @@ class RejectRow:
 class Prepared:
     """A batch after validation: rows to load (with lineage) and rejects, in line order."""
 
+    body: bytes
+    first_line: int
+    max_record_bytes: int
     rows: list[tuple[object, ...]] = field(default_factory=list)
     rejects: list[RejectRow] = field(default_factory=list)
-    raw_by_line: dict[int, bytes] = field(default_factory=dict)
+    _raw: dict[int, bytes] | None = None
 
     def raw_text(self, line_no: int) -> str:
-        return printable(self.raw_by_line.get(line_no, b""))
+        """The record that starts at ``line_no``, as text (indexed on first need only)."""
+        if self._raw is None:
+            records = split_records(self.body, self.first_line, self.max_record_bytes)
+            self._raw = {record.line_no: record.data for record in records}
+        return printable(self._raw.get(line_no, b""))
+
+    def reject(self, line_no: int, why: Reject) -> None:
+        self.rejects.append(RejectRow(line_no, why.reason, self.raw_text(line_no), why.detail))
 
 
 def printable(data: bytes) -> str:
@@ -60,24 +71,44 @@ def _fields(text: str) -> list[str] | Reject:
 
 def prepare(batch: Batch, plan: FieldPlan, max_record_bytes: int) -> Prepared:
     """Validate every record of the batch; the earliest line keeps a key used twice."""
-    out = Prepared()
+    out = Prepared(body=batch.body, first_line=batch.first_line,
+                   max_record_bytes=max_record_bytes)
     key_index = plan.dataset.key_index
     seen: dict[object, int] = {}
-    lineage = batch.job_id
-    for record in split_records(batch.body, batch.first_line, max_record_bytes):
-        out.raw_by_line[record.line_no] = record.data
-        text = _decode(record)
-        fields = text if isinstance(text, Reject) else _fields(text)
-        result = fields if isinstance(fields, Reject) else plan.validate(fields)
+    validate, job = plan.validate, batch.job_id
+    for line_no, fields in _records(batch, max_record_bytes):
+        if isinstance(fields, Reject):
+            out.reject(line_no, fields)
+            continue
+        result = validate(fields, (job, line_no))
         if isinstance(result, Reject):
-            out.rejects.append(RejectRow(record.line_no, result.reason,
-                                         printable(record.data), result.detail))
+            out.reject(line_no, result)
             continue
         key = result[key_index]
-        if key in seen:
-            out.rejects.append(RejectRow(record.line_no, DUPLICATE_KEY, printable(record.data),
-                                         f"{plan.dataset.key} {key} already on line {seen[key]}"))
+        first = seen.setdefault(key, line_no)
+        if first != line_no:
+            out.reject(line_no, Reject(DUPLICATE_KEY,
+                                       f"{plan.dataset.key} {key} already on line {first}"))
             continue
-        seen[key] = record.line_no
-        out.rows.append((*result, lineage, record.line_no))
+        out.rows.append(result)
     return out
+
+
+def _records(batch: Batch, max_record_bytes: int) -> Iterator[tuple[int, list[str] | Reject]]:
+    """(line, fields or the reason they cannot be had) for each record of the batch."""
+    body = batch.body
+    if b'"' not in body and b"\x00" not in body:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:  # fast path: one record per line, no quoting
+            line_no = batch.first_line
+            for line in text.split("\n"):
+                if line and line != "\r":
+                    yield line_no, (line[:-1] if line[-1] == "\r" else line).split(",")
+                line_no += 1
+            return
+    for record in split_records(body, batch.first_line, max_record_bytes):
+        decoded = _decode(record)
+        yield record.line_no, decoded if isinstance(decoded, Reject) else _fields(decoded)

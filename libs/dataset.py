@@ -100,22 +100,49 @@ class FieldPlan:
     index: tuple[int, ...]
     extra: tuple[str, ...]
 
-    def validate(self, fields: list[str]) -> Row | Reject:
-        """The typed row in column order, or the first broken rule."""
-        if len(fields) != self.field_count:
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_validate", _compile(self))
+
+    def validate(self, fields: list[str], tail: tuple[object, ...] = ()) -> Row | Reject:
+        """The typed row in column order followed by ``tail``, or the first broken rule."""
+        return self._validate(fields, tail)  # type: ignore[attr-defined,no-any-return]
+
+
+def _compile(plan: FieldPlan) -> Callable[[list[str], tuple[object, ...]], Row | Reject]:
+    """One straight-line function per header: this runs for every record of every file.
+
+    The generated code only indexes ``fields`` and calls the columns' parsers, in column
+    order, so the first broken rule wins; names come from the dataset, never from the file.
+    """
+    env: dict[str, object] = {"InvalidValue": InvalidValue, "_reject": _reject_for(plan)}
+    body = [f"    if len(f) != {plan.field_count}:", "        return _reject(-1, len(f))",
+            "    i = 0", "    try:"]
+    values = []
+    for pos, (col, where) in enumerate(zip(plan.dataset.columns, plan.index, strict=True)):
+        if col.parse is None:
+            values.append(f"f[{where}] or None")
+            continue
+        env[f"p{pos}"] = col.parse
+        body += [f"        i = {pos}", f"        v{pos} = p{pos}(f[{where}])"]
+        values.append(f"v{pos}")
+    body += ["    except InvalidValue as exc:", "        return _reject(i, exc)",
+             f"    return ({', '.join(values)}, *tail)"]
+    source = "def validate(f, tail):\n" + "\n".join(body) + "\n"
+    exec(compile(source, f"<validate {plan.dataset.name}>", "exec"), env)
+    return env["validate"]  # type: ignore[return-value]
+
+
+def _reject_for(plan: FieldPlan) -> Callable[[int, object], Reject]:
+    columns = plan.dataset.columns
+
+    def reject(pos: int, problem: object) -> Reject:
+        if pos < 0:
             return Reject(WRONG_COLUMN_COUNT,
-                          f"expected {self.field_count} fields, found {len(fields)}")
-        row: list[object] = []
-        for col, pos in zip(self.dataset.columns, self.index, strict=True):
-            value = fields[pos]
-            if col.parse is None:
-                row.append(value or None)
-                continue
-            try:
-                row.append(col.parse(value))
-            except InvalidValue as exc:
-                return Reject(col.reason or "invalid_value", f"{col.name}: {exc}")
-        return tuple(row)
+                          f"expected {plan.field_count} fields, found {problem}")
+        col = columns[pos]
+        return Reject(col.reason or "invalid_value", f"{col.name}: {problem}")
+
+    return reject
 
 
 # --- validators of the customers dataset -------------------------------------------------

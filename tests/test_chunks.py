@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from libs.csvfile import split_records
 from producer.chunks import Chunk, Position, iter_chunks
 from producer.watermark import Watermark
 
@@ -98,3 +99,29 @@ def test_watermark_ignores_confirms_before_it() -> None:
     assert not mark.confirm(chunks[0])
     assert mark.confirm(chunks[2])
     assert mark.position == chunks[2].end
+
+
+@pytest.mark.parametrize("block", [5, 64, 1000])
+def test_block_boundaries_do_not_change_the_batches(monkeypatch: pytest.MonkeyPatch,
+                                                    block: int) -> None:
+    rng = random.Random(block)
+    parts = [HEADER]
+    for i in range(300):
+        kind = rng.random()
+        if kind < 0.1:
+            parts.append(f'e{i}@x.io,"q\n""x"",\r\n{i}"\n'.encode())
+        elif kind < 0.15:
+            parts.append(b"\r\n" if kind < 0.12 else b"\n")
+        else:
+            parts.append(f"e{i}@x.io,{i}{chr(13) if kind > 0.9 else ''}\n".encode())
+    data = b"".join(parts) + b"last@x.io,1"
+    expected = chunks_from(data, fresh(), 16)
+    monkeypatch.setattr("producer.chunks.BLOCK", block)
+    assert chunks_from(data, fresh(), 16) == expected
+    assert b"".join(c.body for c in expected) == data[len(HEADER):]
+    for chunk in expected:
+        found = list(split_records(chunk.body, chunk.first_line, 1 << 20))
+        assert len(found) == chunk.records, "consumer and producer must agree on records"
+        assert found[0].line_no >= chunk.first_line
+        assert chunk.last_line - chunk.first_line + 1 == chunk.body.count(b"\n") + (
+            0 if chunk.body.endswith(b"\n") else 1)
