@@ -265,6 +265,8 @@ class Producer:
             return
         self.saved = pos
         self.summary.offset_saved = True
+        if not done:
+            faults.hit("producer.offset_saved")
 
     async def _final_save(self, size: int, done: bool) -> None:
         pos = self.watermark.position

@@ -1,0 +1,100 @@
+"""Run the real CLIs as subprocesses and look at the real broker, for integration tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Run:
+    rc: int
+    summary: dict[str, Any]
+    stderr: str
+
+    @property
+    def lines(self) -> list[str]:
+        return self.stderr.splitlines()
+
+
+def _parse_summary(stdout: str) -> dict[str, Any]:
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    return json.loads(lines[-1]) if lines else {}
+
+
+def run_cli(module: str, *args: str, env: Mapping[str, str], timeout: float = 180) -> Run:
+    proc = subprocess.run([sys.executable, "-m", module, *args], env=dict(env), cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+    return Run(proc.returncode, _parse_summary(proc.stdout), proc.stderr)
+
+
+async def arun_cli(module: str, *args: str, env: Mapping[str, str],
+                   timeout: float = 180) -> Run:
+    return await asyncio.to_thread(run_cli, module, *args, env=env, timeout=timeout)
+
+
+def produce(path: Path, env: Mapping[str, str], *args: str) -> Run:
+    return run_cli("producer", "--file", str(path), *args, env=env)
+
+
+def consume_burst(env: Mapping[str, str], *args: str) -> Run:
+    return run_cli("consumer", "--burst", *args, env=env)
+
+
+def start(module: str, *args: str, env: Mapping[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", module, *args], env=dict(env), cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 120) -> Run:
+    out, err = proc.communicate(timeout=timeout)
+    return Run(proc.returncode, _parse_summary(out), err)
+
+
+async def drain(amqp_url: str, queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """Take every message off ``queue`` (acked), in queue order."""
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        q = await channel.get_queue(queue, ensure=True)
+        got = []
+        while (message := await q.get(no_ack=True, fail=False)) is not None:
+            got.append(message)
+        return got
+    finally:
+        await connection.close()
+
+
+async def queue_depth(amqp_url: str, queue: str) -> int:
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        q = await channel.get_queue(queue, ensure=True)
+        declared = await q.declare()
+        return declared.message_count or 0
+    finally:
+        await connection.close()
+
+
+def write_csv(path: Path, rows: list[str], header: str | None = None, *,
+              newline: str = "\n") -> Path:
+    header = header or ("email,first_name,last_name,phone,birth_date,city,country,"
+                        "signup_at,balance")
+    path.write_bytes((newline.join([header, *rows]) + newline).encode())
+    return path
+
+
+def customers_rows(n: int, start: int = 0, domain: str = "example.com") -> list[str]:
+    return [f"user{i}@{domain},First{i},Last{i},+1-555-{i:04d},1980-01-{1 + i % 28:02d},"
+            f"City{i % 7},FR,2024-01-01T00:00:{i % 60:02d}Z,{i}.{i % 100:02d}"
+            for i in range(start, start + n)]
