@@ -12,6 +12,8 @@ conflict row by row under a lock:
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Final
@@ -81,6 +83,15 @@ class Statements:
                     "ON CONFLICT DO NOTHING")
 
 
+def copy_payload(prepared: Prepared) -> bytes:
+    """The rows as CSV for COPY: an unquoted empty field is NULL."""
+    if prepared.plain:
+        return ("\n".join(map(",".join, prepared.rows)) + "\n").encode()
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(prepared.rows)
+    return buffer.getvalue().encode()
+
+
 def _count(status: str) -> int:
     """Rows affected, from a command tag such as 'INSERT 0 12'."""
     return int(status.rsplit(" ", 1)[-1])
@@ -124,20 +135,24 @@ class Loader:
                           outcome: Outcome) -> list[RejectRow]:
         if not prepared.rows:
             return []
+        payload = copy_payload(prepared)
         try:
             async with conn.transaction():
-                await conn.copy_records_to_table(self._sql.table, records=prepared.rows,
-                                                 columns=self._sql.columns)
+                await self._copy(conn, self._sql.table, payload)
         except asyncpg.UniqueViolationError:
-            return await self._merge(conn, batch, prepared, outcome)
+            return await self._merge(conn, batch, prepared, outcome, payload)
         outcome.inserted = len(prepared.rows)
         return []
 
+    async def _copy(self, conn: Conn, table: str, payload: bytes) -> None:
+        await conn.copy_to_table(table, source=io.BytesIO(payload), columns=self._sql.columns,
+                                 format="csv")
+
     async def _merge(self, conn: Conn, batch: Batch, prepared: Prepared,
-                     outcome: Outcome) -> list[RejectRow]:
+                     outcome: Outcome, payload: bytes) -> list[RejectRow]:
         sql = self._sql
         await conn.execute(sql.create_stage)
-        await conn.copy_records_to_table(sql.stage, records=prepared.rows, columns=sql.columns)
+        await self._copy(conn, sql.stage, payload)
         outcome.inserted = _count(await conn.execute(sql.insert_new))
         wins: list[int] = []
         losers: list[RejectRow] = []

@@ -26,7 +26,8 @@ class Prepared:
     body: bytes
     first_line: int
     max_record_bytes: int
-    rows: list[tuple[object, ...]] = field(default_factory=list)
+    rows: list[tuple[str, ...]] = field(default_factory=list)
+    plain: bool = False  # no value holds a quote, comma, CR or LF: no CSV quoting needed
     rejects: list[RejectRow] = field(default_factory=list)
     _raw: dict[int, bytes] | None = None
 
@@ -76,11 +77,12 @@ def prepare(batch: Batch, plan: FieldPlan, max_record_bytes: int) -> Prepared:
     key_index = plan.dataset.key_index
     seen: dict[object, int] = {}
     validate, job = plan.validate, batch.job_id
-    for line_no, fields in _records(batch, max_record_bytes):
+    out.plain = _is_plain(batch.body)
+    for line_no, fields in _records(batch, max_record_bytes, out.plain):
         if isinstance(fields, Reject):
             out.reject(line_no, fields)
             continue
-        result = validate(fields, (job, line_no))
+        result = validate(fields, (job, str(line_no)))
         if isinstance(result, Reject):
             out.reject(line_no, result)
             continue
@@ -94,10 +96,17 @@ def prepare(batch: Batch, plan: FieldPlan, max_record_bytes: int) -> Prepared:
     return out
 
 
-def _records(batch: Batch, max_record_bytes: int) -> Iterator[tuple[int, list[str] | Reject]]:
+def _is_plain(body: bytes) -> bool:
+    """No quoting at all, no NUL, and every CR is part of a CRLF line end."""
+    return (b'"' not in body and b"\x00" not in body
+            and body.count(b"\r") == body.count(b"\r\n"))
+
+
+def _records(batch: Batch, max_record_bytes: int,
+             plain: bool) -> Iterator[tuple[int, list[str] | Reject]]:
     """(line, fields or the reason they cannot be had) for each record of the batch."""
     body = batch.body
-    if b'"' not in body and b"\x00" not in body:
+    if plain:
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
 from libs.errors import UserError
@@ -31,7 +30,7 @@ class InvalidValue(ValueError):
     """A field that breaks its column's rule; the message is the reject's detail."""
 
 
-Parser = Callable[[str], object]
+Parser = Callable[[str], str]
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,7 @@ class Reject:
     detail: str
 
 
-Row = tuple[object, ...]
+Row = tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -103,12 +102,14 @@ class FieldPlan:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_validate", _compile(self))
 
-    def validate(self, fields: list[str], tail: tuple[object, ...] = ()) -> Row | Reject:
-        """The typed row in column order followed by ``tail``, or the first broken rule."""
+    def validate(self, fields: list[str], tail: tuple[str, ...] = ()) -> Row | Reject:
+        """The row's canonical text values in column order followed by ``tail``, or the
+        first broken rule. Values are what PostgreSQL reads back to the same value in a CSV
+        COPY; an empty string is NULL."""
         return self._validate(fields, tail)  # type: ignore[attr-defined,no-any-return]
 
 
-def _compile(plan: FieldPlan) -> Callable[[list[str], tuple[object, ...]], Row | Reject]:
+def _compile(plan: FieldPlan) -> Callable[[list[str], tuple[str, ...]], Row | Reject]:
     """One straight-line function per header: this runs for every record of every file.
 
     The generated code only indexes ``fields`` and calls the columns' parsers, in column
@@ -120,7 +121,7 @@ def _compile(plan: FieldPlan) -> Callable[[list[str], tuple[object, ...]], Row |
     values = []
     for pos, (col, where) in enumerate(zip(plan.dataset.columns, plan.index, strict=True)):
         if col.parse is None:
-            values.append(f"f[{where}] or None")
+            values.append(f"f[{where}]")
             continue
         env[f"p{pos}"] = col.parse
         body += [f"        i = {pos}", f"        v{pos} = p{pos}(f[{where}])"]
@@ -154,6 +155,8 @@ _TIMESTAMP = re.compile(
 )
 _NUMBER = re.compile(r"[+-]?\d{1,12}(?:\.\d{1,2})?")
 _SPACE = re.compile(r"\s")
+# PostgreSQL reads zone offsets up to 15:59; larger (valid in Python) ones are sent as UTC.
+PG_MAX_OFFSET: Final = timedelta(hours=16)
 
 
 def _show(value: str) -> str:
@@ -168,38 +171,44 @@ def parse_email(value: str) -> str:
     return email
 
 
-def parse_date(value: str) -> date | None:
+def parse_date(value: str) -> str:
     value = value.strip()
     if not value:
-        return None
+        return ""
     if _DATE.fullmatch(value):
         try:
-            return date.fromisoformat(value)
+            date.fromisoformat(value)
         except ValueError:
             pass
+        else:
+            return value
     raise InvalidValue(f"{_show(value)} is not a calendar date YYYY-MM-DD")
 
 
-def parse_timestamp(value: str) -> datetime | None:
+def parse_timestamp(value: str) -> str:
+    """A zone-less timestamp means UTC (the loading session's time zone is UTC)."""
     value = value.strip()
     if not value:
-        return None
+        return ""
     if _TIMESTAMP.fullmatch(value):
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
             pass
         else:
-            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            offset = moment.utcoffset()
+            if offset is not None and abs(offset) >= PG_MAX_OFFSET:
+                return moment.astimezone(UTC).isoformat()
+            return value
     raise InvalidValue(f"{_show(value)} is not an ISO-8601 timestamp")
 
 
-def parse_number(value: str) -> Decimal | None:
+def parse_number(value: str) -> str:
     value = value.strip()
     if not value:
-        return None
+        return ""
     if _NUMBER.fullmatch(value):
-        return Decimal(value)
+        return value
     raise InvalidValue(f"{_show(value)} is not a decimal with a dot (at most 12.2 digits)")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -36,11 +35,6 @@ def run_cli(module: str, *args: str, env: Mapping[str, str], timeout: float = 18
     proc = subprocess.run([sys.executable, "-m", module, *args], env=dict(env), cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout, check=False)
     return Run(proc.returncode, _parse_summary(proc.stdout), proc.stderr)
-
-
-async def arun_cli(module: str, *args: str, env: Mapping[str, str],
-                   timeout: float = 180) -> Run:
-    return await asyncio.to_thread(run_cli, module, *args, env=env, timeout=timeout)
 
 
 def produce(path: Path, env: Mapping[str, str], *args: str) -> Run:

@@ -13,16 +13,17 @@ from typing import Any
 import aio_pika
 import asyncpg
 import pytest
+from tests.checker import assert_exact, check, expected
 
 from consumer.load import Loader
 from consumer.parse import prepare
-from libs import amqp, constants as c
+from libs import amqp
+from libs import constants as c
 from libs.csvfile import read_header
 from libs.dataset import CUSTOMERS
 from libs.messages import Batch
 from libs.settings import AmqpSettings
 from producer.chunks import Position, iter_chunks
-from tests.checker import assert_exact, check, expected
 from tests.pipeline import (
     ROOT,
     consume_burst,

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
-from decimal import Decimal
-
 import pytest
 
 from libs.dataset import CUSTOMERS, Reject
@@ -32,9 +29,10 @@ def reason(**values: str) -> str:
 
 
 def test_valid_row_is_typed_and_normalised() -> None:
-    result = PLAN.validate(row(email="  Mixed.Case@Example.COM ", city="", balance="-12"))
-    assert result == ("mixed.case@example.com", "A", "B", "1", date(2000, 1, 31), None, "D",
-                      datetime(2024, 1, 1, tzinfo=UTC), Decimal("-12"))
+    result = PLAN.validate(row(email="  Mixed.Case@Example.COM ", city="", balance=" -12"),
+                           ("job", "7"))
+    assert result == ("mixed.case@example.com", "A", "B", "1", "2000-01-31", "", "D",
+                      "2024-01-01T00:00:00Z", "-12", "job", "7")
 
 
 @pytest.mark.parametrize("email", ["no-at.example.com", "a@@b.co", "a@b@c.co", "@b.co",
@@ -52,20 +50,20 @@ def test_invalid_date(value: str) -> None:
 def test_empty_date_timestamp_and_balance_are_null() -> None:
     result = PLAN.validate(row(birth_date=" ", signup_at="", balance=""))
     assert isinstance(result, tuple)
-    assert result[4] is None
-    assert result[7] is None
-    assert result[8] is None
+    assert result[4] == ""  # an unquoted empty field is NULL in a CSV COPY
+    assert result[7] == ""
+    assert result[8] == ""
 
 
 @pytest.mark.parametrize(("value", "expected"), [
-    ("2024-03-05", datetime(2024, 3, 5, tzinfo=UTC)),
-    ("2024-03-05 10:11", datetime(2024, 3, 5, 10, 11, tzinfo=UTC)),
-    ("2024-03-05T10:11:12.5+02:00",
-     datetime(2024, 3, 5, 10, 11, 12, 500000, tzinfo=timezone(timedelta(hours=2)))),
-    ("2024-03-05T10:11:12-0130",
-     datetime(2024, 3, 5, 10, 11, 12, tzinfo=timezone(-timedelta(hours=1, minutes=30)))),
+    ("2024-03-05", "2024-03-05"),
+    (" 2024-03-05 10:11 ", "2024-03-05 10:11"),
+    ("2024-03-05T10:11:12.5+02:00", "2024-03-05T10:11:12.5+02:00"),
+    ("2024-03-05T10:11:12-0130", "2024-03-05T10:11:12-0130"),
+    # PostgreSQL does not read offsets of 16 h and more: sent as the same instant in UTC
+    ("2024-03-05T10:11:12+20:00", "2024-03-04T14:11:12+00:00"),
 ])
-def test_valid_timestamps(value: str, expected: datetime) -> None:
+def test_valid_timestamps(value: str, expected: str) -> None:
     result = PLAN.validate(row(signup_at=value))
     assert isinstance(result, tuple)
     assert result[7] == expected
