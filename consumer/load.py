@@ -24,6 +24,7 @@ from consumer.parse import Prepared, RejectRow
 from libs import faults
 from libs.dataset import DUPLICATE_KEY, Dataset
 from libs.db import Conn, consumer_name, quote_all, quote_ident, translated
+from libs.errors import DatabaseUnavailable
 from libs.messages import Batch
 
 LINEAGE: Final = ("job_id", "line_no")
@@ -109,6 +110,8 @@ class Loader:
         """One transaction; a duplicate batch (already finished) writes nothing."""
         async with translated(self._url), self._pool.acquire() as conn, conn.transaction():
             outcome = await self._load(conn, batch, prepared)
+        if faults.trips("consumer.commit_lost"):
+            raise DatabaseUnavailable("injected fault: connection lost while COMMIT was sent")
         faults.hit("consumer.after_commit")
         self._jobs_seen.add(batch.job_id)
         return outcome

@@ -17,7 +17,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustC
 
 from consumer.load import Loader, Outcome
 from consumer.parse import prepare
-from libs import amqp, dataset, db, messages
+from libs import amqp, dataset, db, faults, messages
 from libs.dataset import FieldPlan
 from libs.errors import (
     ConfigurationError,
@@ -169,6 +169,7 @@ class Worker:
     async def _handle(self, message: AbstractIncomingMessage) -> None:
         started = time.monotonic()
         try:
+            faults.hit("consumer.received", message.message_id)
             batch = messages.decode(message.headers, message.body)
             with structlog.contextvars.bound_contextvars(job_id=batch.job_id, batch=batch.seq,
                                                          line=batch.first_line):

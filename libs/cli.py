@@ -13,7 +13,7 @@ import click
 
 from libs import constants as c
 from libs import logging as ingest_logging
-from libs.errors import ConfigurationError, UserError
+from libs.errors import ConfigurationError, RetryBudgetExhausted, UserError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,4 +79,6 @@ def run_main(make: Callable[[], Awaitable[T]], on_signal: Callable[[int], None])
         fail(str(exc), c.EXIT_USAGE)
     except ConfigurationError as exc:
         fail(str(exc), c.EXIT_USAGE)
+    except RetryBudgetExhausted as exc:
+        fail(str(exc), c.EXIT_FAILED)
     raise AssertionError("unreachable")

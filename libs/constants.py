@@ -38,3 +38,4 @@ EXIT_SIGTERM: Final = 143
 # Fault injection for tests: the process kills itself (SIGKILL) at the named point.
 FAULT_ENV: Final = "INGEST_FAULT"
 FAULT_AFTER_ENV: Final = "INGEST_FAULT_AFTER"
+FAULT_KEY_ENV: Final = "INGEST_FAULT_KEY"

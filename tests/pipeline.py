@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,3 +93,45 @@ def customers_rows(n: int, start: int = 0, domain: str = "example.com") -> list[
     return [f"user{i}@{domain},First{i},Last{i},+1-555-{i:04d},1980-01-{1 + i % 28:02d},"
             f"City{i % 7},FR,2024-01-01T00:00:{i % 60:02d}Z,{i}.{i % 100:02d}"
             for i in range(start, start + n)]
+
+
+def gendata(path: Path, rows: int, seed: int, *extra: str) -> Path:
+    """A file made by the project's generator (deterministic for a seed)."""
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "gendata.py"), "--rows", str(rows),
+                    "--seed", str(seed), "--out", str(path), *extra], check=True)
+    return path
+
+
+async def assert_loaded_exactly(database_url: str, paths: list[Path],
+                                job_ids: list[str]) -> None:
+    """The independent checker: every record of the files in customers or rejects, once."""
+    import asyncpg
+    from tests.checker import assert_exact, check, expected
+
+    exp = expected(paths)
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert_exact(await check(conn, exp, job_ids))
+    finally:
+        await conn.close()
+
+
+async def count_loaded(database_url: str) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(await conn.fetchval(
+            "SELECT (SELECT count(*) FROM customers) + (SELECT count(*) FROM ingest_rejects)"))
+    finally:
+        await conn.close()
+
+
+async def wait_for(predicate: Callable[[], Awaitable[bool]], within: float,
+                   what: str) -> None:
+    """Poll ``predicate`` until it holds; fail with ``what`` after ``within`` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not await predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
+        await asyncio.sleep(0.1)
