@@ -195,6 +195,10 @@ class Worker:
             log.error("database unavailable too long: requeued", error=str(exc))
             self.stats.requeued += 1
             await self._settle(message, requeue=True)
+        except Exception:  # a bug, not the data: requeue; x-delivery-limit bounds the loop
+            log.exception("unexpected error: requeued", message_id=message.message_id)
+            self.stats.requeued += 1
+            await self._settle(message, requeue=True)
 
     async def _process(self, batch: messages.Batch) -> Outcome:
         plan = self._plan(batch)

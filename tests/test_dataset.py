@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import random
+import re
+from datetime import date, datetime
+
 import pytest
 
-from libs.dataset import CUSTOMERS, Reject
+from libs.dataset import CUSTOMERS, InvalidValue, Reject, parse_date, parse_timestamp
 from libs.errors import UserError
 
 pytestmark = pytest.mark.unit
@@ -104,3 +108,36 @@ def test_reordered_and_extra_columns() -> None:
 def test_missing_column_is_a_user_error_naming_it() -> None:
     with pytest.raises(UserError, match="phone"):
         CUSTOMERS.plan(tuple(name for name in HEADER if name != "phone"))
+
+
+def _slow_date(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", value))
+
+
+def test_fast_date_and_timestamp_paths_agree_with_the_full_check() -> None:
+    rng = random.Random(7)
+    for _ in range(20_000):
+        day = (f"{rng.choice(['0000', '0001', '1999', '2024', '2023'])}-"
+               f"{rng.randint(0, 13):02d}-{rng.randint(0, 32):02d}")
+        try:
+            got = parse_date(day) == day
+        except InvalidValue:
+            got = False
+        assert got == _slow_date(day), day
+        moment = (f"{day}T{rng.randint(0, 24):02d}:{rng.randint(0, 60):02d}:"
+                  f"{rng.randint(0, 60):02d}{rng.choice(['', 'Z', '+15:59', '-16:00', '+02'])}")
+        try:
+            parse_timestamp(moment)
+            accepted = True
+        except InvalidValue:
+            accepted = False
+        try:
+            datetime.fromisoformat(moment)
+            valid = _slow_date(day)
+        except ValueError:
+            valid = False
+        assert accepted == valid, moment
