@@ -13,6 +13,7 @@ DEFAULT_DATASET: Final = "customers"
 DEFAULT_REDIS_PREFIX: Final = "ingest"
 DEFAULT_BATCH_SIZE: Final = 2000
 DEFAULT_DELIVERY_LIMIT: Final = 5
+OFFSET_SAVE_INTERVAL_S: Final = 0.2  # the producer saves its resume offset this often
 
 DLX_SUFFIX: Final = ".dlx"
 DLQ_SUFFIX: Final = ".dlq"

@@ -143,7 +143,7 @@ class Producer:
     async def _publish_file(self, handle: BinaryIO, start: Position, template: Batch,
                             size: int) -> None:
         complete = False
-        saver = asyncio.create_task(self._save_every_second())
+        saver = asyncio.create_task(self._save_periodically())
         try:
             connection = await retry_transient(
                 lambda: amqp.connect(self.s.amqp, "csv-ingest-producer"),
@@ -244,9 +244,10 @@ class Producer:
             return
         await amqp.publish(exchange, self.s.amqp, message, self.s.publish_timeout)
 
-    async def _save_every_second(self) -> None:
+    async def _save_periodically(self) -> None:
+        """A few times a second: a kill loses at most that much progress (Redis SETs are cheap)."""
         while True:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(c.OFFSET_SAVE_INTERVAL_S)
             await self._save(done=False)
 
     async def _save(self, done: bool, size: int = 0) -> None:

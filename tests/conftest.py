@@ -29,6 +29,7 @@ import pytest
 import redis
 
 from libs import constants as c
+from tests import pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = "customers, ingest_rejects, ingest_batches, ingest_jobs"
@@ -198,6 +199,23 @@ def redis_prefix(endpoints: Endpoints) -> Iterator[str]:
             client.delete(key)
     finally:
         client.close()
+
+
+@pytest.fixture(autouse=True)
+def _reap_processes(request: pytest.FixtureRequest) -> Iterator[None]:
+    """No test leaves a producer or consumer running; a failed test shows their stderr."""
+    yield
+    left = pipeline.reap()
+    report = getattr(request.node, "rep_call", None)
+    if left and report is not None and report.failed:
+        sys.stderr.write("\n".join(left) + "\n")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,14 +47,55 @@ def consume_burst(env: Mapping[str, str], *args: str) -> Run:
     return run_cli("consumer", "--burst", *args, env=env)
 
 
+_started: list[subprocess.Popen[str]] = []
+
+
 def start(module: str, *args: str, env: Mapping[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", module, *args], env=dict(env), cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """Start a CLI in the background; its output goes to files, so it never blocks on a pipe."""
+    out = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed by finish or reap)
+    err = tempfile.TemporaryFile("w+")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", module, *args], env=dict(env), cwd=ROOT,
+                            stdout=out, stderr=err, text=True)
+    proc.files = (out, err)  # type: ignore[attr-defined]
+    _started.append(proc)
+    return proc
+
+
+def _output(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    texts = []
+    for handle in proc.files:  # type: ignore[attr-defined]
+        handle.seek(0)
+        texts.append(handle.read())
+        handle.close()
+    return texts[0], texts[1]
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 120) -> Run:
-    out, err = proc.communicate(timeout=timeout)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        out, err = _output(proc)
+        raise AssertionError(f"{proc.args} still running after {timeout}s; stderr ends:\n"
+                             f"{err[-3000:]}") from None
+    out, err = _output(proc)
     return Run(proc.returncode, _parse_summary(out), err)
+
+
+def reap() -> list[str]:
+    """Kill what a test started and left running; the ends of their stderr, for the report."""
+    left = []
+    while _started:
+        proc = _started.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+            left.append(f"{proc.args[2:]}: killed at teardown; stderr ends:\n"
+                        f"{_output(proc)[1][-1500:]}")
+        elif not proc.files[0].closed:  # type: ignore[attr-defined]
+            _output(proc)
+    return left
 
 
 async def drain(amqp_url: str, queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
@@ -106,6 +148,7 @@ async def assert_loaded_exactly(database_url: str, paths: list[Path],
                                 job_ids: list[str]) -> None:
     """The independent checker: every record of the files in customers or rejects, once."""
     import asyncpg
+
     from tests.checker import assert_exact, check, expected
 
     exp = expected(paths)

@@ -1,0 +1,186 @@
+# csv-ingest: CSV -> RabbitMQ -> PostgreSQL with exactly-once effect.
+# `make` (or `make help`) lists the targets. Settings come from env/*.env; a variable set in
+# the environment (`AMQP_URL=... make start`) or on the command line (`make start CONSUMERS=4`)
+# wins over the files.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+# --- configuration -------------------------------------------------------------------------
+# Each KEY=value line of the env files becomes `KEY ?= value`, so the environment and the
+# command line win. `$` and `#` in values are escaped so make keeps them literally.
+ENV_FILES := $(wildcard env/common.env env/producer.env env/consumer.env)
+_SPACE := $(subst ,, )
+_ENV_LINES := $(shell sed -n \
+	-e 's/\r$$//' -e 's/\$$/$$$$/g' -e 's/\#/\\\#/g' -e 's/ /~SP~/g' \
+	-e 's/^\(export~SP~\)\{0,1\}\([A-Za-z_][A-Za-z0-9_]*\)=\(.*\)$$/\2?=\3/p' $(ENV_FILES))
+$(foreach line,$(_ENV_LINES),$(eval $(subst ~SP~,$(_SPACE),$(line))))
+ENV_VARS := $(foreach line,$(_ENV_LINES),$(firstword $(subst ?=, ,$(line))))
+
+# Defaults for what the env files may leave out.
+AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
+DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/ingest
+REDIS_URL ?= redis://127.0.0.1:6379/0
+INGEST_FILE ?= data/customers_sample.csv
+CONSUMERS ?= 2
+CONSUMER_SHUTDOWN_TIMEOUT ?= 30
+SAMPLE ?= data/customers_sample.csv
+ROWS ?= 1000000
+SEED ?= 42
+DIRTY ?= 0
+PYTEST_ARGS ?=
+BENCH_ARGS ?=
+PYTHON ?= python3.11
+
+export $(sort $(ENV_VARS) AMQP_URL DATABASE_URL REDIS_URL INGEST_FILE CONSUMERS \
+	CONSUMER_SHUTDOWN_TIMEOUT)
+
+# dbmate talks to PostgreSQL without TLS unless the URL says otherwise.
+DBMATE_URL = $(DATABASE_URL)$(if $(findstring sslmode=,$(DATABASE_URL)),,$(if \
+	$(findstring ?,$(DATABASE_URL)),&,?)sslmode=disable)
+DBMATE = .venv/bin/dbmate --url "$(DBMATE_URL)" --migrations-dir migrations --no-dump-schema
+
+VENV_STAMP := .venv/.installed
+LOG_DIR ?= volumes/logs
+RUN_DIR ?= volumes/run
+# Variables `make test` keeps from the env files: where the services are. The tuning knobs
+# (batch size, INGEST_FILE, ...) are left out so tests see the code's defaults.
+TEST_KEEPS := AMQP_URL DATABASE_URL REDIS_URL
+TEST_UNSET = $(foreach v,$(filter-out $(TEST_KEEPS),$(ENV_VARS)),$(if \
+	$(filter file,$(origin $(v))),-u $(v)))
+
+.PHONY: help install infra migrate-db drop-db start logs stop status test check data demo \
+	bench clean-data
+
+help: ## List the targets
+	@echo "Usage: make TARGET [VAR=value ...]   (settings: env/*.env, overridable)"
+	awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  %-12s %s\n", $$1, $$2}' \
+		$(firstword $(MAKEFILE_LIST))
+
+install: $(VENV_STAMP) ## Create .venv with the project and its test and dev extras
+
+$(VENV_STAMP): pyproject.toml
+	@test -x .venv/bin/python || $(PYTHON) -m venv .venv
+	.venv/bin/python -m pip install --quiet --upgrade pip
+	.venv/bin/python -m pip install --quiet -e '.[test,dev]'
+	touch $@
+
+infra: ## Bring up RabbitMQ, PostgreSQL and Redis (Docker if present, else local services)
+	@bash scripts/infra.sh
+
+migrate-db: install ## Create the database if missing and apply migrations/ (idempotent)
+	@$(DBMATE) --wait --wait-timeout 30s --migration-lock up
+	echo "migrate-db: $$(sed -E 's#(//[^:/@]*):[^@/]*@#\1:***@#' <<<"$$DATABASE_URL") is up to date"
+
+drop-db: install ## Drop the database named in DATABASE_URL
+	@$(DBMATE) drop
+
+start: install ## Start CONSUMERS consumers in the background, then publish INGEST_FILE
+	@mkdir -p $(LOG_DIR) $(RUN_DIR)
+	shopt -s nullglob
+	for i in $$(seq 1 $(CONSUMERS)); do
+	  pidfile=$(RUN_DIR)/consumer-$$i.pid
+	  if [[ -f $$pidfile ]] && kill -0 "$$(cat $$pidfile)" 2>/dev/null; then
+	    echo "consumer-$$i: already running (pid $$(cat $$pidfile))"; continue
+	  fi
+	  nohup .venv/bin/consumer > $(LOG_DIR)/consumer-$$i.log 2>&1 &
+	  echo $$! > $$pidfile
+	  echo "consumer-$$i: started (pid $$!, log $(LOG_DIR)/consumer-$$i.log)"
+	done
+	sleep 1
+	for pidfile in $(RUN_DIR)/consumer-*.pid; do
+	  if ! kill -0 "$$(cat $$pidfile)" 2>/dev/null; then
+	    log=$(LOG_DIR)/$$(basename $$pidfile .pid).log
+	    echo "error: $$(basename $$pidfile .pid) exited at once; the end of $$log:" >&2
+	    tail -n 5 $$log >&2; rm -f $$pidfile; exit 1
+	  fi
+	done
+	echo "producer: publishing $(INGEST_FILE) (log $(LOG_DIR)/producer.log)"
+	rc=0
+	.venv/bin/producer --file "$(INGEST_FILE)" > $(LOG_DIR)/producer.out 2> $(LOG_DIR)/producer.log \
+	  || rc=$$?
+	cat $(LOG_DIR)/producer.out
+	if (( rc != 0 )); then
+	  echo "error: producer exited $$rc; see $(LOG_DIR)/producer.log" >&2; tail -n 3 $(LOG_DIR)/producer.log >&2
+	fi
+	echo "consumers keep running: 'make logs' to follow them, 'make stop' to stop them"
+	exit $$rc
+
+logs: ## Follow the logs of what `make start` started
+	@mkdir -p $(LOG_DIR)
+	tail -n 20 -F $(LOG_DIR)/*.log
+
+stop: ## Stop the consumers `make start` started (SIGTERM, then wait)
+	@shopt -s nullglob
+	timeout=$$(( $$(printf '%.0f' "$(CONSUMER_SHUTDOWN_TIMEOUT)") + 5 ))
+	pids=()
+	for pidfile in $(RUN_DIR)/*.pid; do
+	  pid=$$(cat $$pidfile)
+	  if kill -0 "$$pid" 2>/dev/null && ps -o args= -p "$$pid" | grep -q consumer; then
+	    kill -TERM "$$pid"; pids+=("$$pid"); echo "$$(basename $$pidfile .pid): SIGTERM (pid $$pid)"
+	  fi
+	  rm -f $$pidfile
+	done
+	(( $${#pids[@]} )) || { echo "nothing running"; exit 0; }
+	deadline=$$(( SECONDS + timeout ))
+	while (( SECONDS < deadline )); do
+	  alive=(); for pid in "$${pids[@]}"; do kill -0 "$$pid" 2>/dev/null && alive+=("$$pid"); done
+	  (( $${#alive[@]} )) || { echo "stopped $${#pids[@]} consumer(s)"; exit 0; }
+	  sleep 0.2
+	done
+	echo "error: still running after $${timeout}s: pid(s) $${alive[*]}" >&2
+	exit 1
+
+status: ## Show which consumers started by `make start` are running
+	@shopt -s nullglob
+	files=($(RUN_DIR)/*.pid)
+	(( $${#files[@]} )) || { echo "nothing running"; exit 0; }
+	for pidfile in "$${files[@]}"; do
+	  pid=$$(cat $$pidfile); name=$$(basename $$pidfile .pid)
+	  if kill -0 "$$pid" 2>/dev/null; then echo "$$name: running (pid $$pid)"
+	  else echo "$$name: not running (stale pid file $$pidfile)"; fi
+	done
+
+test: install ## Run the test suite (PYTEST_ARGS="-m unit" to narrow it)
+	@env $(TEST_UNSET) .venv/bin/python -m pytest $(PYTEST_ARGS)
+
+check: install ## Lint (ruff) and type-check (mypy strict)
+	@rc=0
+	.venv/bin/ruff check . || rc=1
+	.venv/bin/mypy || rc=1
+	exit $$rc
+
+data: install ## Generate data/generated/customers-ROWS[-dirty].csv (ROWS, SEED, DIRTY=1)
+	@mkdir -p data/generated
+	.venv/bin/python scripts/gendata.py --rows $(ROWS) --seed $(SEED) \
+	  --out data/generated/customers-$(ROWS)$(if $(filter 1,$(DIRTY)),-dirty).csv \
+	  $(if $(filter 1,$(DIRTY)),--dirty)
+
+demo: install infra migrate-db ## Load the bundled sample with burst consumers; print the result
+	@mkdir -p $(LOG_DIR)
+	echo "== producer: $(SAMPLE)"
+	.venv/bin/producer --no-progress --file "$(SAMPLE)" 2> $(LOG_DIR)/demo-producer.log
+	echo "== consumers: $(CONSUMERS) x consumer --burst"
+	pids=()
+	for i in $$(seq 1 $(CONSUMERS)); do
+	  .venv/bin/consumer --burst > $(LOG_DIR)/demo-consumer-$$i.out 2> $(LOG_DIR)/demo-consumer-$$i.log &
+	  pids+=($$!)
+	done
+	rc=0; for pid in "$${pids[@]}"; do wait "$$pid" || rc=$$?; done
+	cat $(LOG_DIR)/demo-consumer-*.out
+	(( rc == 0 )) || { echo "error: a consumer exited $$rc; see $(LOG_DIR)/demo-consumer-*.log" >&2; exit $$rc; }
+	echo "== database"
+	.venv/bin/python scripts/db_counts.py
+
+bench: install ## Throughput benchmark (BENCH_ARGS="..." are passed to bench/bench.py)
+	@.venv/bin/python bench/bench.py $(BENCH_ARGS)
+
+clean-data: ## Remove generated data files and the logs and pid files under volumes/
+	@rm -rf data/generated $(LOG_DIR) $(RUN_DIR)
+
+# `make print-VAR`: the value make uses for VAR (after env files and overrides).
+print-%:
+	@printf '%s\n' '$(subst ','\'',$($*))'

@@ -1,0 +1,426 @@
+"""The independent checker: what the database must hold after loading some files, and a diff.
+
+It reads the files with its own code, written from the rules of the spec (never with libs/,
+producer/ or consumer/), so that a bug in the product cannot hide itself in the answer.
+
+- :func:`expected` computes, for files loaded in order as jobs, every record's outcome: a row
+  of ``customers`` (typed values) or a reject with its reason, by (file index, line number).
+- :func:`check` compares that with ``customers`` and ``ingest_rejects`` and lists what is lost,
+  duplicated, unexpected, of wrong content or rejected for a wrong reason, with line numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Final
+
+import asyncpg
+
+BOM: Final = b"\xef\xbb\xbf"
+REQUIRED: Final = ("email", "first_name", "last_name", "phone", "birth_date", "city", "country",
+                   "signup_at", "balance")
+TEXT_COLUMNS: Final = ("first_name", "last_name", "phone", "city", "country")
+
+INVALID_ENCODING: Final = "invalid_encoding"
+WRONG_COLUMN_COUNT: Final = "wrong_column_count"
+INVALID_EMAIL: Final = "invalid_email"
+INVALID_DATE: Final = "invalid_date"
+INVALID_TIMESTAMP: Final = "invalid_timestamp"
+INVALID_NUMBER: Final = "invalid_number"
+DUPLICATE_KEY: Final = "duplicate_key"
+REASONS: Final = (INVALID_ENCODING, WRONG_COLUMN_COUNT, INVALID_EMAIL, INVALID_DATE,
+                  INVALID_TIMESTAMP, INVALID_NUMBER, DUPLICATE_KEY)
+
+DATE_FORM: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+TIMESTAMP_FORM: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
+    r"(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?"
+)
+NUMBER_FORM: Final = re.compile(r"[+-]?[0-9]{1,12}(?:\.[0-9]{1,2})?")
+WHITESPACE: Final = re.compile(r"\s")
+SHOWN: Final = 20  # entries of each list that str(report) shows
+
+
+class Invalid(Exception):
+    """A record that breaks a rule; ``reason`` is the reject's reason code."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedRow:
+    """A customers row as the rules make it: typed values, None for NULL."""
+
+    file_index: int
+    line_no: int
+    email: str
+    first_name: str | None
+    last_name: str | None
+    phone: str | None
+    birth_date: date | None
+    city: str | None
+    country: str | None
+    signup_at: datetime | None
+    balance: Decimal | None
+
+
+@dataclass
+class Expected:
+    """Every record's outcome, for files loaded in the order given."""
+
+    paths: list[Path]
+    rows: dict[str, ExpectedRow] = field(default_factory=dict)  # by normalized e-mail
+    rejects: dict[tuple[int, int], str] = field(default_factory=dict)  # (file, line) -> reason
+    records: list[int] = field(default_factory=list)  # records per file
+
+    @property
+    def loaded(self) -> dict[tuple[int, int], ExpectedRow]:
+        """The rows by (file index, line number)."""
+        return {(row.file_index, row.line_no): row for row in self.rows.values()}
+
+    def reasons(self) -> Counter[str]:
+        return Counter(self.rejects.values())
+
+
+# --- reading files --------------------------------------------------------------------------
+
+
+def iter_records(data: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
+    """(line number, record bytes without its line end) from physical lines (with their LF).
+
+    A record goes on over the next lines while a quoted field is open (every ``"`` toggles);
+    a line empty apart from its line end is no record, outside quotes.
+    """
+    line_no = 0
+    start = 0
+    parts: list[bytes] = []
+    quoted = False
+    for line in data:
+        line_no += 1
+        if not parts and line in (b"\n", b"\r\n", b"\r", b""):
+            continue
+        if not parts:
+            start = line_no
+        parts.append(line)
+        quoted ^= line.count(b'"') % 2 == 1
+        if not quoted:
+            yield start, _without_line_end(b"".join(parts))
+            parts = []
+    if parts:
+        yield start, _without_line_end(b"".join(parts))
+
+
+def _without_line_end(record: bytes) -> bytes:
+    if record.endswith(b"\n"):
+        return record[:-2] if record.endswith(b"\r\n") else record[:-1]
+    return record
+
+
+def decode(record: bytes) -> str:
+    try:
+        text = record.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid(INVALID_ENCODING) from None
+    if "\x00" in text:
+        raise Invalid(INVALID_ENCODING)
+    return text
+
+
+def split_fields(text: str) -> list[str]:
+    """The record as exactly one CSV row (stdlib csv); quote-free records take a fast path."""
+    if '"' not in text and "\r" not in text and "\n" not in text:
+        return text.split(",")
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error:
+        raise Invalid(WRONG_COLUMN_COUNT) from None
+    if len(rows) != 1:
+        raise Invalid(WRONG_COLUMN_COUNT)
+    return rows[0]
+
+
+def read_header(record: bytes) -> list[str]:
+    if record.startswith(BOM):
+        record = record[len(BOM):]
+    names = [name.strip().lower() for name in split_fields(decode(record))]
+    missing = [name for name in REQUIRED if name not in names]
+    if missing:
+        raise ValueError(f"header lacks {', '.join(missing)}: {names}")
+    return names
+
+
+# --- the rules ------------------------------------------------------------------------------
+
+
+def parse_email(value: str) -> str:
+    email = value.strip().lower()
+    local, at, domain = email.partition("@")
+    if not at or "@" in domain or not local or "." not in domain or WHITESPACE.search(email):
+        raise Invalid(INVALID_EMAIL)
+    return email
+
+
+def parse_date(value: str) -> date | None:
+    value = value.strip()
+    if not value:
+        return None
+    if not DATE_FORM.fullmatch(value):
+        raise Invalid(INVALID_DATE)
+    try:
+        return date(int(value[:4]), int(value[5:7]), int(value[8:]))
+    except ValueError:
+        raise Invalid(INVALID_DATE) from None
+
+
+def parse_timestamp(value: str) -> datetime | None:
+    value = value.strip()
+    if not value:
+        return None
+    if not TIMESTAMP_FORM.fullmatch(value):
+        raise Invalid(INVALID_TIMESTAMP)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise Invalid(INVALID_TIMESTAMP) from None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def parse_number(value: str) -> Decimal | None:
+    value = value.strip()
+    if not value:
+        return None
+    if not NUMBER_FORM.fullmatch(value):
+        raise Invalid(INVALID_NUMBER)
+    return Decimal(value)
+
+
+class FileRules:
+    """The rules for the records of one file, given its header."""
+
+    def __init__(self, header: list[str], file_index: int) -> None:
+        self.width = len(header)
+        self.index = {name: header.index(name) for name in REQUIRED}
+        self.file_index = file_index
+
+    def row(self, line_no: int, record: bytes) -> ExpectedRow:
+        """The typed row, or :class:`Invalid` for the first broken rule (rules 1-7)."""
+        fields = split_fields(decode(record))
+        if len(fields) != self.width:
+            raise Invalid(WRONG_COLUMN_COUNT)
+        at = self.index
+        email = parse_email(fields[at["email"]])
+        birth = parse_date(fields[at["birth_date"]])
+        signup = parse_timestamp(fields[at["signup_at"]])
+        balance = parse_number(fields[at["balance"]])
+        texts = [fields[at[name]] or None for name in TEXT_COLUMNS]
+        first, last, phone, city, country = texts
+        return ExpectedRow(self.file_index, line_no, email, first, last, phone, birth, city,
+                           country, signup, balance)
+
+
+def _lines(path: Path) -> Iterator[bytes]:
+    with path.open("rb", buffering=1 << 20) as handle:
+        yield from handle
+
+
+def expected(paths: Sequence[Path]) -> Expected:
+    """What loading ``paths`` in this order (one job each) must leave in the database."""
+    result = Expected([Path(p) for p in paths])
+    old_limit = csv.field_size_limit(sys.maxsize)
+    try:
+        for file_index, path in enumerate(result.paths):
+            result.records.append(_read_file(result, file_index, path))
+    finally:
+        csv.field_size_limit(old_limit)
+    return result
+
+
+def _read_file(result: Expected, file_index: int, path: Path) -> int:
+    records = iter_records(_lines(path))
+    first = next(records, None)
+    if first is None:
+        raise ValueError(f"{path}: no header")
+    rules = FileRules(read_header(first[1]), file_index)
+    count = 0
+    for line_no, record in records:
+        count += 1
+        try:
+            row = rules.row(line_no, record)
+        except Invalid as bad:
+            result.rejects[(file_index, line_no)] = bad.reason
+            continue
+        if row.email in result.rows:
+            result.rejects[(file_index, line_no)] = DUPLICATE_KEY
+        else:
+            result.rows[row.email] = row
+    return count
+
+
+# --- comparing with the database ------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    """Differences between the expected state and the tables; empty lists mean exact."""
+
+    lost: list[str] = field(default_factory=list)
+    duplicated: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    wrong_content: list[str] = field(default_factory=list)
+    wrong_reason: list[str] = field(default_factory=list)
+    expected_rows: int = 0
+    expected_rejects: int = 0
+    found_rows: int = 0
+    found_rejects: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.duplicated or self.unexpected or self.wrong_content
+                    or self.wrong_reason)
+
+    def __str__(self) -> str:
+        lines = [f"checker: {'OK' if self.ok else 'MISMATCH'}: expected {self.expected_rows} "
+                 f"rows + {self.expected_rejects} rejects, found {self.found_rows} rows + "
+                 f"{self.found_rejects} rejects; lost {len(self.lost)}, duplicated "
+                 f"{len(self.duplicated)}, unexpected {len(self.unexpected)}, wrong_content "
+                 f"{len(self.wrong_content)}, wrong_reason {len(self.wrong_reason)}"]
+        for name in ("lost", "duplicated", "unexpected", "wrong_content", "wrong_reason"):
+            entries: list[str] = getattr(self, name)
+            if entries:
+                lines.append(f"{name} ({len(entries)}):")
+                lines.extend(f"  {entry}" for entry in entries[:SHOWN])
+                if len(entries) > SHOWN:
+                    lines.append(f"  ... and {len(entries) - SHOWN} more")
+        return "\n".join(lines)
+
+
+ROWS_SQL: Final = ("SELECT email, first_name, last_name, phone, birth_date, city, country, "
+                   "signup_at, balance, job_id, line_no FROM customers")
+REJECTS_SQL: Final = "SELECT id, job_id, line_no, reason FROM ingest_rejects"
+LOADED: Final = "loaded"
+
+
+@dataclass
+class _Diff:
+    exp: Expected
+    job_ids: list[str]
+    report: Report
+    loaded: dict[tuple[int, int], ExpectedRow]
+    seen: dict[tuple[int, int], list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def where(self, key: tuple[int, int]) -> str:
+        file_index, line_no = key
+        return (f"file {file_index} ({self.exp.paths[file_index].name}) job "
+                f"{self.job_ids[file_index]} line {line_no}")
+
+    def outcome(self, key: tuple[int, int]) -> str | None:
+        """``LOADED``, a reason code, or None where the files hold no record."""
+        if key in self.loaded:
+            return LOADED
+        return self.exp.rejects.get(key)
+
+    def key_of(self, job_id: str | None, line_no: int | None, what: str) -> tuple[int, int] | None:
+        if job_id not in self.job_ids or line_no is None:
+            self.report.unexpected.append(f"{what}: job {job_id} is none of the checked jobs")
+            return None
+        key = (self.job_ids.index(job_id), line_no)
+        if self.outcome(key) is None:
+            self.report.unexpected.append(f"{what}: {self.where(key)} holds no record")
+            return None
+        return key
+
+    def customer(self, rec: asyncpg.Record) -> None:
+        what = f"customers row {rec['email']!r} (job {rec['job_id']}, line {rec['line_no']})"
+        key = self.key_of(rec["job_id"], rec["line_no"], what)
+        if key is None:
+            return
+        self.seen[key].append(f"customers row {rec['email']!r}")
+        want = self.outcome(key)
+        if want != LOADED:
+            self.report.wrong_reason.append(f"{self.where(key)}: expected reject {want}, "
+                                            f"but loaded as {rec['email']!r}")
+            return
+        diffs = _differences(self.loaded[key], rec)
+        if diffs:
+            self.report.wrong_content.append(f"{self.where(key)} email {rec['email']!r}: "
+                                             + "; ".join(diffs))
+
+    def reject(self, rec: asyncpg.Record) -> None:
+        what = f"reject id {rec['id']} {rec['reason']} (job {rec['job_id']}, line {rec['line_no']})"
+        key = self.key_of(rec["job_id"], rec["line_no"], what)
+        if key is None:
+            return
+        self.seen[key].append(f"reject {rec['reason']}")
+        want = self.outcome(key)
+        if want == LOADED:
+            self.report.wrong_reason.append(
+                f"{self.where(key)}: expected loaded as {self.loaded[key].email!r}, "
+                f"but rejected as {rec['reason']}")
+        elif want != rec["reason"]:
+            self.report.wrong_reason.append(f"{self.where(key)}: expected reject {want}, "
+                                            f"found reject {rec['reason']}")
+
+    def finish(self) -> None:
+        for key, found in sorted(self.seen.items()):
+            if len(found) > 1:
+                self.report.duplicated.append(f"{self.where(key)}: {len(found)} times: "
+                                              + ", ".join(found))
+        for key in sorted([*self.loaded, *self.exp.rejects]):
+            if key not in self.seen:
+                want = self.outcome(key)
+                shown = (f"loaded as {self.loaded[key].email!r}" if want == LOADED
+                         else f"reject {want}")
+                self.report.lost.append(f"{self.where(key)}: expected {shown}, found in "
+                                        "neither customers nor ingest_rejects")
+
+
+def _differences(want: ExpectedRow, rec: asyncpg.Record) -> list[str]:
+    """The columns whose stored value is not the expected one (instants, Decimals)."""
+    diffs = []
+    for name in ("email", *TEXT_COLUMNS, "birth_date", "signup_at", "balance"):
+        have: Any = rec[name]
+        wanted: Any = getattr(want, name)
+        if have != wanted:
+            diffs.append(f"{name} is {_short(have)}, expected {_short(wanted)}")
+    return diffs
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}...({len(text)} chars)"
+
+
+async def check(conn: asyncpg.Connection, exp: Expected, job_ids: list[str]) -> Report:
+    """Compare the tables with ``exp``; ``job_ids[i]`` is the job of ``exp.paths[i]``."""
+    if len(job_ids) != len(exp.paths):
+        raise ValueError(f"{len(job_ids)} job ids for {len(exp.paths)} files")
+    report = Report(expected_rows=len(exp.rows), expected_rejects=len(exp.rejects))
+    diff = _Diff(exp, list(job_ids), report, exp.loaded)
+    rows = await conn.fetch(ROWS_SQL)
+    rejects = await conn.fetch(REJECTS_SQL)
+    report.found_rows, report.found_rejects = len(rows), len(rejects)
+    for rec in rows:
+        diff.customer(rec)
+    for rec in rejects:
+        diff.reject(rec)
+    diff.finish()
+    return report
+
+
+def assert_exact(report: Report) -> None:
+    if not report.ok:
+        raise AssertionError(str(report))

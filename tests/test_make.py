@@ -1,0 +1,304 @@
+"""The Makefile: targets, configuration from env/*.env with overrides, migrate-db, start/stop.
+
+The integration tests run the real targets against the local services with the repository's
+.venv (``make install`` first; CI does). ``-o .venv/.installed`` keeps make from reinstalling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+STAMP = ".venv/.installed"
+TARGETS = ("help", "install", "infra", "migrate-db", "drop-db", "start", "logs", "stop",
+           "status", "test", "check", "data", "demo", "bench", "clean-data")
+SAMPLE_ROWS = 40  # records in data/customers_sample.csv (header excluded)
+
+
+def env_file_values(*names: str) -> dict[str, str]:
+    """KEY=value pairs of the env files, read independently of make."""
+    values: dict[str, str] = {}
+    for name in names:
+        for line in (ROOT / "env" / name).read_text().splitlines():
+            match = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", line)
+            if match:
+                values[match[1]] = match[2]
+    return values
+
+
+FILE_VALUES = env_file_values("common.env", "producer.env", "consumer.env")
+# The services the integration tests use: the environment's, else the env files'.
+SERVICES = {var: os.environ.get(var, FILE_VALUES[var])
+            for var in ("AMQP_URL", "DATABASE_URL", "REDIS_URL")}
+
+
+def database_url(name: str) -> str:
+    """DATABASE_URL's server with another database."""
+    return urlunsplit(urlsplit(SERVICES["DATABASE_URL"])._replace(path=f"/{name}"))
+
+
+ADMIN_URL = database_url("postgres")
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    """The environment without make's own variables (this may run under `make test`) and
+    without the settings of the env files, plus ``overrides``."""
+    drop = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", *FILE_VALUES}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(overrides)
+    return env
+
+
+def make(*args: str, env: dict[str, str] | None = None,
+         timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT, text=True,
+                          capture_output=True, env=env if env is not None else clean_env(),
+                          timeout=timeout, check=False)
+
+
+def make_ok(*args: str, env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    result = make(*args, env=env, timeout=timeout)
+    assert result.returncode == 0, (
+        f"make {' '.join(args)} exited {result.returncode}\n"
+        f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+    return result
+
+
+def dry_run(*args: str, env: dict[str, str] | None = None) -> str:
+    """The recipes ``make -n`` would run, continuation lines joined."""
+    out = make_ok("-n", "-o", STAMP, *args, env=env).stdout
+    return re.sub(r"\s*\\\n\s*", " ", out)
+
+
+def printed(var: str, *args: str, env: dict[str, str] | None = None) -> str:
+    return make_ok("-s", f"print-{var}", *args, env=env).stdout.rstrip("\n")
+
+
+# --- unit: no services, nothing executed but make itself ----------------------------------
+
+@pytest.mark.unit
+def test_help_is_the_default_and_lists_every_target() -> None:
+    default = make_ok().stdout
+    assert default == make_ok("help").stdout
+    listed = re.findall(r"^  ([a-z-]+) ", default, flags=re.MULTILINE)
+    assert sorted(listed) == sorted(TARGETS)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("var", ["AMQP_URL", "DATABASE_URL", "REDIS_URL", "INGEST_QUEUE",
+                                 "INGEST_FILE", "CONSUMERS", "CONSUMER_SHUTDOWN_TIMEOUT"])
+def test_env_files_give_the_values(var: str) -> None:
+    assert printed(var) == FILE_VALUES[var]
+
+
+@pytest.mark.unit
+def test_environment_overrides_env_file() -> None:
+    url = "amqp://someone:secret@mq.example:5673/vhost"
+    assert FILE_VALUES["AMQP_URL"] != url
+    assert printed("AMQP_URL", env=clean_env(AMQP_URL=url)) == url
+
+
+@pytest.mark.unit
+def test_command_line_overrides_environment_and_env_file() -> None:
+    assert printed("CONSUMERS", "CONSUMERS=7", env=clean_env(CONSUMERS="5")) == "7"
+
+
+@pytest.mark.unit
+def test_settings_reach_the_recipes_environment(tmp_path: Path) -> None:
+    """Exported: the CLIs started by a recipe read them through their envvar."""
+    extra = tmp_path / "extra.mk"
+    extra.write_text("show-env:\n\t@echo \"$$INGEST_QUEUE $$PRODUCER_PARALLEL $$AMQP_URL\"\n")
+    out = make_ok("-s", "-f", "Makefile", "-f", str(extra), "show-env",
+                  "PRODUCER_PARALLEL=9", env=clean_env(INGEST_QUEUE="from-env")).stdout
+    assert out.split() == ["from-env", "9", FILE_VALUES["AMQP_URL"]]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("url", "expected"), [
+    ("postgresql://u@h:5432/db", "postgresql://u@h:5432/db?sslmode=disable"),
+    ("postgresql://u@h/db?application_name=x", "postgresql://u@h/db?application_name=x"
+                                               "&sslmode=disable"),
+    ("postgresql://u@h/db?sslmode=require", "postgresql://u@h/db?sslmode=require"),
+])
+def test_dbmate_url_gets_sslmode_once(url: str, expected: str) -> None:
+    assert printed("DBMATE_URL", env=clean_env(DATABASE_URL=url)) == expected
+
+
+@pytest.mark.unit
+def test_dry_run_of_start_and_stop() -> None:
+    out = dry_run("start", "stop", "CONSUMERS=3", env=clean_env(INGEST_FILE="data/other.csv"))
+    assert "nohup .venv/bin/consumer > volumes/logs/consumer-$i.log 2>&1 &" in out
+    assert "seq 1 3" in out
+    assert "volumes/run/consumer-$i.pid" in out
+    assert '.venv/bin/producer --file "data/other.csv" > volumes/logs/producer.out' in out
+    assert "kill -TERM" in out
+    # CONSUMER_SHUTDOWN_TIMEOUT + 5 seconds of patience
+    assert f"printf '%.0f' \"{FILE_VALUES['CONSUMER_SHUTDOWN_TIMEOUT']}\") + 5" in out
+
+
+@pytest.mark.unit
+def test_dry_run_of_data_test_check_bench() -> None:
+    out = dry_run("data", "test", "check", "bench", "ROWS=500", "SEED=7", "PYTEST_ARGS=-m unit",
+                  "BENCH_ARGS=--rows 10")
+    assert ("scripts/gendata.py --rows 500 --seed 7 --out data/generated/customers-500.csv"
+            in out)
+    assert "--dirty" not in out
+    assert ".venv/bin/python -m pytest -m unit" in out
+    assert ".venv/bin/ruff check ." in out
+    assert ".venv/bin/mypy" in out
+    assert ".venv/bin/python bench/bench.py --rows 10" in out
+    dirty = dry_run("data", "ROWS=500", "DIRTY=1")
+    assert "--out data/generated/customers-500-dirty.csv" in dirty
+    assert "--dirty" in dirty
+
+
+@pytest.mark.unit
+def test_tests_see_service_urls_but_not_tuning_knobs() -> None:
+    out = dry_run("test")
+    assert "-u INGEST_BATCH_SIZE" in out
+    assert "-u INGEST_FILE" in out
+    assert "-u DATABASE_URL" not in out
+    # A knob set in the real environment is the user's choice: it passes through.
+    out = dry_run("test", env=clean_env(INGEST_BATCH_SIZE="10"))
+    assert "-u INGEST_BATCH_SIZE" not in out
+
+
+# --- integration: real PostgreSQL, RabbitMQ and Redis -------------------------------------
+
+def require_venv() -> None:
+    missing = [tool for tool in ("dbmate", "producer", "consumer")
+               if not (ROOT / ".venv" / "bin" / tool).exists()]
+    if missing:
+        pytest.fail(f".venv/bin/{', '.join(missing)} missing: run `make install` first")
+
+
+async def _fetch(url: str, query: str, *args: object) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetch(query, *args)
+    finally:
+        await conn.close()
+
+
+def fetch(url: str, query: str, *args: object) -> list[asyncpg.Record]:
+    return asyncio.run(_fetch(url, query, *args))
+
+
+def database_exists(name: str) -> bool:
+    return bool(fetch(ADMIN_URL, "SELECT 1 FROM pg_database WHERE datname = $1", name))
+
+
+@pytest.fixture
+def scratch_db() -> Iterator[tuple[str, str]]:
+    """(name, url) of a database that does not exist yet; dropped afterwards."""
+    require_venv()
+    name = f"make_test_{uuid.uuid4().hex[:12]}"
+    yield name, database_url(name)
+    asyncio.run(_drop(name))
+
+
+async def _drop(name: str) -> None:
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.mark.integration
+def test_migrate_db_twice_then_drop_db(scratch_db: tuple[str, str]) -> None:
+    name, url = scratch_db
+    env = clean_env(**{**SERVICES, "DATABASE_URL": url})
+    migrations = sorted(p.name.split("_", 1)[0] for p in (ROOT / "migrations").glob("*.sql"))
+
+    first = make_ok("-o", STAMP, "migrate-db", env=env)
+    assert database_exists(name)
+    assert first.stdout.count("Applying:") == len(migrations)
+    applied = fetch(url, "SELECT version FROM schema_migrations ORDER BY version")
+    assert [row["version"] for row in applied] == migrations
+
+    second = make_ok("-o", STAMP, "migrate-db", env=env)
+    assert "Applying" not in second.stdout + second.stderr
+    assert fetch(url, "SELECT count(*) AS n FROM schema_migrations")[0]["n"] == len(migrations)
+
+    make_ok("-o", STAMP, "drop-db", env=env)
+    assert not database_exists(name)
+
+
+@pytest.mark.integration
+def test_start_then_stop(scratch_db: tuple[str, str], tmp_path: Path) -> None:
+    """`make start` runs background consumers and the producer; `make stop` ends them."""
+    _, url = scratch_db
+    tag = uuid.uuid4().hex[:12]
+    run_dir, log_dir = tmp_path / "run", tmp_path / "logs"
+    env = clean_env(**{**SERVICES, "DATABASE_URL": url}, INGEST_QUEUE=f"make-test-{tag}",
+                    INGEST_REDIS_PREFIX=f"make-test-{tag}")
+    args = ("-o", STAMP, f"RUN_DIR={run_dir}", f"LOG_DIR={log_dir}", "CONSUMERS=2")
+    make_ok("-o", STAMP, "migrate-db", env=env)
+    try:
+        started = make_ok(*args, "start", env=env)
+        summary = json.loads(started.stdout.strip().splitlines()[-2])
+        assert summary["status"] == "ok"
+        assert summary["rows_confirmed"] == SAMPLE_ROWS
+        pids = [int(p.read_text()) for p in sorted(run_dir.glob("consumer-*.pid"))]
+        assert len(pids) == 2
+        for pid in pids:
+            os.kill(pid, 0)  # alive
+        assert "2 running" in _count_running(make_ok(*args, "status", env=env).stdout)
+        stopped = make_ok(*args, "stop", env=env, timeout=90)
+        assert "stopped 2 consumer(s)" in stopped.stdout
+        assert not list(run_dir.glob("*.pid"))
+        for pid in pids:
+            assert not _alive(pid)
+        assert "nothing running" in make_ok(*args, "stop", env=env).stdout
+    finally:
+        make(*args, "stop", env=env, timeout=90)
+        _delete_queues(f"make-test-{tag}")
+        _delete_redis_keys(f"make-test-{tag}")
+
+
+def _count_running(status: str) -> str:
+    return f"{status.count(': running')} running"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is not running: only its parent (make, gone) could reap it.
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(")")[-1].split()[0] != "Z"
+
+
+def _delete_redis_keys(prefix: str) -> None:
+    client = redis.Redis.from_url(SERVICES["REDIS_URL"])
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+def _delete_queues(queue: str) -> None:
+    ctl = shutil.which("rabbitmqctl")
+    if ctl is None:
+        return
+    for name in (queue, f"{queue}.dlq"):
+        subprocess.run([ctl, "-q", "delete_queue", name], capture_output=True, check=False,
+                       timeout=60)
