@@ -48,6 +48,11 @@ def main(parallel: int, burst: bool, database_url: str, retry_timeout: float,
         worker = Worker(settings, dataset)
     except UserError as exc:
         fail(str(exc), c.EXIT_USAGE)
-    stats = run_main(worker.main, worker.handle_signal)
+    try:
+        stats = run_main(worker.main, worker.handle_signal)
+    except SystemExit:  # gave up or misconfigured: the error line is out, the counters follow
+        worker.stats.status = "failed"
+        print_result(worker.stats.as_dict())
+        raise
     print_result(stats.as_dict())
     raise SystemExit(c.EXIT_OK if stats.status == "ok" else c.EXIT_FAILED)

@@ -77,6 +77,8 @@ class Statements:
             "INSERT INTO ingest_rejects (job_id, line_no, reason, raw, detail) "
             "SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[]) "
             "ON CONFLICT DO NOTHING")
+        self.finished = ("SELECT true FROM ingest_batches "
+                         "WHERE job_id = $1 AND first_line = $2 AND last_line = $3")
         self.claim = (
             "INSERT INTO ingest_batches (job_id, first_line, last_line, seq, records, consumer) "
             "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true")
@@ -113,6 +115,13 @@ class Loader:
         self._url = url
         self._jobs_seen: set[str] = set()
         self._name = consumer_name()
+
+    async def finished(self, batch: Batch) -> bool:
+        """Already loaded? A cheap look before validating (the claim in ``load`` decides)."""
+        async with translated(self._url), self._pool.acquire() as conn:
+            found = await conn.fetchval(self._sql.finished, batch.job_id, batch.first_line,
+                                        batch.last_line)
+        return bool(found)
 
     async def load(self, batch: Batch, prepared: Prepared) -> Outcome:
         """One transaction; a duplicate batch (already finished) writes nothing."""

@@ -202,9 +202,13 @@ class Worker:
 
     async def _process(self, batch: messages.Batch) -> Outcome:
         plan = self._plan(batch)
-        prepared = prepare(batch, plan, self.s.max_record_bytes)
         assert self._loader is not None
         loader = self._loader
+        # Republished and redelivered batches skip validation, the costly part.
+        if await retry_transient(lambda: loader.finished(batch), budget=self.s.retry_timeout,
+                                 what="look up batch"):
+            return Outcome(duplicate=True)
+        prepared = prepare(batch, plan, self.s.max_record_bytes)
         return await retry_transient(lambda: loader.load(batch, prepared),
                                      budget=self.s.retry_timeout, what="load batch")
 

@@ -282,3 +282,19 @@ async def test_consumer_refuses_an_unmigrated_database(service_env: dict[str, st
     assert run.rc == 2
     assert "make migrate-db" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(("variable", "url"), [
+    ("DATABASE_URL", "postgresql://postgres:pg-s3cret-pw@127.0.0.1:1/ingest"),
+    ("AMQP_URL", "amqp://guest:mq-s3cret-pw@127.0.0.1:5672/"),  # a wrong password, refused
+    ("AMQP_URL", "amqp://guest:mq-s3cret-pw@127.0.0.1:1/"),
+])
+def test_no_password_in_logs_errors_or_summary(service_env: dict[str, str], variable: str,
+                                               url: str) -> None:
+    env = {**service_env, variable: url}
+    run = consume_burst(env, "--retry-timeout", "2")
+    assert run.rc != 0
+    secret = url.split(":")[2].split("@")[0]
+    assert run.summary["status"] == "failed"
+    assert secret not in run.stderr + str(run.summary)
+    assert "127.0.0.1" in run.stderr.splitlines()[-1]  # the error says where, not the secret
