@@ -13,7 +13,6 @@ from typing import Any
 import aio_pika
 import asyncpg
 import pytest
-from tests.checker import assert_exact, check, expected
 
 from consumer.load import Loader
 from consumer.parse import prepare
@@ -24,6 +23,7 @@ from libs.dataset import CUSTOMERS
 from libs.messages import Batch
 from libs.settings import AmqpSettings
 from producer.chunks import Position, iter_chunks
+from tests.checker import assert_exact, check, expected
 from tests.pipeline import (
     ROOT,
     consume_burst,
