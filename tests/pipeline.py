@@ -112,6 +112,18 @@ async def drain(amqp_url: str, queue: str) -> list[aio_pika.abc.AbstractIncoming
         await connection.close()
 
 
+async def purge(amqp_url: str, queue: str) -> int:
+    """Drop every ready message of ``queue``; how many there were."""
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        q = await channel.get_queue(queue, ensure=True)
+        result = await q.purge()
+        return int(result.message_count or 0)
+    finally:
+        await connection.close()
+
+
 async def queue_depth(amqp_url: str, queue: str) -> int:
     connection = await aio_pika.connect(amqp_url)
     try:

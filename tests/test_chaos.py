@@ -32,6 +32,7 @@ from tests.pipeline import (
     finish,
     gendata,
     produce,
+    purge,
     start,
     wait_for,
     write_csv,
@@ -314,6 +315,29 @@ async def test_redis_wiped_between_runs(
     rerun = consume_burst(service_env)
     assert rerun.summary["duplicate_deliveries"] == first.summary["batches_total"]
     await assert_loaded_exactly(database_url, [dirty_file], [first.summary["job_id"]])
+
+
+async def test_file_changed_between_runs_does_not_use_the_old_offset(
+        tmp_path: Path, service_env: dict[str, str], database_url: str,
+        redis_prefix: str) -> None:
+    path = gendata(tmp_path / "d.csv", 60_000, SEED + 2, "--dirty")
+    env = {**service_env, c.FAULT_ENV: "producer.offset_saved", c.FAULT_AFTER_ENV: "1"}
+    killed = produce(path, env, *ARGS)  # dies right after saving an offset part-way
+    assert killed.rc == -9
+    client = redis.Redis.from_url(service_env["REDIS_URL"])
+    assert list(client.scan_iter(redis_prefix + "*")), "the killed run saved an offset"
+    client.close()
+    # The old content is never consumed: its batches go, as if the file was replaced in time.
+    assert await purge(service_env["AMQP_URL"], service_env["INGEST_QUEUE"]) > 0
+    old_job = job_id_for("customers", hashlib.sha256(path.read_bytes()).hexdigest())
+    gendata(path, 60_000, SEED + 3, "--dirty")  # same path, other content
+    rerun = produce(path, service_env, *ARGS)
+    assert rerun.rc == 0
+    assert rerun.summary["job_id"] != old_job
+    assert rerun.summary["resumed_from_line"] == 0
+    assert rerun.summary["batches_published"] == rerun.summary["batches_total"]
+    assert consume_burst(service_env).rc == 0
+    await assert_loaded_exactly(database_url, [path], [rerun.summary["job_id"]])
 
 
 async def test_two_producers_on_one_file_at_once(
