@@ -34,7 +34,9 @@ from machine import machine_facts
 from pipeline import bench_pipeline
 from report import result, table, write_report
 from rerun import bench_rerun
-from settings import Urls, redact
+from settings import Urls
+
+from libs.settings import redact_url
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -75,7 +77,7 @@ async def bench(args: argparse.Namespace, children: Children) -> dict[str, Any]:
         "rows": args.rows, "dirty": args.dirty, "seed": args.seed, "file": str(path),
         "file_bytes": path.stat().st_size, "consumers": args.consumers,
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "services": {k: redact(v) for k, v in vars(urls).items()},
+        "services": {k: redact_url(v) for k, v in vars(urls).items()},
         "machine": await machine_facts(urls), "results": {}}
     res = report["results"]
     res["psql"] = (await bench_psql(urls, children, psql_path, psql_note)

@@ -13,10 +13,11 @@ from typing import Final
 from errors import UsageError
 from settings import ROOT
 
+from libs.dataset import CUSTOMERS
+
 GENDATA: Final = ROOT / "scripts" / "gendata.py"
 CACHE: Final = ROOT / "data" / "generated"
-COLUMNS: Final = frozenset({"email", "first_name", "last_name", "phone", "birth_date", "city",
-                            "country", "signup_at", "balance"})
+COLUMNS: Final = frozenset(CUSTOMERS.column_names)
 
 
 def generated_file(rows: int, seed: int, dirty: bool) -> Path:

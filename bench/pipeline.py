@@ -25,6 +25,8 @@ from services import (
 )
 from settings import Urls
 
+from libs import constants as c
+
 # Set by the bench for each child, so not tuning: left out of tuning_env().
 SET_BY_BENCH: Final = ("INGEST_QUEUE", "INGEST_REDIS_PREFIX")
 TUNING_PREFIXES: Final = ("CONSUMER_", "PRODUCER_", "INGEST_")
@@ -144,7 +146,7 @@ def producer_rows(producer: Child) -> int:
 
 async def verify(run: Run, total: int) -> dict[str, Any]:
     counts = await table_counts(run.db_url)
-    state = await run.ready_and_consumers(".dlq")
+    state = await run.ready_and_consumers(c.DLQ_SUFFIX)
     counts["dead_lettered"] = state[0] if state else 0
     counts["ok"] = (counts["customers"] + counts["rejects"] == total
                     and counts["committed"] == total and counts["dead_lettered"] == 0)

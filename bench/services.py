@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,9 @@ import asyncpg
 import redis.asyncio as aioredis
 from errors import BenchError
 from settings import ROOT, Urls
+
+from libs import constants as c
+from libs.offsets import Offset
 
 DBMATE: Final = Path(sys.executable).parent / "dbmate"
 MIGRATIONS: Final = ROOT / "migrations"
@@ -92,11 +94,11 @@ class QueueProbe:
 async def delete_topology(url: str, queue: str) -> None:
     connection = await aio_pika.connect(url)
     try:
-        for name in (queue, queue + ".dlq"):
+        for name in (queue, queue + c.DLQ_SUFFIX):
             channel = await connection.channel()
             with contextlib.suppress(aiormq.exceptions.AMQPError):
                 await channel.queue_delete(name)
-        for name in (queue, queue + ".dlx"):
+        for name in (queue, queue + c.DLX_SUFFIX):
             channel = await connection.channel()
             with contextlib.suppress(aiormq.exceptions.AMQPError):
                 await channel.exchange_delete(name)
@@ -120,6 +122,6 @@ async def confirmed_rows(client: aioredis.Redis, prefix: str) -> int:
     best = 0
     async for key in client.scan_iter(match=f"{prefix}:offset:*"):
         raw = await client.get(key)
-        with contextlib.suppress(ValueError, TypeError, KeyError):
-            best = max(best, int(json.loads(raw)["rows"]))
+        offset = Offset.loads(raw) if raw is not None else None
+        best = max(best, offset.rows if offset else 0)
     return best

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
+from libs import constants as c
+
 ROOT: Final = Path(__file__).resolve().parent.parent
-DEFAULTS: Final = {"AMQP_URL": "amqp://guest:guest@127.0.0.1:5672/",
-                   "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/ingest",
-                   "REDIS_URL": "redis://127.0.0.1:6379/0"}
+DEFAULTS: Final = {"AMQP_URL": c.DEFAULT_AMQP_URL, "DATABASE_URL": c.DEFAULT_DATABASE_URL,
+                   "REDIS_URL": c.DEFAULT_REDIS_URL}
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,3 @@ class Urls:
         """DATABASE_URL pointing at database ``name`` on the same server."""
         return urlunsplit(urlsplit(self.database)._replace(path="/" + name))
 
-
-def redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))

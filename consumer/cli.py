@@ -50,9 +50,6 @@ def main(parallel: int, burst: bool, database_url: str, retry_timeout: float,
         fail(str(exc), c.EXIT_USAGE)
     try:
         stats = run_main(worker.main, worker.handle_signal)
-    except SystemExit:  # gave up or misconfigured: the error line is out, the counters follow
-        worker.stats.status = "failed"
+    finally:  # also after a failure: the error line is out, the counters follow
         print_result(worker.stats.as_dict())
-        raise
-    print_result(stats.as_dict())
     raise SystemExit(c.EXIT_OK if stats.status == "ok" else c.EXIT_FAILED)

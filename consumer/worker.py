@@ -81,6 +81,9 @@ class Worker:
         try:
             await self._startup()
             await self._consume_until_stopped()
+        except BaseException:
+            self.stats.status = "failed"
+            raise
         finally:
             await self.close()
             self.stats.elapsed_s = round(time.monotonic() - started, 3)

@@ -67,44 +67,38 @@ wait_up() {  # wait_up SERVICE: poll SERVICE_up for at most WAIT_S seconds
 docker_ok() { command -v docker >/dev/null && timeout 10 docker info >/dev/null 2>&1; }
 
 # --- local starts (the commands of a developer machine without Docker) ----------------------
+not_installed() {  # not_installed SERVICE ADDRESS PACKAGE
+  echo "$1: down at $2 and not installed: apt-get install $3 (or install Docker and rerun" \
+    "make infra)"
+  return 1
+}
+start_failed() {  # start_failed SERVICE ADDRESS COMMAND
+  echo "$1: down at $2 and '$3' failed"
+  return 1
+}
 start_postgres() {
-  command -v pg_ctlcluster >/dev/null && [[ -d /etc/postgresql ]] || {
-    echo "postgres: down at $pg_host:$pg_port and not installed: apt-get install postgresql-15" \
-      "(or install Docker and rerun make infra)"
-    return 1
-  }
+  command -v pg_ctlcluster >/dev/null && [[ -d /etc/postgresql ]] ||
+    not_installed postgres "$pg_host:$pg_port" postgresql-15 || return 1
   local version
   version=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n 1)
-  pg_ctlcluster --skip-systemctl-redirect "$version" main start >/dev/null 2>&1 || {
-    echo "postgres: down at $pg_host:$pg_port and 'pg_ctlcluster $version main start' failed"
-    return 1
-  }
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start >/dev/null 2>&1 ||
+    start_failed postgres "$pg_host:$pg_port" "pg_ctlcluster $version main start"
 }
 start_redis() {
-  command -v redis-server >/dev/null || {
-    echo "redis: down at $rd_host:$rd_port and not installed: apt-get install redis-server" \
-      "(or install Docker and rerun make infra)"
-    return 1
-  }
+  command -v redis-server >/dev/null ||
+    not_installed redis "$rd_host:$rd_port" redis-server || return 1
   redis-server --daemonize yes --bind 127.0.0.1 --port "$rd_port" --save "" \
-    --appendonly no >/dev/null 2>&1 || {
-    echo "redis: down at $rd_host:$rd_port and 'redis-server --port $rd_port' failed"
-    return 1
-  }
+    --appendonly no >/dev/null 2>&1 ||
+    start_failed redis "$rd_host:$rd_port" "redis-server --port $rd_port"
 }
 start_rabbitmq() {
-  command -v rabbitmq-server >/dev/null || {
-    echo "rabbitmq: down at $mq_host:$mq_port and not installed: apt-get install" \
-      "rabbitmq-server (or install Docker and rerun make infra)"
-    return 1
-  }
+  command -v rabbitmq-server >/dev/null ||
+    not_installed rabbitmq "$mq_host:$mq_port" rabbitmq-server || return 1
   if rabbitmqctl -q status >/dev/null 2>&1; then
     rabbitmqctl -q start_app >/dev/null        # the node runs but its app was stopped
   else
-    rabbitmq-server -detached >/dev/null 2>&1 || {
-      echo "rabbitmq: down at $mq_host:$mq_port and 'rabbitmq-server -detached' failed"
-      return 1
-    }
+    rabbitmq-server -detached >/dev/null 2>&1 ||
+      start_failed rabbitmq "$mq_host:$mq_port" "rabbitmq-server -detached" || return 1
   fi
   timeout "$WAIT_S" rabbitmqctl -q await_startup >/dev/null 2>&1 || true
 }

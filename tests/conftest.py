@@ -21,7 +21,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import aio_pika
 import asyncpg
@@ -30,6 +30,7 @@ import redis
 
 from libs import constants as c
 from tests import pipeline
+from tests.pipeline import drop_database, with_database
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = "customers, ingest_rejects, ingest_batches, ingest_jobs"
@@ -116,11 +117,6 @@ def _where(url: str) -> str:
     return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
 
 
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
-
-
 def _dbmate() -> str:
     local = Path(sys.executable).parent / "dbmate"
     found = str(local) if local.exists() else shutil.which("dbmate")
@@ -137,22 +133,14 @@ def migrate(database_url: str) -> None:
                     "--no-dump-schema", "up"], check=True, capture_output=True, timeout=60)
 
 
-async def _drop_database(server_url: str, name: str) -> None:
-    conn = await asyncpg.connect(_with_database(server_url, "postgres"))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
 def database_url(endpoints: Endpoints) -> Iterator[str]:
     """A fresh database for this test session, migrated, dropped at the end."""
     name = f"ingest_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    url = _with_database(endpoints.database_url, name)
+    url = with_database(endpoints.database_url, name)
     migrate(url)
     yield url
-    asyncio.run(_drop_database(endpoints.database_url, name))
+    asyncio.run(drop_database(endpoints.database_url, name))
 
 
 async def _truncate(url: str) -> None:

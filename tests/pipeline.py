@@ -7,12 +7,15 @@ import json
 import subprocess
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
+import asyncpg
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -98,41 +101,47 @@ def reap() -> list[str]:
     return left
 
 
-async def drain(amqp_url: str, queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
-    """Take every message off ``queue`` (acked), in queue order."""
+@asynccontextmanager
+async def _queue(amqp_url: str, name: str) -> AsyncIterator[aio_pika.abc.AbstractQueue]:
     connection = await aio_pika.connect(amqp_url)
     try:
         channel = await connection.channel()
-        q = await channel.get_queue(queue, ensure=True)
+        yield await channel.get_queue(name, ensure=True)
+    finally:
+        await connection.close()
+
+
+async def drain(amqp_url: str, queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """Take every message off ``queue`` (acked), in queue order."""
+    async with _queue(amqp_url, queue) as q:
         got = []
         while (message := await q.get(no_ack=True, fail=False)) is not None:
             got.append(message)
         return got
-    finally:
-        await connection.close()
 
 
 async def purge(amqp_url: str, queue: str) -> int:
     """Drop every ready message of ``queue``; how many there were."""
-    connection = await aio_pika.connect(amqp_url)
-    try:
-        channel = await connection.channel()
-        q = await channel.get_queue(queue, ensure=True)
-        result = await q.purge()
-        return int(result.message_count or 0)
-    finally:
-        await connection.close()
+    async with _queue(amqp_url, queue) as q:
+        return int((await q.purge()).message_count or 0)
 
 
 async def queue_depth(amqp_url: str, queue: str) -> int:
-    connection = await aio_pika.connect(amqp_url)
+    async with _queue(amqp_url, queue) as q:
+        return (await q.declare()).message_count or 0
+
+
+def with_database(url: str, name: str) -> str:
+    """``url``'s server with database ``name``."""
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
+
+
+async def drop_database(server_url: str, name: str) -> None:
+    conn = await asyncpg.connect(with_database(server_url, "postgres"))
     try:
-        channel = await connection.channel()
-        q = await channel.get_queue(queue, ensure=True)
-        declared = await q.declare()
-        return declared.message_count or 0
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
-        await connection.close()
+        await conn.close()
 
 
 def write_csv(path: Path, rows: list[str], header: str | None = None, *,
@@ -159,8 +168,6 @@ def gendata(path: Path, rows: int, seed: int, *extra: str) -> Path:
 async def assert_loaded_exactly(database_url: str, paths: list[Path],
                                 job_ids: list[str]) -> None:
     """The independent checker: every record of the files in customers or rejects, once."""
-    import asyncpg
-
     from tests.checker import assert_exact, check, expected
 
     exp = expected(paths)
@@ -172,8 +179,6 @@ async def assert_loaded_exactly(database_url: str, paths: list[Path],
 
 
 async def count_loaded(database_url: str) -> int:
-    import asyncpg
-
     conn = await asyncpg.connect(database_url)
     try:
         return int(await conn.fetchval(

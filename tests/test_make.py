@@ -15,11 +15,12 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 import redis
+
+from tests.pipeline import drop_database, with_database
 
 ROOT = Path(__file__).resolve().parent.parent
 STAMP = ".venv/.installed"
@@ -47,7 +48,7 @@ SERVICES = {var: os.environ.get(var, FILE_VALUES[var])
 
 def database_url(name: str) -> str:
     """DATABASE_URL's server with another database."""
-    return urlunsplit(urlsplit(SERVICES["DATABASE_URL"])._replace(path=f"/{name}"))
+    return with_database(SERVICES["DATABASE_URL"], name)
 
 
 ADMIN_URL = database_url("postgres")
@@ -208,15 +209,7 @@ def scratch_db() -> Iterator[tuple[str, str]]:
     require_venv()
     name = f"make_test_{uuid.uuid4().hex[:12]}"
     yield name, database_url(name)
-    asyncio.run(_drop(name))
-
-
-async def _drop(name: str) -> None:
-    conn = await asyncpg.connect(ADMIN_URL)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    asyncio.run(drop_database(SERVICES["DATABASE_URL"], name))
 
 
 @pytest.mark.integration
