@@ -27,6 +27,7 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 INGEST_FILE ?= data/customers_sample.csv
 CONSUMERS ?= 2
 CONSUMER_SHUTDOWN_TIMEOUT ?= 30
+START_TIMEOUT ?= 30
 SAMPLE ?= data/customers_sample.csv
 ROWS ?= 1000000
 SEED ?= 42
@@ -78,25 +79,39 @@ migrate-db: install ## Create the database if missing and apply migrations/ (ide
 drop-db: install ## Drop the database named in DATABASE_URL
 	@$(DBMATE) drop
 
-start: install ## Start CONSUMERS consumers in the background, then publish INGEST_FILE
+start: install ## Start CONSUMERS consumers, wait until they consume, then publish INGEST_FILE
 	@mkdir -p $(LOG_DIR) $(RUN_DIR)
 	shopt -s nullglob
+	started=()
 	for i in $$(seq 1 $(CONSUMERS)); do
-	  pidfile=$(RUN_DIR)/consumer-$$i.pid
+	  name=consumer-$$i; pidfile=$(RUN_DIR)/$$name.pid
 	  if [[ -f $$pidfile ]] && kill -0 "$$(cat $$pidfile)" 2>/dev/null; then
-	    echo "consumer-$$i: already running (pid $$(cat $$pidfile))"; continue
+	    echo "$$name: already running (pid $$(cat $$pidfile))"; continue
 	  fi
-	  nohup .venv/bin/consumer > $(LOG_DIR)/consumer-$$i.log 2>&1 &
-	  echo $$! > $$pidfile
-	  echo "consumer-$$i: started (pid $$!, log $(LOG_DIR)/consumer-$$i.log)"
+	  rm -f $(RUN_DIR)/$$name.ready
+	  CONSUMER_READY_FILE=$(RUN_DIR)/$$name.ready nohup .venv/bin/consumer \
+	    > $(LOG_DIR)/$$name.log 2>&1 &
+	  echo $$! > $$pidfile; started+=("$$name"); disown
+	  echo "$$name: started (pid $$!, log $(LOG_DIR)/$$name.log)"
 	done
-	sleep 1
-	for pidfile in $(RUN_DIR)/consumer-*.pid; do
-	  if ! kill -0 "$$(cat $$pidfile)" 2>/dev/null; then
-	    log=$(LOG_DIR)/$$(basename $$pidfile .pid).log
-	    echo "error: $$(basename $$pidfile .pid) exited at once; the end of $$log:" >&2
-	    tail -n 5 $$log >&2; rm -f $$pidfile; exit 1
-	  fi
+	# Wait (at most START_TIMEOUT s) until each new consumer says it is consuming.
+	deadline=$$(( SECONDS + $(START_TIMEOUT) ))
+	alive() { [[ $$(ps -o stat= -p "$$1" 2>/dev/null) =~ ^[^Z] ]]; }  # a zombie has exited
+	for name in "$${started[@]}"; do
+	  pid=$$(cat $(RUN_DIR)/$$name.pid); log=$(LOG_DIR)/$$name.log
+	  until [[ -f $(RUN_DIR)/$$name.ready ]]; do
+	    if ! alive "$$pid"; then
+	      echo "error: $$name exited before it was ready: $$(bash scripts/last_error.sh $$log)" >&2
+	      rm -f $(RUN_DIR)/$$name.pid; exit 1
+	    fi
+	    if (( SECONDS >= deadline )); then
+	      echo "error: $$name not consuming after $(START_TIMEOUT)s: $$(bash scripts/last_error.sh $$log)" >&2
+	      bash scripts/stop_pid.sh "$$pid" 10 && rm -f $(RUN_DIR)/$$name.pid
+	      exit 1
+	    fi
+	    sleep 0.2
+	  done
+	  echo "$$name: consuming"
 	done
 	echo "producer: publishing $(INGEST_FILE) (log $(LOG_DIR)/producer.log)"
 	rc=0
@@ -109,29 +124,40 @@ start: install ## Start CONSUMERS consumers in the background, then publish INGE
 	echo "consumers keep running: 'make logs' to follow them, 'make stop' to stop them"
 	exit $$rc
 
-logs: ## Follow the logs of what `make start` started
-	@mkdir -p $(LOG_DIR)
-	tail -n 20 -F $(LOG_DIR)/*.log
+logs: ## Follow the logs of the consumers `make start` runs and of its last producer
+	@shopt -s nullglob
+	files=()
+	for pidfile in $(RUN_DIR)/consumer-*.pid; do files+=($(LOG_DIR)/$$(basename $$pidfile .pid).log); done
+	[[ -f $(LOG_DIR)/producer.log ]] && files+=($(LOG_DIR)/producer.log)
+	(( $${#files[@]} )) || { echo "nothing started by 'make start': no logs to follow"; exit 0; }
+	exec tail -n 20 -F "$${files[@]}"
 
 stop: ## Stop the consumers `make start` started (SIGTERM, then wait)
 	@shopt -s nullglob
 	timeout=$$(( $$(printf '%.0f' "$(CONSUMER_SHUTDOWN_TIMEOUT)") + 5 ))
-	pids=()
+	pids=(); names=()
 	for pidfile in $(RUN_DIR)/*.pid; do
-	  pid=$$(cat $$pidfile)
-	  if kill -0 "$$pid" 2>/dev/null && ps -o args= -p "$$pid" | grep -q consumer; then
-	    kill -TERM "$$pid"; pids+=("$$pid"); echo "$$(basename $$pidfile .pid): SIGTERM (pid $$pid)"
+	  pid=$$(cat $$pidfile); name=$$(basename $$pidfile .pid)
+	  if ! kill -0 "$$pid" 2>/dev/null || ! ps -o args= -p "$$pid" | grep -q consumer; then
+	    echo "$$name: not running (stale pid file removed)"; rm -f $$pidfile $(RUN_DIR)/$$name.ready
+	    continue
 	  fi
-	  rm -f $$pidfile
+	  kill -TERM "$$pid"; pids+=("$$pid"); names+=("$$name"); echo "$$name: SIGTERM (pid $$pid)"
 	done
 	(( $${#pids[@]} )) || { echo "nothing running"; exit 0; }
 	deadline=$$(( SECONDS + timeout ))
-	while (( SECONDS < deadline )); do
-	  alive=(); for pid in "$${pids[@]}"; do kill -0 "$$pid" 2>/dev/null && alive+=("$$pid"); done
+	while :; do
+	  alive=()
+	  for k in "$${!pids[@]}"; do
+	    if kill -0 "$${pids[$$k]}" 2>/dev/null; then alive+=("$${pids[$$k]}")
+	    else rm -f $(RUN_DIR)/$${names[$$k]}.pid $(RUN_DIR)/$${names[$$k]}.ready; fi
+	  done
 	  (( $${#alive[@]} )) || { echo "stopped $${#pids[@]} consumer(s)"; exit 0; }
+	  (( SECONDS < deadline )) || break
 	  sleep 0.2
 	done
-	echo "error: still running after $${timeout}s: pid(s) $${alive[*]}" >&2
+	echo "error: still running after $${timeout}s: pid(s) $${alive[*]} (pid files kept:" \
+	  "'make stop' again, or kill -KILL them)" >&2
 	exit 1
 
 status: ## Show which consumers started by `make start` are running
@@ -140,8 +166,9 @@ status: ## Show which consumers started by `make start` are running
 	(( $${#files[@]} )) || { echo "nothing running"; exit 0; }
 	for pidfile in "$${files[@]}"; do
 	  pid=$$(cat $$pidfile); name=$$(basename $$pidfile .pid)
-	  if kill -0 "$$pid" 2>/dev/null; then echo "$$name: running (pid $$pid)"
-	  else echo "$$name: not running (stale pid file $$pidfile)"; fi
+	  if ! kill -0 "$$pid" 2>/dev/null; then echo "$$name: not running (stale pid file $$pidfile)"
+	  elif [[ -f $(RUN_DIR)/$$name.ready ]]; then echo "$$name: running (pid $$pid)"
+	  else echo "$$name: running, not consuming yet (pid $$pid)"; fi
 	done
 
 test: install ## Run the test suite (PYTEST_ARGS="-m unit" to narrow it)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from consumer.worker import Worker
@@ -34,17 +36,21 @@ the queue is empty. The result is one JSON line on stdout. Exit codes: 0 stopped
                    "it (keep below RabbitMQ's consumer_timeout, 30 min).")
 @click.option("--shutdown-timeout", envvar="CONSUMER_SHUTDOWN_TIMEOUT", type=float,
               default=30.0, help="Seconds in-flight batches get to finish after a signal.")
+@click.option("--ready-file", envvar="CONSUMER_READY_FILE", default=None,
+              type=click.Path(path_type=Path, dir_okay=False),
+              help="Create this file once connected to PostgreSQL and RabbitMQ and consuming; "
+                   "removed on stop (`make start` waits for it).")
 @common_options
 def main(parallel: int, burst: bool, database_url: str, retry_timeout: float,
-         shutdown_timeout: float, amqp_url: str, queue: str, delivery_limit: int,
-         dataset: str, log_level: str, log_format: str) -> None:
+         shutdown_timeout: float, ready_file: Path | None, amqp_url: str, queue: str,
+         delivery_limit: int, dataset: str, log_level: str, log_format: str) -> None:
     setup_logging(log_level, log_format)
     try:
         settings = ConsumerSettings(
             amqp=AmqpSettings.from_url(amqp_url, queue, delivery_limit),
             postgres=PostgresSettings.from_url(database_url),
             parallel=parallel, burst=burst, retry_timeout=retry_timeout,
-            shutdown_timeout=shutdown_timeout)
+            shutdown_timeout=shutdown_timeout, ready_file=ready_file)
         worker = Worker(settings, dataset)
     except UserError as exc:
         fail(str(exc), c.EXIT_USAGE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import os
 import signal
 import time
 from collections import Counter
@@ -109,6 +110,17 @@ class Worker:
         self._tag = await self._queue.consume(self._on_message)
         log.info("consuming", queue=self.s.amqp.queue, parallel=self.s.parallel,
                  burst=self.s.burst, database=self.s.postgres.safe_url)
+        self._mark_ready(True)
+
+    def _mark_ready(self, ready: bool) -> None:
+        """Create (connected and consuming) or remove the ``--ready-file``, if one is set."""
+        path = self.s.ready_file
+        if path is None:
+            return
+        if ready:
+            path.write_text(f"{os.getpid()}\n")
+        else:
+            path.unlink(missing_ok=True)
 
     async def _consume_until_stopped(self) -> None:
         if self.s.burst:
@@ -148,6 +160,7 @@ class Worker:
             await asyncio.gather(*pending, return_exceptions=True)
 
     async def close(self) -> None:
+        self._mark_ready(False)
         if self._connection is not None:
             with suppress(*amqp.BROKER_ERRORS):
                 await asyncio.wait_for(self._connection.close(), 5)

@@ -141,6 +141,7 @@ class ConsumerSettings:
     retry_timeout: float = 600.0
     shutdown_timeout: float = 30.0
     max_record_bytes: int = 16 * 1024 * 1024
+    ready_file: Path | None = None
 
     def __post_init__(self) -> None:
         if self.parallel < 1:

@@ -142,9 +142,10 @@ def test_dbmate_url_gets_sslmode_once(url: str, expected: str) -> None:
 @pytest.mark.unit
 def test_dry_run_of_start_and_stop() -> None:
     out = dry_run("start", "stop", "CONSUMERS=3", env=clean_env(INGEST_FILE="data/other.csv"))
-    assert "nohup .venv/bin/consumer > volumes/logs/consumer-$i.log 2>&1 &" in out
+    assert "CONSUMER_READY_FILE=volumes/run/$name.ready nohup .venv/bin/consumer" in out
     assert "seq 1 3" in out
-    assert "volumes/run/consumer-$i.pid" in out
+    assert "pidfile=volumes/run/$name.pid" in out
+    assert "SECONDS + 30" in out  # START_TIMEOUT
     assert '.venv/bin/producer --file "data/other.csv" > volumes/logs/producer.out' in out
     assert "kill -TERM" in out
     # CONSUMER_SHUTDOWN_TIMEOUT + 5 seconds of patience
@@ -295,3 +296,76 @@ def _delete_queues(queue: str) -> None:
     for name in (queue, f"{queue}.dlq"):
         subprocess.run([ctl, "-q", "delete_queue", name], capture_output=True, check=False,
                        timeout=60)
+
+
+def _make_env(url: str, tag: str, tmp_path: Path) -> tuple[dict[str, str], tuple[str, ...]]:
+    env = clean_env(**{**SERVICES, "DATABASE_URL": url}, INGEST_QUEUE=f"make-test-{tag}",
+                    INGEST_REDIS_PREFIX=f"make-test-{tag}")
+    args = ("-o", STAMP, f"RUN_DIR={tmp_path / 'run'}", f"LOG_DIR={tmp_path / 'logs'}")
+    return env, args
+
+
+@pytest.mark.integration
+def test_start_fails_when_a_consumer_cannot_get_ready(tmp_path: Path) -> None:
+    """An unreachable database: `make start` fails within START_TIMEOUT with the consumer's
+    last error, publishes nothing and leaves no consumer running or pid file behind."""
+    tag = uuid.uuid4().hex[:12]
+    env, args = _make_env(database_url("x").replace("127.0.0.1:5432", "127.0.0.1:1"), tag,
+                          tmp_path)
+    try:
+        result = make(*args, "start", "CONSUMERS=1", "START_TIMEOUT=3", env=env, timeout=60)
+        assert result.returncode != 0
+        assert "consumer-1 not consuming after 3s" in result.stderr
+        assert "connect to PostgreSQL" in result.stderr
+        assert "producer: publishing" not in result.stdout
+        assert not list((tmp_path / "run").glob("*.pid"))
+        assert "nothing running" in make_ok(*args, "status", env=env).stdout
+    finally:
+        make(*args, "stop", env=env, timeout=90)
+        _delete_queues(f"make-test-{tag}")
+
+
+@pytest.mark.integration
+def test_stop_never_forgets_a_process_it_did_not_stop(tmp_path: Path) -> None:
+    """A consumer that outlives SIGTERM keeps its pid file, so status and stop still see it."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    stubborn = subprocess.Popen(["bash", "-c", "trap '' TERM; exec -a consumer-stub sleep 60"])
+    try:
+        (run_dir / "consumer-1.pid").write_text(f"{stubborn.pid}\n")
+        env, args = _make_env(SERVICES["DATABASE_URL"], "unused", tmp_path)
+        result = make(*args, "stop", "CONSUMER_SHUTDOWN_TIMEOUT=1", env=env, timeout=60)
+        assert result.returncode != 0
+        assert f"still running after 6s: pid(s) {stubborn.pid}" in result.stderr
+        assert (run_dir / "consumer-1.pid").exists()
+        assert "consumer-1: running" in make_ok(*args, "status", env=env).stdout
+    finally:
+        stubborn.kill()
+        stubborn.wait()
+    again = make_ok(*args, "stop", env=env)
+    assert "consumer-1: not running (stale pid file removed)" in again.stdout
+    assert not (run_dir / "consumer-1.pid").exists()
+
+
+@pytest.mark.integration
+def test_logs_follow_the_current_run_only(tmp_path: Path) -> None:
+    """`make logs` follows the logs of running consumers and the last producer, not old runs."""
+    run_dir, log_dir = tmp_path / "run", tmp_path / "logs"
+    run_dir.mkdir()
+    log_dir.mkdir()
+    (log_dir / "demo-consumer-1.log").write_text("old demo line\n")
+    (log_dir / "consumer-2.log").write_text("old consumer line\n")
+    (log_dir / "producer.log").write_text("current producer line\n")
+    (log_dir / "consumer-1.log").write_text("current consumer line\n")
+    (run_dir / "consumer-1.pid").write_text(f"{os.getpid()}\n")
+    env, args = _make_env(SERVICES["DATABASE_URL"], "unused", tmp_path)
+    try:
+        make(*args, "logs", env=env, timeout=3)
+    except subprocess.TimeoutExpired as exc:  # tail -F follows until stopped
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else str(exc.stdout)
+    else:
+        raise AssertionError("make logs returned instead of following")
+    assert "current producer line" in out
+    assert "current consumer line" in out
+    assert "old demo line" not in out
+    assert "old consumer line" not in out
