@@ -34,6 +34,7 @@ LINEAGE: Final = ("job_id", "line_no")
 @dataclass
 class Outcome:
     duplicate: bool = False
+    records: int = 0
     inserted: int = 0
     replaced: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
@@ -143,7 +144,7 @@ class Loader:
         if batch.job_id not in self._jobs_seen:
             await conn.execute(sql.job, batch.job_id, batch.dataset, batch.source)
         faults.hit("consumer.mid_transaction")
-        outcome = Outcome()
+        outcome = Outcome(records=batch.records)
         extra = await self._write_rows(conn, batch, prepared, outcome)
         rejects = prepared.rejects + extra
         await self._write_rejects(conn, batch.job_id, rejects, outcome)

@@ -36,7 +36,11 @@ BURST_POLL_S = 0.5
 
 @dataclass
 class Stats:
+    """A consumer's counters (README, "Counters"). Over every consumer of a job:
+    records = rows_inserted + rows_replaced + rows_rejected."""
+
     batches_done: int = 0
+    records: int = 0
     rows_inserted: int = 0
     rows_replaced: int = 0
     rows_rejected: int = 0
@@ -53,6 +57,7 @@ class Stats:
             self.duplicate_deliveries += 1
             return
         self.batches_done += 1
+        self.records += outcome.records
         self.rows_inserted += outcome.inserted
         self.rows_replaced += outcome.replaced
         self.rows_rejected += sum(outcome.rejected.values())
@@ -89,8 +94,7 @@ class Worker:
             await self.close()
             self.stats.elapsed_s = round(time.monotonic() - started, 3)
             if self.stats.elapsed_s:
-                self.stats.rows_per_s = round(
-                    (self.stats.rows_inserted + self.stats.rows_rejected) / self.stats.elapsed_s, 1)
+                self.stats.rows_per_s = round(self.stats.records / self.stats.elapsed_s, 1)
             log.info("consumer stopped", **self.stats.as_dict())
         return self.stats
 

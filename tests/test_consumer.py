@@ -152,6 +152,15 @@ async def test_dirty_file_one_and_three_consumers_give_identical_tables(
     assert all(r.rc == 0 for r in runs), [r.stderr[-2000:] for r in runs]
     assert sum(r.summary["batches_done"] for r in runs) == produced.summary["batches_total"]
     assert await snapshot(database_url) == single
+    # The counters add up (README, "Counters"), whichever consumer loaded which batch.
+    rows, rejects = single
+    total = {k: sum(r.summary[k] for r in runs)
+             for k in ("records", "rows_inserted", "rows_replaced", "rows_rejected")}
+    assert total["records"] == produced.summary["rows_confirmed"]
+    assert total["records"] == total["rows_inserted"] + total["rows_replaced"] + total[
+        "rows_rejected"]
+    assert len(rows) == total["rows_inserted"]
+    assert len(rejects) == total["rows_rejected"] + total["rows_replaced"]
     await checker_report(database_url, [path], [produced.summary["job_id"]])
 
 
@@ -247,10 +256,17 @@ async def test_earliest_line_wins_whatever_the_commit_order(
     path = write_csv(tmp_path / "f.csv", rows)
     settings = AmqpSettings(service_env["AMQP_URL"], service_env["INGEST_QUEUE"])
     job = await publish_batches(path, settings, 10, order)
-    assert consume_burst(service_env, "--parallel", "1").rc == 0
+    consumed = consume_burst(service_env, "--parallel", "1")
+    assert consumed.rc == 0
     customers, rejects = await snapshot(database_url)
     assert [r[10] for r in customers if r[0] == "user3@example.com"] == [5]
     assert [(r[1], r[2]) for r in rejects] == [(32, "duplicate_key"), (47, "duplicate_key")]
+    # In reverse order line 47 loads first; line 32 takes the key from it, then line 5 from 32.
+    counts = consumed.summary
+    assert counts["rows_replaced"] == (2 if order == "reverse" else 0)
+    assert counts["records"] == 60 == (counts["rows_inserted"] + counts["rows_replaced"]
+                                       + counts["rows_rejected"])
+    assert len(customers) == counts["rows_inserted"]
     await checker_report(database_url, [path], [job])
 
 

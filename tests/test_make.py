@@ -256,6 +256,7 @@ def test_start_then_stop(scratch_db: tuple[str, str], tmp_path: Path) -> None:
         stopped = make_ok(*args, "stop", env=env, timeout=90)
         assert "stopped 2 consumer(s)" in stopped.stdout
         assert not list(run_dir.glob("*.pid"))
+        assert not list(run_dir.glob("*.ready"))  # each consumer removed its own
         for pid in pids:
             assert not _alive(pid)
         assert "nothing running" in make_ok(*args, "stop", env=env).stdout
