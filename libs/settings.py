@@ -119,7 +119,7 @@ class ProducerSettings:
     batch_size: int = c.DEFAULT_BATCH_SIZE
     retry_budget: float = 60.0
     publish_timeout: float = 10.0
-    max_record_bytes: int = 16 * 1024 * 1024
+    max_record_bytes: int = c.MAX_RECORD_BYTES
     offset_ttl_days: int = 30
     progress: bool = True
 
@@ -140,7 +140,7 @@ class ConsumerSettings:
     burst: bool = False
     retry_timeout: float = 600.0
     shutdown_timeout: float = 30.0
-    max_record_bytes: int = 16 * 1024 * 1024
+    max_record_bytes: int = c.MAX_RECORD_BYTES
 
     def __post_init__(self) -> None:
         if self.parallel < 1:
