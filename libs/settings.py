@@ -117,6 +117,7 @@ class ProducerSettings:
     dataset: str = c.DEFAULT_DATASET
     parallel: int = 4
     batch_size: int = c.DEFAULT_BATCH_SIZE
+    batch_bytes: int = c.DEFAULT_BATCH_BYTES
     retry_budget: float = 60.0
     publish_timeout: float = 10.0
     max_record_bytes: int = c.MAX_RECORD_BYTES
@@ -128,6 +129,8 @@ class ProducerSettings:
             raise UserError("--parallel must be at least 1")
         if self.batch_size < 1:
             raise UserError("--batch-size must be at least 1")
+        if self.batch_bytes < 1:
+            raise UserError("--batch-bytes must be at least 1")
         if self.retry_budget <= 0 or self.publish_timeout <= 0:
             raise UserError("--retry-budget and --publish-timeout must be positive")
 

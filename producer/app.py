@@ -211,7 +211,8 @@ class Producer:
     async def _feed(self, queue: asyncio.Queue[Chunk | None], handle: BinaryIO,
                     start: Position) -> bool:
         complete = True
-        for chunk in iter_chunks(handle, start, self.s.batch_size, self.s.max_record_bytes):
+        for chunk in iter_chunks(handle, start, self.s.batch_size, self.s.max_record_bytes,
+                                 self.s.batch_bytes):
             if self.stop.is_set():
                 complete = False
                 break
