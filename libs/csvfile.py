@@ -83,6 +83,23 @@ class RecordSplitter:
         self._open, self._lines, self._size = True, 1, len(line) + 1
         return self._bounded()
 
+    def ends(self, lines: list[bytes], terminated: bool = True) -> list[int]:
+        """The indices of ``lines`` (physical lines without their LF) on which records end.
+
+        Lines before an end and after the previous one are that record's, or blank lines.
+        ``terminated`` is False when the last line has no LF (the end of the data).
+        """
+        found: list[int] = []
+        feed = self.feed
+        last = -1 if terminated else len(lines) - 1
+        for index, line in enumerate(lines):
+            if self._open or b'"' in line or index == last:
+                if feed(line, index != last) == COMPLETE:
+                    found.append(index)
+            elif line and line != b"\r":  # quote-free, not blank: a record of its own
+                found.append(index)
+        return found
+
     def _inside(self, line: bytes, terminated: bool) -> int:
         self._lines += 1
         self._size += len(line) + 1
@@ -114,31 +131,26 @@ class RawRecord:
 def split_records(body: bytes, first_line: int, max_record_bytes: int) -> Iterator[RawRecord]:
     """The records of a slice of a file that starts at line ``first_line`` on a record boundary."""
     lines = body.split(b"\n")
-    tail = len(lines) - 1  # the line after the last LF: empty, or data without a line end
-    if not lines[tail]:
+    terminated = not lines[-1]
+    if terminated:
         lines.pop()
-    feed = RecordSplitter(max_record_bytes).feed
-    start = -1
-    for index, line in enumerate(lines):
-        if start < 0 and b'"' not in line and index != tail:  # a quote-free line: one record
-            if line and line != b"\r":
-                yield RawRecord(first_line + index, line[:-1] if line[-1] == 13 else line)
-            continue
-        state = feed(line, index != tail)
-        if state == BLANK:
-            continue
-        if start < 0:
-            start = index
-        if state == COMPLETE:
-            yield RawRecord(first_line + start, _join(lines, start, index + 1, index != tail))
-            start = -1
-    if start >= 0:  # the data ends inside a quoted field
-        yield RawRecord(first_line + start, _join(lines, start, len(lines), True))
+    splitter = RecordSplitter(max_record_bytes)
+    start, last = 0, len(lines) - 1
+    for end in splitter.ends(lines, terminated):
+        while start < end and (not lines[start] or lines[start] == b"\r"):
+            start += 1  # blank lines before the record
+        yield RawRecord(first_line + start, _join(lines, start, end, terminated or end < last))
+        start = end + 1
+    if splitter.open:  # the data ends inside a quoted field: that is the last record
+        while not lines[start] or lines[start] == b"\r":
+            start += 1
+        yield RawRecord(first_line + start, _join(lines, start, last, True))
 
 
-def _join(lines: list[bytes], start: int, stop: int, terminated: bool) -> bytes:
-    data = b"\n".join(lines[start:stop])
-    return data[:-1] if terminated and data.endswith(b"\r") else data
+def _join(lines: list[bytes], start: int, end: int, terminated: bool) -> bytes:
+    """Lines ``start`` to ``end`` (inclusive) without the line end of the last one."""
+    data = lines[start] if start == end else b"\n".join(lines[start : end + 1])
+    return data[:-1] if terminated and data[-1:] == b"\r" else data
 
 
 class MalformedRecord(ValueError):

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, count
 from operator import add
 from typing import BinaryIO, Final
 
 from libs.constants import DEFAULT_BATCH_BYTES
-from libs.csvfile import COMPLETE, RecordSplitter
+from libs.csvfile import RecordSplitter
 
 BLOCK: Final = 4 << 20
 
@@ -84,67 +84,53 @@ class _Batcher:
         self.batch_size = batch_size
         self.batch_bytes = batch_bytes
         self.splitter = RecordSplitter(max_record_bytes)
-        self.pending: list[bytes] = []  # blank lines and the lines of an unfinished record
-        self.pending_size = 0
+        self.pending: list[bytes] = []  # lines after the last record's end (not in a batch)
 
     def block(self, lines: list[bytes], terminated: bool, plain: bool) -> Iterator[Chunk]:
-        if plain and not self.splitter.open:
-            if self.pending:  # blank lines before this block's first record
-                yield from self._lines(lines[:1], True)
-                lines = lines[1:]
-            yield from self._plain(lines)
+        held = len(self.pending)
+        ends: Sequence[int]
+        if plain and not self.splitter.open:  # one record per line
+            ends = range(held, held + len(lines))
         else:
-            yield from self._lines(lines, terminated)
+            ends = self.splitter.ends(lines, terminated)
+            if held:
+                ends = [held + end for end in ends]
+        if held:
+            lines = self.pending + lines
+        yield from self._add(lines, ends, terminated)
+        self.pending = lines[ends[-1] + 1 :] if ends else lines
 
     def finish(self) -> Iterator[Chunk]:
         if self.splitter.open:  # the file ends inside a quoted field: that record still counts
-            yield from self._record(True)
+            yield from self._add(self.pending, [len(self.pending) - 1], True)
         if self.batch.records:
             yield self._cut()
 
-    def _lines(self, lines: list[bytes], terminated: bool) -> Iterator[Chunk]:
-        feed, pending = self.splitter.feed, self.pending
-        last = len(lines) - 1
-        for index, line in enumerate(lines):
-            ended = terminated or index < last
-            pending.append(line)
-            self.pending_size += len(line) + ended
-            if feed(line, ended) == COMPLETE:
-                yield from self._record(ended)
-                pending = self.pending
+    def _add(self, lines: list[bytes], ends: Sequence[int], terminated: bool) -> Iterator[Chunk]:
+        """Put the records that end on lines ``ends`` into batches, cutting by count and size.
 
-    def _record(self, ended: bool) -> Iterator[Chunk]:
-        """The pending lines end a record: add it to this batch or start the next one."""
-        if self.batch.records and self.batch.size + self.pending_size > self.batch_bytes:
-            yield self._cut()
-        batch = self.batch
-        batch.lines += self.pending
-        batch.size += self.pending_size
-        batch.records += 1
-        batch.terminated = ended
-        self.pending, self.pending_size = [], 0
-        if batch.records == self.batch_size:
-            yield self._cut()
-
-    def _plain(self, lines: list[bytes]) -> Iterator[Chunk]:
-        """Lines that are one record each, all with an LF: cut by slicing."""
-        ends = list(map(add, accumulate(map(len, lines)), count(1)))  # bytes up to line i's end
-        i, n = 0, len(lines)
-        while i < n:
+        Only the last of ``lines`` may lack its LF (``terminated`` False).
+        """
+        done, first, last = 0, 0, len(lines) - 1
+        while done < len(ends):
             batch = self.batch
-            base = ends[i - 1] if i else 0
-            stop = bisect_right(ends, base + self.batch_bytes - batch.size, i,
-                                min(n, i + self.batch_size - batch.records))
-            if stop == i:  # line i does not fit
-                if batch.records:
+            take = min(len(ends) - done, self.batch_size - batch.records)
+            part = lines[first : ends[done + take - 1] + 1]
+            size = sum(map(len, part)) + len(part) - (not terminated and first + len(part) > last)
+            if batch.size + size > self.batch_bytes:
+                take, size = _fitting(part, [end - first for end in ends[done : done + take]],
+                                      self.batch_bytes - batch.size, size)
+                if not take and batch.records:
                     yield self._cut()
                     continue
-                stop = i + 1  # larger than batch_bytes on its own: a batch of its own
-            batch.lines += lines[i:stop]
-            batch.size += ends[stop - 1] - base
-            batch.records += stop - i
-            batch.terminated = True
-            i = stop
+                take = take or 1  # larger than batch_bytes on its own: a batch of its own
+                part = part[: ends[done + take - 1] + 1 - first]
+            batch.lines += part
+            batch.size += size
+            batch.records += take
+            batch.terminated = terminated or first + len(part) <= last
+            done += take
+            first += len(part)
             if batch.records == self.batch_size:
                 yield self._cut()
 
@@ -152,6 +138,16 @@ class _Batcher:
         chunk = self.batch.cut()
         self.batch = _Batch(chunk.end)
         return chunk
+
+
+def _fitting(part: list[bytes], ends: list[int], room: int, total: int) -> tuple[int, int]:
+    """(records that fit in ``room`` bytes, their size) of ``part``, whose records end on its
+    lines ``ends``; ``total`` is the size of all of ``part`` (its last line may lack an LF).
+    With none fitting: (0, the first record's size)."""
+    sizes = list(map(add, accumulate(map(len, part)), count(1)))
+    sizes[-1] = total
+    fit = bisect_right([sizes[end] for end in ends], room)
+    return fit, sizes[ends[max(fit, 1) - 1]]
 
 
 def iter_chunks(handle: BinaryIO, start: Position, batch_size: int, max_record_bytes: int,
