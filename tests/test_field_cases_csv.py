@@ -162,3 +162,44 @@ async def test_18_wide_records_make_batches_bounded_in_bytes(
     sizes = [starts[b["last_line"]] - starts[b["first_line"] - 1] for b in batches]
     assert max(sizes) <= DEFAULT_BATCH_BYTES
     assert sum(sizes) == path.stat().st_size - starts[1]  # every line after the header
+
+
+def same_kinds_file(path: Path) -> Path:
+    """More inputs of kinds 2 and 3: quotes in odd places, malformed and unclosed quotes."""
+    header = b"email,first_name,last_name,phone,birth_date,city,country,signup_at,balance\n"
+    lines = [
+        b'a@x.io,"Smith, ""Jr""",L,,,,,,\n',        # 2 loaded: Smith, "Jr"
+        b'b@x.io, "spaced",L,,,,,,\n',              # 3 loaded: the quote is not first
+        b'c@x.io,trail",L,,,,,,\n',                 # 4 loaded: trail"
+        b'd@x.io,"x" ,L,,,,,,\n',                   # 5 malformed: quote then a space
+        b'e@x.io,"two\r\nlines",L,,,,,,\r\n',       # 6-7 loaded: CRLF inside quotes
+        b'f@x.io,"multi\nline"x,L,,,,,,\n',         # 8-9 malformed on its second line
+        b'g@x.io,"",L,,,,,,\n',                     # 10 loaded: empty quoted field (NULL)
+        b'h@x.io,"never closed,L,,,,,,\n',          # 11-110 malformed: 100 lines at most
+        *[f"r{i}@x.io,R,L,,,,,,\n".encode() for i in range(120)],   # 12-131
+        b'z@x.io,"open at the end\n',               # 132-133 malformed: the file ends
+        b"last@x.io,L,L,,,,,,\n",
+    ]
+    path.write_bytes(header + b"".join(lines))
+    return path
+
+
+@pytest.mark.parametrize("args", [(), ("--batch-size", "7", "--batch-bytes", "300")])
+async def test_more_quotes_of_the_same_kinds(tmp_path: Path, service_env: dict[str, str],
+                                             database_url: str, args: tuple[str, ...]) -> None:
+    path = same_kinds_file(tmp_path / "kinds.csv")
+    summary, rows, rejects = await load(path, service_env, database_url, *args)
+    assert summary["rows_read"] == 7 + 1 + 21 + 1  # lines 12-110 are in the record of 11
+    assert {line: r["reason"] for line, r in rejects.items()} == dict.fromkeys(
+        [5, 8, 11, 132], "malformed_csv")
+    assert rejects[5]["detail"].startswith("field 2: closing quote at line 5, column 10 is "
+                                           "followed by ' '")
+    assert rejects[8]["detail"].startswith("field 2: closing quote at line 9, column 5 is "
+                                           "followed by 'x'")
+    assert rejects[11]["detail"] == ("quoted field opened on line 11 (field 2) is not closed "
+                                     "by line 110")
+    assert rejects[132]["detail"] == ("quoted field opened on line 132 (field 2) is not "
+                                      "closed by line 133")
+    assert [rows[line]["first_name"] for line in (2, 3, 4, 6, 10)] == [
+        'Smith, "Jr"', ' "spaced"', 'trail"', "two\r\nlines", None]
+    assert sorted(rows)[5:] == list(range(111, 132))
