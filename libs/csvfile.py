@@ -223,33 +223,43 @@ CR_ONLY: Final = ("line 1 holds a CR not followed by LF: the file has CR-only li
 
 
 def read_header(handle: BinaryIO, limit: int = MAX_HEADER_BYTES) -> Header:
-    """Read the header record at line 1, holding at most ``limit`` bytes of it in memory.
+    """Read the header record at line 1, holding at most ``limit`` bytes of it in memory
+    (before its line end).
 
     Raise UserError if there is none, it is blank, longer than ``limit`` bytes, not UTF-8,
     not valid CSV, or its line holds a CR that is not part of a CRLF (CR-only line ends).
     """
-    splitter = RecordSplitter(limit)
-    parts: list[bytes] = []
-    size, state = 0, COMPLETE
-    while line := handle.readline(limit + 1 - size):
-        parts.append(line)
-        size += len(line)
-        terminated = line.endswith(b"\n")
-        content = line[:-1] if terminated else line
-        state = splitter.feed(content.removeprefix(BOM) if len(parts) == 1 else content,
-                              terminated)
-        if state != CONTINUES or size > limit:
-            break
-    raw = b"".join(parts)
+    raw, state, too_long = _header_bytes(handle, limit)
     if raw.replace(b"\r\n", b"").find(b"\r") >= 0:
         raise UserError(CR_ONLY)
     if not raw:
         raise UserError("the file is empty: expected a header line")
-    if size > limit:
+    if too_long:
         raise UserError(f"the header (line 1) is longer than {limit} bytes: is this a CSV file?")
     if state == BLANK:
         raise UserError("line 1 is blank: the header must be the first line")
     return Header(_parse_header(raw), len(raw), 1 + raw.count(b"\n") + (not raw.endswith(b"\n")))
+
+
+def _header_bytes(handle: BinaryIO, limit: int) -> tuple[bytes, int, bool]:
+    """(the header record's bytes, the splitter's last state, True if it goes on past
+    ``limit`` bytes before its line end); never reads more than ``limit + 1`` bytes."""
+    splitter = RecordSplitter(limit + 1)
+    parts: list[bytes] = []
+    size, state = 0, CONTINUES
+    while state == CONTINUES:
+        room = limit + 1 - size  # the record's bytes so far, its last LF included
+        line = handle.readline(room) if room > 0 else b""
+        if room <= 0 or (len(line) == room and not line.endswith(b"\n")):
+            return b"".join((*parts, line)), state, True
+        if not line:
+            break
+        parts.append(line)
+        size += len(line)
+        content = line.removesuffix(b"\n")
+        state = splitter.feed(content.removeprefix(BOM) if len(parts) == 1 else content,
+                              line.endswith(b"\n"))
+    return b"".join(parts), state, False
 
 
 def _parse_header(raw: bytes) -> tuple[str, ...]:

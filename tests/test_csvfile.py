@@ -263,3 +263,14 @@ def test_duplicate_names_are_a_user_error_naming_them(names: tuple[str, ...],
 def test_two_empty_names_are_not_duplicates() -> None:
     plan = CUSTOMERS.plan(("", *CUSTOMERS.column_names, ""))
     assert plan.unnamed == (1, 11)
+
+
+def test_header_of_exactly_the_limit_is_read() -> None:
+    names = b"email," + b"x" * (MAX_HEADER_BYTES - 6)
+    assert len(names) == MAX_HEADER_BYTES
+    assert read_header(io.BytesIO(names + b"\na\n")).columns[0] == "email"
+    assert read_header(io.BytesIO(names)).next_line == 2  # and no line end at all
+    with pytest.raises(UserError, match="longer than"):
+        read_header(io.BytesIO(names + b"x\n"))
+    with pytest.raises(UserError, match="longer than"):
+        read_header(io.BytesIO(b'"a\n' + names + b'"\n'))  # a quoted header going on
