@@ -38,6 +38,7 @@ inputs = st.tuples(
     st.integers(1, 160),  # batch bytes
     st.sampled_from([24, 90, 1 << 20]),  # max record bytes
     st.sampled_from([2, 3, 100]),  # max record lines
+    st.sampled_from([1, 7, 33, 4 << 20]),  # the producer's read block (bytes)
 )
 
 
@@ -71,12 +72,13 @@ def product_fields(text: str) -> list[str] | None:
         return None
 
 
-@settings(max_examples=400, derandomize=True, deadline=None,
+@settings(max_examples=800, derandomize=True, deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(inputs)
-def test_splitter_parser_and_checker_agree(case: tuple[bytes, int, int, int, int]) -> None:
-    body, batch_size, batch_bytes, max_bytes, max_lines = case
+def test_splitter_parser_and_checker_agree(case: tuple[bytes, int, int, int, int, int]) -> None:
+    body, batch_size, batch_bytes, max_bytes, max_lines, block = case
     with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("producer.chunks.BLOCK", block)
         patch.setattr("libs.csvfile.MAX_RECORD_LINES", max_lines)
         patch.setattr(checker, "MAX_LINES", max_lines)
         patch.setattr(checker, "MAX_BYTES", max_bytes)
