@@ -21,7 +21,7 @@ from consumer.parse import prepare
 from libs.csvfile import MalformedRecord, parse_fields
 from libs.dataset import CUSTOMERS
 from libs.messages import Batch, decode
-from producer.chunks import Position, iter_chunks
+from producer.chunks import Chunk, Position, iter_chunks
 from tests import checker
 
 pytestmark = pytest.mark.unit
@@ -85,11 +85,18 @@ def test_splitter_parser_and_checker_agree(case: tuple[bytes, int, int, int, int
         check_one(body, batch_size, batch_bytes, max_bytes)
 
 
-def check_one(body: bytes, batch_size: int, batch_bytes: int, max_bytes: int) -> None:
+def chunks_of(body: bytes, batch_size: int, batch_bytes: int, max_bytes: int) -> list[Chunk]:
     handle = io.BytesIO(HEADER + body)
     handle.seek(len(HEADER))
-    chunks = list(iter_chunks(handle, Position(0, len(HEADER), 2, 0), batch_size, max_bytes,
-                              batch_bytes))
+    return list(iter_chunks(handle, Position(0, len(HEADER), 2, 0), batch_size, max_bytes,
+                            batch_bytes))
+
+
+def check_one(body: bytes, batch_size: int, batch_bytes: int, max_bytes: int) -> None:
+    chunks = chunks_of(body, batch_size, batch_bytes, max_bytes)
+    with pytest.MonkeyPatch.context() as patch:  # the blocks change nothing
+        patch.setattr("producer.chunks.BLOCK", 4 << 20)
+        assert chunks == chunks_of(body, batch_size, batch_bytes, max_bytes)
     expected = list(checker.iter_records(physical_lines(HEADER + body)))[1:]
     consumer_lines: list[int] = []
     for chunk in chunks:
