@@ -27,6 +27,7 @@ from tests import checker
 pytestmark = pytest.mark.unit
 
 HEADER = b"email,first_name,last_name,phone,birth_date,city,country,signup_at,balance\n"
+FRESH = Position(0, len(HEADER), 2, 0)  # just after the header
 PLAN = CUSTOMERS.plan(tuple(HEADER.decode().strip().split(",")))
 TOKENS = [b'"', b'""', b",", b"\r", b"\n", b"\r\n", b"a", b"x y", b"\xff", b"\x00", b"\xc3\xa9",
           b"\n\n", b"\r\n\r\n", b'"q,\r\nx"', b",,,,,,,,", b"e@x.io,A,B,1,,,,,\n",
@@ -85,11 +86,11 @@ def test_splitter_parser_and_checker_agree(case: tuple[bytes, int, int, int, int
         check_one(body, batch_size, batch_bytes, max_bytes)
 
 
-def chunks_of(body: bytes, batch_size: int, batch_bytes: int, max_bytes: int) -> list[Chunk]:
+def chunks_of(body: bytes, batch_size: int, batch_bytes: int, max_bytes: int,
+              start: Position = FRESH) -> list[Chunk]:
     handle = io.BytesIO(HEADER + body)
-    handle.seek(len(HEADER))
-    return list(iter_chunks(handle, Position(0, len(HEADER), 2, 0), batch_size, max_bytes,
-                            batch_bytes))
+    handle.seek(start.byte)
+    return list(iter_chunks(handle, start, batch_size, max_bytes, batch_bytes))
 
 
 def check_one(body: bytes, batch_size: int, batch_bytes: int, max_bytes: int) -> None:
@@ -97,6 +98,9 @@ def check_one(body: bytes, batch_size: int, batch_bytes: int, max_bytes: int) ->
     with pytest.MonkeyPatch.context() as patch:  # the blocks change nothing
         patch.setattr("producer.chunks.BLOCK", 4 << 20)
         assert chunks == chunks_of(body, batch_size, batch_bytes, max_bytes)
+    for chunk in chunks[:-1]:  # a resume from any batch's end gives the same tail
+        assert chunks_of(body, batch_size, batch_bytes, max_bytes, chunk.end) == \
+            chunks[chunk.seq + 1:]
     expected = list(checker.iter_records(physical_lines(HEADER + body)))[1:]
     consumer_lines: list[int] = []
     for chunk in chunks:
