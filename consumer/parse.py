@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from libs.csvfile import RawRecord, split_records
-from libs.dataset import DUPLICATE_KEY, INVALID_ENCODING, WRONG_COLUMN_COUNT, FieldPlan, Reject
+from libs.csvfile import MalformedRecord, RawRecord, parse_fields, split_records
+from libs.dataset import DUPLICATE_KEY, INVALID_ENCODING, MALFORMED_CSV, FieldPlan, Reject
 from libs.messages import Batch
 
 
@@ -44,7 +43,7 @@ class Prepared:
 
 def printable(data: bytes) -> str:
     """As much of the record's text as decodes; NUL (impossible in PostgreSQL text) shown as \\0."""
-    return data.decode("utf-8", "replace").replace("\x00", "\\0").rstrip("\r")
+    return data.decode("utf-8", "replace").replace("\x00", "\\0")
 
 
 def _decode(record: RawRecord) -> str | Reject:
@@ -55,19 +54,15 @@ def _decode(record: RawRecord) -> str | Reject:
                       f"byte 0x{record.data[exc.start]:02x} at offset {exc.start} is not UTF-8")
     if "\x00" in text:
         return Reject(INVALID_ENCODING, f"NUL character at offset {text.index(chr(0))}")
-    return text[:-1] if text.endswith("\r") else text
+    return text
 
 
-def _fields(text: str) -> list[str] | Reject:
-    if '"' not in text and "\n" not in text:
-        return text.split(",")
+def _fields(text: str, line_no: int) -> list[str] | Reject:
+    """The record's fields by the one record syntax (libs.csvfile), or malformed_csv."""
     try:
-        rows = list(csv.reader((text,)))
-    except csv.Error as exc:
-        return Reject(WRONG_COLUMN_COUNT, f"malformed CSV: {exc}")
-    if len(rows) != 1:
-        return Reject(WRONG_COLUMN_COUNT, "malformed CSV: the record is not one row")
-    return rows[0]
+        return parse_fields(text, line_no)
+    except MalformedRecord as exc:
+        return Reject(MALFORMED_CSV, str(exc))
 
 
 def prepare(batch: Batch, plan: FieldPlan, max_record_bytes: int) -> Prepared:
@@ -120,4 +115,5 @@ def _records(batch: Batch, max_record_bytes: int,
             return
     for record in split_records(body, batch.first_line, max_record_bytes):
         decoded = _decode(record)
-        yield record.line_no, decoded if isinstance(decoded, Reject) else _fields(decoded)
+        yield record.line_no, (decoded if isinstance(decoded, Reject)
+                               else _fields(decoded, record.line_no))

@@ -12,6 +12,10 @@ DEFAULT_QUEUE: Final = "ingest"
 DEFAULT_DATASET: Final = "customers"
 DEFAULT_REDIS_PREFIX: Final = "ingest"
 DEFAULT_BATCH_SIZE: Final = 5000  # fastest measured by make bench (see README)
+DEFAULT_BATCH_BYTES: Final = 8 << 20  # a batch message's body at most (RabbitMQ refuses > 128 MiB)
+MAX_RECORD_BYTES: Final = 16 << 20  # an unclosed quoted field ends its record past this size
+MAX_RECORD_LINES: Final = 100  # ... or at the end of this many physical lines
+MAX_HEADER_BYTES: Final = 1 << 20  # the header's line must end within this many bytes
 DEFAULT_DELIVERY_LIMIT: Final = 5
 OFFSET_SAVE_INTERVAL_S: Final = 0.2  # the producer saves its resume offset this often
 

@@ -8,6 +8,7 @@ Names are checked against an allow-list pattern here, and quoted wherever SQL is
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -19,6 +20,7 @@ IDENTIFIER: Final = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 INVALID_ENCODING: Final = "invalid_encoding"
 WRONG_COLUMN_COUNT: Final = "wrong_column_count"
+MALFORMED_CSV: Final = "malformed_csv"
 INVALID_EMAIL: Final = "invalid_email"
 INVALID_DATE: Final = "invalid_date"
 INVALID_TIMESTAMP: Final = "invalid_timestamp"
@@ -69,16 +71,26 @@ class Dataset:
         return self.column_names.index(self.key)
 
     def plan(self, header: Sequence[str]) -> FieldPlan:
-        """Map the file's header onto the columns; raise UserError for missing columns."""
-        missing = [name for name in self.column_names if name not in header]
+        """Map the file's header (names trimmed and lowercased, as read) onto the columns.
+
+        The one decision on headers, for the producer and the consumer alike: an empty name
+        (an Excel trailing delimiter) is an ignored extra column, however many there are; a
+        non-empty name given twice or a missing column is a UserError naming it.
+        """
+        named = Counter(name for name in header if name)
+        twice = sorted(name for name, times in named.items() if times > 1)
+        if twice:
+            raise UserError(f"the header names a column twice: {', '.join(twice)}")
+        missing = [name for name in self.column_names if name not in named]
         if missing:
             raise UserError(
                 f"the header lacks required column(s) {', '.join(missing)} "
                 f"(dataset {self.name} needs {', '.join(self.column_names)})"
             )
-        extra = tuple(name for name in header if name not in self.column_names)
+        extra = tuple(name for name in named if name not in self.column_names)
+        unnamed = tuple(pos for pos, name in enumerate(header, start=1) if not name)
         index = tuple(header.index(name) for name in self.column_names)
-        return FieldPlan(self, len(header), index, extra)
+        return FieldPlan(self, len(header), index, extra, unnamed)
 
 
 @dataclass(frozen=True)
@@ -97,7 +109,8 @@ class FieldPlan:
     dataset: Dataset
     field_count: int
     index: tuple[int, ...]
-    extra: tuple[str, ...]
+    extra: tuple[str, ...]  # named columns the dataset does not use
+    unnamed: tuple[int, ...] = ()  # 1-based positions of columns with an empty name
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_validate", _compile(self))

@@ -44,10 +44,11 @@ class Batch:
         }
 
 
-def _text(value: object, name: str) -> str:
+def _text(value: object, name: str, empty: bool = False) -> str:
+    """``value`` as text; an empty string only where ``empty`` (a column without a name)."""
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not (value or empty):
         raise PoisonMessage(f"header {name} is missing or not text")
     return value
 
@@ -74,7 +75,7 @@ def decode(headers: Mapping[str, Any] | None, body: bytes) -> Batch:
         first_line=_int(headers.get(c.H_FIRST_LINE), c.H_FIRST_LINE),
         last_line=_int(headers.get(c.H_LAST_LINE), c.H_LAST_LINE),
         records=_int(headers.get(c.H_RECORDS), c.H_RECORDS),
-        columns=tuple(_text(col, c.H_COLUMNS) for col in columns),
+        columns=tuple(_text(col, c.H_COLUMNS, empty=True) for col in columns),
         source=str(headers.get(c.H_SOURCE) or ""),
         body=body,
     )

@@ -117,9 +117,10 @@ class ProducerSettings:
     dataset: str = c.DEFAULT_DATASET
     parallel: int = 4
     batch_size: int = c.DEFAULT_BATCH_SIZE
+    batch_bytes: int = c.DEFAULT_BATCH_BYTES
     retry_budget: float = 60.0
     publish_timeout: float = 10.0
-    max_record_bytes: int = 16 * 1024 * 1024
+    max_record_bytes: int = c.MAX_RECORD_BYTES
     offset_ttl_days: int = 30
     progress: bool = True
 
@@ -128,6 +129,8 @@ class ProducerSettings:
             raise UserError("--parallel must be at least 1")
         if self.batch_size < 1:
             raise UserError("--batch-size must be at least 1")
+        if self.batch_bytes < 1:
+            raise UserError("--batch-bytes must be at least 1")
         if self.retry_budget <= 0 or self.publish_timeout <= 0:
             raise UserError("--retry-budget and --publish-timeout must be positive")
 
@@ -140,7 +143,7 @@ class ConsumerSettings:
     burst: bool = False
     retry_timeout: float = 600.0
     shutdown_timeout: float = 30.0
-    max_record_bytes: int = 16 * 1024 * 1024
+    max_record_bytes: int = c.MAX_RECORD_BYTES
     ready_file: Path | None = None
 
     def __post_init__(self) -> None:

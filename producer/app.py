@@ -97,10 +97,12 @@ class Producer:
 
     async def _run(self, handle: BinaryIO) -> None:
         spec = dataset.get(self.s.dataset)
-        header = read_header(handle, self.s.max_record_bytes)
+        header = read_header(handle)
         plan = spec.plan(header.columns)
         if plan.extra:
             log.warning("extra columns ignored", columns=list(plan.extra))
+        if plan.unnamed:
+            log.warning("columns without a name ignored", positions=list(plan.unnamed))
         digest = await asyncio.to_thread(fingerprint, self.s.file)
         self.summary.job_id = job_id = job_id_for(spec.name, digest)
         structlog.contextvars.bind_contextvars(job_id=job_id)
@@ -209,7 +211,8 @@ class Producer:
     async def _feed(self, queue: asyncio.Queue[Chunk | None], handle: BinaryIO,
                     start: Position) -> bool:
         complete = True
-        for chunk in iter_chunks(handle, start, self.s.batch_size, self.s.max_record_bytes):
+        for chunk in iter_chunks(handle, start, self.s.batch_size, self.s.max_record_bytes,
+                                 self.s.batch_bytes):
             if self.stop.is_set():
                 complete = False
                 break

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate, count
+from operator import add
 from typing import BinaryIO, Final
 
-from libs.csvfile import COMPLETE, RecordSplitter
+from libs.constants import DEFAULT_BATCH_BYTES
+from libs.csvfile import RecordSplitter
 
 BLOCK: Final = 4 << 20
 
@@ -34,14 +38,16 @@ class Chunk:
 
 @dataclass
 class _Batch:
-    """The batch being built: physical lines without their LF."""
+    """The batch being built: physical lines without their LF, and its body's size in bytes."""
 
     start: Position
     lines: list[bytes] = field(default_factory=list)
     records: int = 0
+    size: int = 0
+    terminated: bool = True  # its last line has an LF
 
-    def cut(self, terminated: bool) -> Chunk:
-        body = b"\n".join(self.lines) + (b"\n" if terminated else b"")
+    def cut(self) -> Chunk:
+        body = b"\n".join(self.lines) + (b"\n" if self.terminated else b"")
         pos = self.start
         end = Position(pos.seq + 1, pos.byte + len(body), pos.line + len(self.lines),
                        pos.rows + self.records)
@@ -64,39 +70,94 @@ def _blocks(handle: BinaryIO) -> Iterator[tuple[list[bytes], bool, bool]]:
         yield [carry], False, False
 
 
-def iter_chunks(handle: BinaryIO, start: Position, batch_size: int,
-                max_record_bytes: int) -> Iterator[Chunk]:
-    """Batches of ``batch_size`` records from ``start`` (the handle is positioned there).
+class _Batcher:
+    """Batches of at most ``batch_size`` records and ``batch_bytes`` bytes, in file order.
 
-    The same file and batch size always give the same batches. Blank lines travel with the
-    batch they stand in; trailing blank lines after the last record form no batch.
+    A batch ends before the record that would take it past ``batch_bytes``; a record larger
+    than that is a batch of its own. Blank lines travel with the record after them; blank
+    lines after the last record belong to no batch.
     """
-    splitter = RecordSplitter(max_record_bytes)
-    feed = splitter.feed
-    batch = _Batch(start)
-    terminated = True
+
+    def __init__(self, start: Position, batch_size: int, batch_bytes: int,
+                 max_record_bytes: int) -> None:
+        self.batch = _Batch(start)
+        self.batch_size = batch_size
+        self.batch_bytes = batch_bytes
+        self.splitter = RecordSplitter(max_record_bytes)
+        self.pending: list[bytes] = []  # lines after the last record's end (not in a batch)
+
+    def block(self, lines: list[bytes], terminated: bool, plain: bool) -> Iterator[Chunk]:
+        held = len(self.pending)
+        ends: Sequence[int]
+        if plain and not self.splitter.open:  # one record per line
+            ends = range(held, held + len(lines))
+        else:
+            ends = self.splitter.ends(lines, terminated)
+            if held:
+                ends = [held + end for end in ends]
+        if held:
+            lines = self.pending + lines
+        yield from self._add(lines, ends, terminated)
+        self.pending = lines[ends[-1] + 1 :] if ends else lines
+
+    def finish(self) -> Iterator[Chunk]:
+        if self.splitter.open:  # the file ends inside a quoted field: that record still counts
+            yield from self._add(self.pending, [len(self.pending) - 1], True)
+        if self.batch.records:
+            yield self._cut()
+
+    def _add(self, lines: list[bytes], ends: Sequence[int], terminated: bool) -> Iterator[Chunk]:
+        """Put the records that end on lines ``ends`` into batches, cutting by count and size.
+
+        Only the last of ``lines`` may lack its LF (``terminated`` False).
+        """
+        done, first, last = 0, 0, len(lines) - 1
+        while done < len(ends):
+            batch = self.batch
+            take = min(len(ends) - done, self.batch_size - batch.records)
+            part = lines[first : ends[done + take - 1] + 1]
+            size = sum(map(len, part)) + len(part) - (not terminated and first + len(part) > last)
+            if batch.size + size > self.batch_bytes:
+                take, size = _fitting(part, [end - first for end in ends[done : done + take]],
+                                      self.batch_bytes - batch.size, size)
+                if not take and batch.records:
+                    yield self._cut()
+                    continue
+                take = take or 1  # larger than batch_bytes on its own: a batch of its own
+                part = part[: ends[done + take - 1] + 1 - first]
+            batch.lines += part
+            batch.size += size
+            batch.records += take
+            batch.terminated = terminated or first + len(part) <= last
+            done += take
+            first += len(part)
+            if batch.records == self.batch_size:
+                yield self._cut()
+
+    def _cut(self) -> Chunk:
+        chunk = self.batch.cut()
+        self.batch = _Batch(chunk.end)
+        return chunk
+
+
+def _fitting(part: list[bytes], ends: list[int], room: int, total: int) -> tuple[int, int]:
+    """(records that fit in ``room`` bytes, their size) of ``part``, whose records end on its
+    lines ``ends``; ``total`` is the size of all of ``part`` (its last line may lack an LF).
+    With none fitting: (0, the first record's size)."""
+    sizes = list(map(add, accumulate(map(len, part)), count(1)))
+    sizes[-1] = total
+    fit = bisect_right([sizes[end] for end in ends], room)
+    return fit, sizes[ends[max(fit, 1) - 1]]
+
+
+def iter_chunks(handle: BinaryIO, start: Position, batch_size: int, max_record_bytes: int,
+                batch_bytes: int = DEFAULT_BATCH_BYTES) -> Iterator[Chunk]:
+    """Batches from ``start`` (the handle is positioned there), see :class:`_Batcher`.
+
+    The same file and settings always give the same batches, from the start or from any
+    batch's end (resume depends on it), whatever the block boundaries.
+    """
+    batcher = _Batcher(start, batch_size, batch_bytes, max_record_bytes)
     for lines, terminated, plain in _blocks(handle):
-        if plain and not splitter.open:  # one record per line: cut by slicing
-            i = 0
-            while i < len(lines):
-                take = min(batch_size - batch.records, len(lines) - i)
-                batch.lines.extend(lines[i : i + take])
-                batch.records += take
-                i += take
-                if batch.records == batch_size:
-                    chunk = batch.cut(terminated)
-                    yield chunk
-                    batch = _Batch(chunk.end)
-            continue
-        for line in lines:
-            batch.lines.append(line)
-            if feed(line) == COMPLETE:
-                batch.records += 1
-                if batch.records == batch_size:
-                    chunk = batch.cut(terminated)
-                    yield chunk
-                    batch = _Batch(chunk.end)
-    if splitter.open:  # the file ends inside a quoted field: that record still counts
-        batch.records += 1
-    if batch.records:
-        yield batch.cut(terminated)
+        yield from batcher.block(lines, terminated, plain)
+    yield from batcher.finish()

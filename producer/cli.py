@@ -33,6 +33,9 @@ SIGINT/SIGTERM after saving the offset. The result is one JSON line on stdout.""
               help="Publishing tasks, i.e. batches in flight awaiting confirms.")
 @click.option("--batch-size", envvar="INGEST_BATCH_SIZE", type=int,
               default=c.DEFAULT_BATCH_SIZE, help="Records per batch (message).")
+@click.option("--batch-bytes", envvar="INGEST_BATCH_BYTES", type=int,
+              default=c.DEFAULT_BATCH_BYTES,
+              help="Bytes per batch at most (a larger record is a batch of its own).")
 @click.option("--redis-url", envvar="REDIS_URL", default=c.DEFAULT_REDIS_URL,
               help="Redis URL for the resume offset (redis://, rediss://).")
 @click.option("--redis-prefix", envvar="INGEST_REDIS_PREFIX", default=c.DEFAULT_REDIS_PREFIX,
@@ -46,17 +49,17 @@ SIGINT/SIGTERM after saving the offset. The result is one JSON line on stdout.""
 @click.option("--progress/--no-progress", envvar="PRODUCER_PROGRESS", default=True,
               help="Progress bar on a terminal (never in non-TTY output).")
 @common_options
-def main(file: Path, parallel: int, batch_size: int, redis_url: str, redis_prefix: str,
-         retry_budget: float, publish_timeout: float, offset_ttl_days: int, progress: bool,
-         amqp_url: str, queue: str, delivery_limit: int, dataset: str, log_level: str,
-         log_format: str) -> None:
+def main(file: Path, parallel: int, batch_size: int, batch_bytes: int, redis_url: str,
+         redis_prefix: str, retry_budget: float, publish_timeout: float, offset_ttl_days: int,
+         progress: bool, amqp_url: str, queue: str, delivery_limit: int, dataset: str,
+         log_level: str, log_format: str) -> None:
     setup_logging(log_level, log_format)
     try:
         settings = ProducerSettings(
             file=file,
             amqp=AmqpSettings.from_url(amqp_url, queue, delivery_limit),
             redis=RedisSettings.from_url(redis_url, redis_prefix),
-            dataset=dataset, parallel=parallel, batch_size=batch_size,
+            dataset=dataset, parallel=parallel, batch_size=batch_size, batch_bytes=batch_bytes,
             retry_budget=retry_budget, publish_timeout=publish_timeout,
             offset_ttl_days=offset_ttl_days, progress=progress)
     except UserError as exc:

@@ -2,8 +2,9 @@ r"""The catalogue of dirty records for ``gendata.py --dirty``: bad, hard and dup
 
 A kind gets the row's clean fields (by column name) and the generator's state (``Dirt``), and
 returns the record text; a leading "\n" or "\r\n" makes a blank line before it, a trailing "\r"
-makes its line end CRLF (rows are joined with "\n"). Every opened quote closes. Lone surrogates
-(``\udcff``) stand for raw non-UTF-8 bytes: the writer encodes with ``surrogateescape``.
+makes its line end CRLF (rows are joined with "\n"). Every opened quote closes (some too
+early: ``malformed_csv``). Lone surrogates (``\udcff``) stand for raw non-UTF-8 bytes: the
+writer encodes with ``surrogateescape``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Final
 from scripts.gendata_rows import Chunk
 
 HUGE_FIELD: Final = 140_000  # above the csv module's default field limit of 131072
+HUGE_LINE_PHRASES: Final = 60  # phrases per line of the huge quoted field: 81 lines
 
 
 @dataclass
@@ -120,8 +122,10 @@ def huge_plain(d: Dirt, f: dict[str, str]) -> str:
 
 
 def huge_quoted(d: Dirt, f: dict[str, str]) -> str:
-    """A quoted field over the limit, with commas, doubled quotes and many LF inside."""
-    text = ("Lorem ipsum, dolor \"sit\" amet\n" * (HUGE_FIELD // 29 + 1)).replace('"', '""')
+    """A quoted field over the limit, with commas, doubled quotes and many LF inside (on fewer
+    lines than a record may span: MAX_RECORD_LINES in libs/constants.py)."""
+    line = "Lorem ipsum, dolor \"sit\" amet" * HUGE_LINE_PHRASES + "\n"
+    text = (line * (HUGE_FIELD // len(line) + 1)).replace('"', '""')
     return d.row({**f, "last_name": f'"{text}"'})
 
 
@@ -165,6 +169,9 @@ KINDS: Final[tuple[tuple[str, Kind], ...]] = (
     ("ts_date_only", _field("signup_at", lambda v: v[:10])),
     ("signed_numbers", _field("balance", lambda v: "-" + v.split(".")[0])),
     ("all_quoted", _all_quoted),
+    ("quote_inside_field", _field("city", lambda v: v[:2] + '"' + v[2:])),
+    ("inner_quotes", _invalid(_field("city", lambda v: f'"Cafe "{v}" Door"'))),
+    ("backslash_quote", _invalid(_field("last_name", lambda v: f'"O\\"{v}"'))),
     ("multi_fault", _invalid(_multi_fault)),
     ("multi_fault_encoding", _invalid(lambda d, f: _few_fields(d, {**f, "city": "\udcff"}))),
 )

@@ -125,3 +125,70 @@ def test_block_boundaries_do_not_change_the_batches(monkeypatch: pytest.MonkeyPa
         assert found[0].line_no >= chunk.first_line
         assert chunk.last_line - chunk.first_line + 1 == chunk.body.count(b"\n") + (
             0 if chunk.body.endswith(b"\n") else 1)
+
+
+def reference_batches(data: bytes, size: int, limit: int) -> list[tuple[int, int]]:
+    """(records, body bytes) of each batch, by the rule read literally: a record (with the
+    blank lines before it) joins the batch unless the batch is full or would pass ``limit``."""
+    body = data[len(HEADER):]
+    line_ends = [i + 1 for i, byte in enumerate(body) if byte == 10] + [len(body)]
+    spans, begin = [], 0
+    for record in split_records(body, 2, 1 << 20):
+        last = record.line_no - 2 + record.data.count(b"\n")
+        end = line_ends[last] if last < len(line_ends) else len(body)
+        spans.append(end - begin)
+        begin = end
+    batches: list[list[int]] = []
+    for span in spans:
+        if not batches or len(batches[-1]) == size or sum(batches[-1]) + span > limit:
+            batches.append([])
+        batches[-1].append(span)
+    return [(len(b), sum(b)) for b in batches]
+
+
+def plain_file(n: int, seed: int) -> bytes:
+    rng = random.Random(seed)
+    return HEADER + b"".join(f"e{i}@x.io,{'v' * rng.randrange(0, 300)}\n".encode()
+                             for i in range(n))
+
+
+@pytest.mark.parametrize(("size", "limit"), [(50, 1000), (7, 250), (1000, 64), (3, 1 << 20)])
+def test_batches_are_bounded_in_bytes(size: int, limit: int) -> None:
+    for data in (plain_file(400, size), make_file(300)):
+        handle = io.BytesIO(data)
+        handle.seek(len(HEADER))
+        chunks = list(iter_chunks(handle, fresh(), size, 1 << 20, limit))
+        assert [(c.records, len(c.body)) for c in chunks] == reference_batches(data, size, limit)
+        assert b"".join(c.body for c in chunks) == data[len(HEADER):]
+        assert all(len(c.body) <= limit or c.records == 1 for c in chunks)
+        for chunk in chunks:  # resuming at any batch's end gives the same tail
+            handle.seek(chunk.end.byte)
+            tail = list(iter_chunks(handle, chunk.end, size, 1 << 20, limit))
+            assert tail == chunks[chunk.seq + 1:]
+
+
+@pytest.mark.parametrize("block", [7, 100, 4096])
+def test_byte_bound_is_the_same_whatever_the_blocks(monkeypatch: pytest.MonkeyPatch,
+                                                    block: int) -> None:
+    data = plain_file(300, 1) + b"\n\nlate@x.io,1\r\n" + plain_file(200, 2)[len(HEADER):]
+    expected = chunks_from_bytes(data, 20, 900)
+    monkeypatch.setattr("producer.chunks.BLOCK", block)
+    assert chunks_from_bytes(data, 20, 900) == expected
+    assert [(c.records, len(c.body)) for c in expected] == reference_batches(data, 20, 900)
+
+
+def chunks_from_bytes(data: bytes, size: int, limit: int) -> list[Chunk]:
+    handle = io.BytesIO(data)
+    handle.seek(len(HEADER))
+    return list(iter_chunks(handle, fresh(), size, 1 << 20, limit))
+
+
+def test_a_record_larger_than_the_bound_is_a_batch_of_its_own() -> None:
+    data = HEADER + b"a@x.io,1\n" + b"big@x.io," + b"z" * 500 + b"\nb@x.io,2\nc@x.io,3\n"
+    chunks = chunks_from_bytes(data, 10, 100)
+    assert [c.records for c in chunks] == [1, 1, 2]
+    assert len(chunks[1].body) == len(b"big@x.io,") + 501
+    quoted = HEADER + b'a@x.io,1\nbig@x.io,"' + b"z\n" * 50 + b'"\nb@x.io,2\n'
+    chunks = chunks_from_bytes(quoted, 10, 100)
+    assert [(c.records, c.first_line, c.last_line) for c in chunks] == [
+        (1, 2, 2), (1, 3, 53), (1, 54, 54)]

@@ -151,9 +151,12 @@ async def test_dirty_file_one_and_three_consumers_give_identical_tables(
     runs = [await asyncio.to_thread(finish, p) for p in procs]
     assert all(r.rc == 0 for r in runs), [r.stderr[-2000:] for r in runs]
     assert sum(r.summary["batches_done"] for r in runs) == produced.summary["batches_total"]
-    assert await snapshot(database_url) == single
+    rows, rejects = await snapshot(database_url)
+    assert rows == single[0]
+    # A duplicate's raw and detail depend on which of its two batches committed first (a later
+    # line loaded first is displaced and its record rebuilt from the table); not its reason.
+    assert [r[:3] for r in rejects] == [r[:3] for r in single[1]]
     # The counters add up (README, "Counters"), whichever consumer loaded which batch.
-    rows, rejects = single
     total = {k: sum(r.summary[k] for r in runs)
              for k in ("records", "rows_inserted", "rows_replaced", "rows_rejected")}
     assert total["records"] == produced.summary["rows_confirmed"]

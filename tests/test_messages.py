@@ -19,9 +19,16 @@ def test_round_trip() -> None:
     assert BATCH.message_id == "customers-abc:10-19"
 
 
+def test_columns_without_a_name_travel_as_empty_strings() -> None:
+    batch = Batch("customers-abc", "customers", 0, 2, 2, 1, ("email", "", "x", ""), "f.csv",
+                  b"a,,b,\n")
+    assert decode(batch.headers(), batch.body).columns == ("email", "", "x", "")
+
+
 @pytest.mark.parametrize(("key", "value"), [
     (c.H_VERSION, 99), (c.H_VERSION, None), (c.H_JOB, ""), (c.H_SEQ, "3"),
-    (c.H_FIRST_LINE, -1), (c.H_COLUMNS, "email"), (c.H_LAST_LINE, 5),
+    (c.H_FIRST_LINE, -1), (c.H_COLUMNS, "email"), (c.H_LAST_LINE, 5), (c.H_COLUMNS, []),
+    (c.H_COLUMNS, ["email", 3]),
 ])
 def test_undecodable_messages_are_poison(key: str, value: object) -> None:
     headers = BATCH.headers()

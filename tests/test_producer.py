@@ -143,6 +143,18 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path: Path, service_env: dict[s
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (("--batch-bytes", "0"), "--batch-bytes must be at least 1"),
+    (("--batch-size", "0"), "--batch-size must be at least 1"),
+])
+def test_bad_batch_bounds_are_user_errors(tmp_path: Path, service_env: dict[str, str],
+                                          args: tuple[str, ...], message: str) -> None:
+    run = produce(write_csv(tmp_path / "f.csv", customers_rows(3)), service_env, *args)
+    assert run.rc == 2
+    assert len(run.lines) == 1, run.stderr
+    assert message in run.lines[0]
+
+
 def test_header_only_publishes_nothing(tmp_path: Path, service_env: dict[str, str]) -> None:
     path = write_csv(tmp_path / "h.csv", [])
     run = produce(path, service_env)
