@@ -6,7 +6,8 @@ returns the stored form, or raises ``Invalid`` with ``invalid_<format>``.
   ``str.lower`` (not casefold), no IDNA; valid when it has exactly one ``@``, a non-empty local
   part, no whitespace anywhere, and a domain of at least two non-empty dot-separated labels (so
   a trailing dot is invalid: ``a@b.co.`` is refused rather than silently made a second key).
-- uuid: ``8-4-4-4-12`` hexadecimal digits, any case; stored lowercase.
+- uuid: what Python's ``uuid.UUID`` reads (as frictionless does); stored as lowercase
+  ``8-4-4-4-12``.
 - cpf / cnpj: whatever ``stdnum.br.cpf`` / ``stdnum.br.cnpj`` ``validate`` accept (check
   digits; separators ``.``, ``-``, ``/`` and spaces; the alphanumeric CNPJ where the installed
   version has it), ASCII only; stored compact (digits, and upper-case letters for a CNPJ).
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import uuid
 from typing import Final
 
 from stdnum.br import cnpj as stdnum_cnpj
@@ -51,10 +53,17 @@ def _email_valid(email: str) -> bool:
 
 
 def parse_uuid(value: str) -> str:
+    """What ``uuid.UUID`` reads (32 hex digits; hyphens, braces, ``urn:uuid:`` allowed), ASCII
+    only; stored in the canonical lowercase 8-4-4-4-12 form."""
     text = value.strip()
-    if _UUID.fullmatch(text) is None:
-        raise Invalid("invalid_uuid", "is not a UUID 8-4-4-4-12")
-    return text.lower()
+    if _UUID.fullmatch(text) is not None:
+        return text.lower()
+    try:
+        if text.isascii():
+            return str(uuid.UUID(text))
+    except ValueError:
+        pass
+    raise Invalid("invalid_uuid", "is not a UUID")
 
 
 def parse_cpf(value: str) -> str:

@@ -92,11 +92,15 @@ def number_parser(decimal_char: str = ".", group_char: str = "", bare: bool = Tr
                   rules: ColumnRules = ColumnRules()) -> Parser:
     """Canonical: the decimal with ``.``, no group characters; NaN/Infinity spelt as PostgreSQL.
 
+    Forms (XML Schema decimal, as Table Schema says): ``1``, ``-1.5``, ``.5``, ``5.``, an
+    optional exponent ``1.5E3``; ``NaN``, ``INF``, ``-INF`` in any case.
+
     With a ``numeric(p,s)`` column the value must fit as written: at most p-s integer digits
     and s fraction digits, no exponent, no NaN/INF (PostgreSQL would round extra fraction
     digits silently, and refuses the rest).
     """
-    body = f"[+-]?{_digits_pattern(group_char)}(?:{re.escape(decimal_char)}[0-9]+)?"
+    point = re.escape(decimal_char)
+    body = f"[+-]?(?:{_digits_pattern(group_char)}(?:{point}[0-9]*)?|{point}[0-9]+)"
     form = re.compile(body + "(?:[eE][+-]?[0-9]+)?")
     fits = _fits(rules)
 
