@@ -26,7 +26,8 @@ from stdnum.exceptions import ValidationError
 
 from libs.schema.types import Invalid, Parser
 
-_EMAIL_OK: Final = re.compile(r"[a-z0-9._%+'-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+")
+EMAIL_OK: Final = re.compile(r"[a-z0-9._%+'-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+")
+UUID_OK: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _UUID: Final = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}"
                           r"-[0-9a-fA-F]{12}")
 _CPF_OK: Final = re.compile(r"[0-9]{3}\.?[0-9]{3}\.?[0-9]{3}-?[0-9]{2}")
@@ -39,7 +40,7 @@ def parse_email(value: str) -> str:
     """The normalized address (see the module docstring), or Invalid ``invalid_email``."""
     text = value if value.isascii() else unicodedata.normalize("NFC", value)
     email = text.strip().lower()
-    if _EMAIL_OK.fullmatch(email) or _email_valid(email):
+    if EMAIL_OK.fullmatch(email) or _email_valid(email):
         return email
     raise Invalid("invalid_email", "is not an address of the form local@domain.tld")
 

@@ -22,19 +22,20 @@ from typing import Final
 
 from libs.schema.types import Invalid, Parser
 
+_CLOCK: Final = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]"
 _DAY: Final = r"(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
 _DATE_FORM: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_DATE_OK: Final = re.compile(_DAY)
-_CLOCK: Final = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]"
+DATE_OK: Final = re.compile(_DAY)
 _TIME_FORM: Final = re.compile(r"([0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]{1,9})?")
+TIME_OK: Final = re.compile(_CLOCK + r":[0-5][0-9](?:\.[0-9]{1,9})?")
 _ZONE: Final = r"(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)"
 _STAMP_FORM: Final = re.compile(
     r"([0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2})?)?)(\.[0-9]{1,9})?"
     rf"({_ZONE})?")
-_STAMP_OK: Final = re.compile(
+STAMP_OK: Final = re.compile(
     _DAY + rf"(?:[T ]{_CLOCK}(?::[0-5][0-9](?:\.[0-9]{{1,9}})?)?"
     r"(?:Z|[+-](?:0[0-9]|1[0-5])(?::?[0-5][0-9])?)?)?")
-_NAIVE_OK: Final = re.compile(_DAY + rf"(?:[T ]{_CLOCK}(?::[0-5][0-9](?:\.[0-9]{{1,9}})?)?)?")
+NAIVE_OK: Final = re.compile(_DAY + rf"(?:[T ]{_CLOCK}(?::[0-5][0-9](?:\.[0-9]{{1,9}})?)?)?")
 PG_MAX_OFFSET: Final = timedelta(hours=16)
 
 _DIRECTIVES: Final = {
@@ -48,7 +49,7 @@ _DIRECTIVES: Final = {
 
 def parse_date(value: str) -> str:
     """``YYYY-MM-DD``, a real calendar date; canonical: the value itself."""
-    if _DATE_OK.fullmatch(value):
+    if DATE_OK.fullmatch(value):
         return value
     if _DATE_FORM.fullmatch(value):
         try:
@@ -75,7 +76,7 @@ def parse_time(value: str) -> str:
 
 def datetime_parser(naive_column: bool = False) -> Parser:
     """ISO 8601 datetimes (see the module docstring); ``naive_column``: timestamp without tz."""
-    fast = _NAIVE_OK if naive_column else _STAMP_OK
+    fast = NAIVE_OK if naive_column else STAMP_OK
 
     def parse(value: str) -> str:
         if fast.fullmatch(value):

@@ -122,14 +122,23 @@ def number_parser(decimal_char: str = ".", group_char: str = "", bare: bool = Tr
     return parse
 
 
-def _fits(rules: ColumnRules) -> Callable[[str], None] | None:
+def fits_pattern(rules: ColumnRules) -> re.Pattern[str] | None:
+    """The canonical numbers a ``numeric(p,s)`` column holds as written, or None."""
     if rules.precision is None:
         return None
     scale = rules.scale or 0
     whole = rules.precision - scale
     integer_part = f"[0-9]{{1,{whole}}}" if whole > 0 else "0+"
     fraction = f"(?:\\.[0-9]{{1,{scale}}})?" if scale > 0 else ""
-    form = re.compile(f"[+-]?{integer_part}{fraction}")
+    return re.compile(f"[+-]?{integer_part}{fraction}")
+
+
+def _fits(rules: ColumnRules) -> Callable[[str], None] | None:
+    form = fits_pattern(rules)
+    if form is None:
+        return None
+    scale = rules.scale or 0
+    whole = (rules.precision or 0) - scale
     limit = f"numeric({rules.precision},{scale})"
 
     def check(text: str) -> None:
