@@ -7,6 +7,7 @@ import pytest
 from libs.errors import UserError
 from libs.schema.names import (
     check_identifier,
+    dataset_name,
     is_identifier,
     normalize,
     qualified,
@@ -63,3 +64,12 @@ def test_quoting() -> None:
         quote_ident("a\x00b")
     with pytest.raises(ValueError, match="identifier"):
         quote_ident("")
+
+
+@pytest.mark.parametrize(("table", "expected"), [
+    ("Pedidos Ú", "pedidos_u"), ("2024 Orders", "t_2024_orders"), ("Ærø", "r"), ("中文", "table"),
+    ("x" * 80, "x" * 63),
+])
+def test_dataset_name_of_a_reflected_table(table: str, expected: str) -> None:
+    assert dataset_name(table) == expected
+    assert is_identifier(dataset_name(table))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from libs.db import Conn
 from libs.errors import UserError
 from libs.schema.model import Constraints, Dataset, Field, Table
-from libs.schema.names import normalize
+from libs.schema.names import dataset_name
 from libs.schema.pgtypes import compatible, field_shape
 
 _TABLE_SQL = """
@@ -113,10 +113,10 @@ def _show(candidates: tuple[tuple[str, ...], ...]) -> str:
 
 
 def to_dataset(reflected: Reflected, key: Sequence[str] | None = None) -> Dataset:
-    """The Dataset of a reflected table, named after it (normalized)."""
+    """The Dataset of a reflected table, named after it (``names.dataset_name``)."""
     chosen = choose_key(reflected, key)
     fields = tuple(_field(c) for c in reflected.columns)
-    return Dataset(name=normalize(reflected.table.name) or "table", table=reflected.table,
+    return Dataset(name=dataset_name(reflected.table.name), table=reflected.table,
                    fields=fields, primary_key=chosen,
                    source=f"table:{reflected.table.schema}.{reflected.table.name}")
 

@@ -37,6 +37,15 @@ def normalize(name: str) -> str:
     return _SEPARATORS.sub("_", bare.lower()).strip("_")
 
 
+def dataset_name(table: str) -> str:
+    """A dataset name (allow-listed) for a reflected table: ``"Pedidos Ú"`` -> ``pedidos_u``,
+    ``"2024 Orders"`` -> ``t_2024_orders``; ``table`` when nothing is left."""
+    ascii_only = re.sub(r"[^a-z0-9_]+", "_", normalize(table)).strip("_")
+    if ascii_only[:1].isdigit():
+        ascii_only = "t_" + ascii_only
+    return ascii_only[:63].rstrip("_") or "table"
+
+
 def is_identifier(name: str) -> bool:
     """True when ``name`` passes the allow-list for names that come from files."""
     return IDENTIFIER.fullmatch(name) is not None
