@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from libs.schema.compile import Reject
+from libs.errors import UserError
+from libs.schema.compile import Reject, plan
+from libs.schema.model import Dataset
 from tests.schema_helpers import one_field, outcome
 
 pytestmark = pytest.mark.unit
@@ -237,3 +239,17 @@ def test_detail_names_column_and_truncated_value() -> None:
     assert result.detail.startswith("v: 'xxxx")
     assert "..." in result.detail
     assert len(result.detail) < 100
+
+
+def test_header_matching() -> None:
+    dataset = Dataset.from_descriptor({"name": "t", "schema": {"fields": [
+        {"name": "data_da_compra", "type": "date"}, {"name": "id", "type": "integer"}]}})
+    p = plan(dataset, ["ID", "", "Data da Compra ", "extra"])
+    assert (p.columns, p.index, p.extra) == (("data_da_compra", "id"), (2, 0), ("", "extra"))
+    assert p.validate(["7", "x", "2024-01-31", "y"], ("job",)) == ("2024-01-31", "7", "job")
+    with pytest.raises(UserError, match=r"lacks column.*id"):
+        plan(dataset, ["data_da_compra"])
+    with pytest.raises(UserError, match="all match column id"):
+        plan(dataset, ["Id", "ID", "data_da_compra"])
+    with pytest.raises(UserError, match="names 'id' more than once"):
+        plan(dataset, ["id", "id", "data_da_compra"])

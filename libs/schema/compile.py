@@ -105,6 +105,9 @@ def _picker(index: tuple[int, ...]) -> Callable[[Sequence[str]], tuple[str, ...]
 def _positions(dataset: Dataset, header: Sequence[str]) -> dict[str, int]:
     """Field name -> header position: the exact name first, else the normalized one."""
     exact = {name: i for i, name in enumerate(header) if name}
+    twice = sorted({name for i, name in enumerate(header) if name and exact[name] != i})
+    if twice:
+        raise UserError(f"the header names {', '.join(map(repr, twice))} more than once")
     loose: dict[str, list[int]] = {}
     for i, name in enumerate(header):
         if name:
