@@ -1,0 +1,130 @@
+"""Dataset + file header -> a row validator built from closures (no generated source).
+
+``plan(dataset, header)`` maps the header onto the fields (exact name, else ``names.normalize``)
+and returns a ``Plan``; ``Plan.validate(fields, tail)`` turns one record's fields into the tuple
+of canonical text values, in ``Plan.columns`` order, followed by ``tail``, or the ``Reject`` of
+the first broken rule (``reasons`` lists the codes and the order). An empty string in the tuple
+is NULL in a CSV COPY.
+
+Per field, one closure (``cells``); a field kept as it is has none, so the record costs one
+``itemgetter`` plus a call per checked field. Fields are checked in the dataset's order; the
+first broken rule is the reject.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from operator import itemgetter
+
+from libs.errors import UserError
+from libs.schema.cells import Cell, cell_for, check, parser_for
+from libs.schema.model import Dataset, Field
+from libs.schema.names import normalize
+from libs.schema.reasons import WRONG_COLUMN_COUNT, show
+from libs.schema.types import Invalid
+
+Row = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A record that breaks a rule: its reason code and a readable detail."""
+
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where each of the dataset's fields sits in a file with a given header."""
+
+    dataset: Dataset
+    field_count: int
+    columns: tuple[str, ...]
+    index: tuple[int, ...]
+    extra: tuple[str, ...]
+    _fields: tuple[Field, ...] = field(repr=False)
+    _cells: tuple[Cell | None, ...] = field(repr=False)
+    _pick: Callable[[Sequence[str]], tuple[str, ...]] = field(repr=False)
+    _active: tuple[tuple[int, Cell], ...] = field(repr=False)
+
+    def validate(self, fields: Sequence[str], tail: tuple[str, ...] = ()) -> Row | Reject:
+        """Canonical values in ``columns`` order then ``tail``, or the first broken rule."""
+        if len(fields) != self.field_count:
+            return Reject(WRONG_COLUMN_COUNT,
+                          f"expected {self.field_count} fields, found {len(fields)}")
+        raw = self._pick(fields)
+        values = list(raw)
+        at = 0
+        try:
+            for at, cell in self._active:
+                values[at] = cell(values[at])
+        except Invalid as exc:  # ``at`` is the field that broke its rule: the first one
+            f = self._fields[at]
+            return Reject(f.reason or exc.code, f"{f.name}: {show(raw[at])} {exc}")
+        return (*values, *tail)
+
+
+def default_header(dataset: Dataset) -> tuple[str, ...]:
+    """The names a header-less file (``dialect.header: false``) has: the fields, in order."""
+    return dataset.field_names
+
+
+def plan(dataset: Dataset, header: Sequence[str], partial: bool = False) -> Plan:
+    """Map ``header`` onto ``dataset``; UserError naming the fields it cannot fill.
+
+    ``partial``: fields absent from the header are left out (the table's defaults fill them)
+    unless required; otherwise (a declared Table Schema: the file has every field) all must be
+    present. Empty header names are extra columns, ignored.
+    """
+    where = _positions(dataset, header)
+    absent = [f.name for f in dataset.fields
+              if f.name not in where and (not partial or dataset.is_required(f))]
+    if absent:
+        raise UserError(f"the header lacks column(s) {', '.join(absent)} (dataset "
+                        f"{dataset.name} needs {', '.join(dataset.field_names)})")
+    used = tuple(f for f in dataset.fields if f.name in where)
+    index = tuple(where[f.name] for f in used)
+    cells = tuple(cell_for(dataset, f) for f in used)
+    return Plan(dataset=dataset, field_count=len(header),
+                columns=tuple(f.name for f in used), index=index,
+                extra=tuple(h for i, h in enumerate(header) if i not in set(index)),
+                _fields=used, _cells=cells, _pick=_picker(index),
+                _active=tuple((at, c) for at, c in enumerate(cells) if c is not None))
+
+
+def _picker(index: tuple[int, ...]) -> Callable[[Sequence[str]], tuple[str, ...]]:
+    """The fields at ``index`` as a tuple (``itemgetter`` returns a bare item for one index)."""
+    if len(index) == 1:
+        only = index[0]
+        return lambda fields: (fields[only],)
+    return itemgetter(*index)
+
+
+def _positions(dataset: Dataset, header: Sequence[str]) -> dict[str, int]:
+    """Field name -> header position: the exact name first, else the normalized one."""
+    exact = {name: i for i, name in enumerate(header) if name}
+    twice = sorted({name for i, name in enumerate(header) if name and exact[name] != i})
+    if twice:
+        raise UserError(f"the header names {', '.join(map(repr, twice))} more than once")
+    loose: dict[str, list[int]] = {}
+    for i, name in enumerate(header):
+        if name:
+            loose.setdefault(normalize(name), []).append(i)
+    where: dict[str, int] = {}
+    for f in dataset.fields:
+        if f.name in exact:
+            where[f.name] = exact[f.name]
+            continue
+        found = loose.get(normalize(f.name), [])
+        if len(found) > 1:
+            names = ", ".join(repr(header[i]) for i in found)
+            raise UserError(f"header names {names} all match column {f.name}")
+        if found:
+            where[f.name] = found[0]
+    return where
+
+
+__all__ = ["Cell", "Plan", "Reject", "Row", "cell_for", "check", "default_header",
+           "parser_for", "plan"]
