@@ -14,6 +14,9 @@ DEFAULT_REDIS_PREFIX: Final = "ingest"
 DEFAULT_BATCH_SIZE: Final = 5000  # fastest measured by make bench (see README)
 DEFAULT_DELIVERY_LIMIT: Final = 5
 OFFSET_SAVE_INTERVAL_S: Final = 0.2  # the producer saves its resume offset this often
+# How long the producer waits while RabbitMQ blocks publishing (a memory or disk alarm): the
+# broker is alive and consumers drain it, so this is longer than the outage budget.
+DEFAULT_BLOCKED_TIMEOUT_S: Final = 600.0
 
 DLX_SUFFIX: Final = ".dlx"
 DLQ_SUFFIX: Final = ".dlq"
