@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from typing import Any, Final, TypeVar
 
 import aio_pika
@@ -37,6 +38,10 @@ from libs.settings import AmqpSettings, redact_text
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
 CONNECT_TIMEOUT: Final = 10.0
+CLOSE_TIMEOUT: Final = 5.0
+# A broker that blocks us does not read our Connection.Close (aiormq would wait 2 s for its
+# Close-Ok): do not wait for the answer then.
+CLOSE_WHILE_BLOCKED_TIMEOUT: Final = 0.2
 BROKER_ERRORS: Final = (aiormq.exceptions.AMQPError, aio_pika.exceptions.AMQPException,
                         ConnectionError, OSError, TimeoutError, RuntimeError)
 
@@ -83,6 +88,13 @@ async def connect(settings: AmqpSettings, name: str) -> AbstractRobustConnection
             settings.url, timeout=CONNECT_TIMEOUT, client_properties={"connection_name": name})
     except BROKER_ERRORS as exc:
         raise translate(exc, settings) from exc
+
+
+async def close(connection: AbstractRobustConnection, flow: FlowControl | None = None) -> None:
+    """Close ``connection``, waiting a bounded time; errors are ignored (we are leaving)."""
+    wait_s = CLOSE_WHILE_BLOCKED_TIMEOUT if flow is not None and flow.blocked else CLOSE_TIMEOUT
+    with suppress(*BROKER_ERRORS):
+        await asyncio.wait_for(connection.close(), wait_s)
 
 
 async def declare(channel: AbstractChannel,

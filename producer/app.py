@@ -162,8 +162,7 @@ class Producer:
                 exchange, _ = await amqp.declare(channel, self.s.amqp)
                 complete = await self._pump(handle, start, template, exchange)
             finally:
-                with suppress(*amqp.BROKER_ERRORS):
-                    await asyncio.wait_for(connection.close(), 5)
+                await amqp.close(connection, self.flow)
         except RetryBudgetExhausted as exc:  # BrokerBlocked too
             self.summary.status = "gave_up"
             self.summary.message = str(exc)

@@ -7,6 +7,7 @@ The unit tests drive libs.amqp.FlowControl by hand; the chaos test raises a real
 from __future__ import annotations
 
 import asyncio
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -130,3 +131,36 @@ async def test_memory_alarm_pauses_the_producer_until_it_clears(
     assert "low on memory" in run.stderr
     assert consume_burst(service_env).rc == 0
     await assert_loaded_exactly(database_url, [path], [run.summary["job_id"]])
+
+
+@pytest.mark.chaos
+@pytest.mark.timeout(120)
+async def test_blocked_too_long_exits_1_and_a_signal_ends_the_wait(
+        tmp_path: Path, service_env: dict[str, str]) -> None:
+    path = write_csv(tmp_path / "f.csv", customers_rows(2_000))
+    previous = _rabbitmqctl("eval", "vm_memory_monitor:get_vm_memory_high_watermark().")
+    try:
+        _rabbitmqctl("set_vm_memory_high_watermark", "0.0001")
+        bounded = start("producer", "--file", str(path), "--batch-size", "20",
+                        "--blocked-timeout", "2", env=service_env)
+        signalled = start("producer", "--file", str(path), "--batch-size", "20",
+                          env={**service_env, "INGEST_REDIS_PREFIX":
+                               service_env["INGEST_REDIS_PREFIX"] + ":other"})
+
+        async def both_blocked() -> bool:
+            return all("RabbitMQ blocks publishing" in _stderr_so_far(proc)
+                       for proc in (bounded, signalled))
+
+        await wait_for(both_blocked, 10, "both producers to say they are blocked")
+        signalled.send_signal(signal.SIGTERM)
+        stopped = finish(signalled, timeout=5)
+        gave_up = finish(bounded, timeout=15)
+    finally:
+        _set_watermark(previous)
+    assert stopped.rc == 143
+    assert stopped.summary["status"] == "interrupted"
+    assert gave_up.rc == 1
+    assert gave_up.summary["status"] == "gave_up"
+    assert "blocked publishing for 2s" in gave_up.lines[-1]
+    assert "--blocked-timeout" in gave_up.lines[-1]
+    assert "retrying" not in gave_up.stderr
