@@ -28,6 +28,7 @@ from aio_pika.abc import (
 )
 from aiormq import exceptions as mq
 from pamqp.commands import Basic
+from yarl import URL
 
 from libs import constants as c
 from libs.errors import BrokerBlocked, BrokerRefused, BrokerUnavailable, IngestError
@@ -82,12 +83,22 @@ def translate(exc: BaseException, settings: AmqpSettings, what: str = "") -> Ing
 
 
 async def connect(settings: AmqpSettings, name: str) -> AbstractRobustConnection:
-    """A robust connection (it restores channels and consumers after a broker restart)."""
+    """A robust connection (it restores channels and consumers after a broker restart).
+
+    As aio_pika.connect_robust, but an attempt that fails or is cancelled (a stop) closes the
+    connection: its reconnect task would otherwise keep going, swallowing the cancellation,
+    and the process would never exit.
+    """
+    connection = aio_pika.RobustConnection(URL(settings.url),
+                                           client_properties={"connection_name": name})
     try:
-        return await aio_pika.connect_robust(
-            settings.url, timeout=CONNECT_TIMEOUT, client_properties={"connection_name": name})
-    except BROKER_ERRORS as exc:
-        raise translate(exc, settings) from exc
+        await connection.connect(timeout=CONNECT_TIMEOUT)
+    except BaseException as exc:
+        await asyncio.shield(close(connection))
+        if isinstance(exc, BROKER_ERRORS):
+            raise translate(exc, settings) from exc
+        raise
+    return connection
 
 
 async def close(connection: AbstractRobustConnection, flow: FlowControl | None = None) -> None:

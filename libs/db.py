@@ -24,6 +24,7 @@ TRANSIENT_CLASSES: Final = frozenset({"08", "40", "53", "57", "58"})
 DATA_CLASSES: Final = frozenset({"22", "23"})
 # Invalid authorization specification (wrong user or password, pg_hba.conf refusal).
 INVALID_AUTHORIZATION: Final = "28"
+INVALID_CATALOG_NAME: Final = "3D000"  # the database does not exist
 CONNECT_TIMEOUT: Final = 10.0
 COMMAND_TIMEOUT: Final = 120.0
 
@@ -43,7 +44,10 @@ def translate(exc: BaseException, url: str) -> IngestError:
             return ConfigurationError(
                 f"PostgreSQL at {redact_url(url)} refused the login: {text}; check the user "
                 "and password in DATABASE_URL / --database-url")
-        if state[:2] == "42" or state == "3D000":
+        if state == INVALID_CATALOG_NAME:
+            return ConfigurationError(f"{text} at {redact_url(url)}: create and migrate it with "
+                                      "`make migrate-db`, or fix DATABASE_URL")
+        if state[:2] == "42":
             return ConfigurationError(text)
         return PermanentError(text)
     if isinstance(exc, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError):
