@@ -82,6 +82,21 @@ def translate(exc: BaseException, settings: AmqpSettings, what: str = "") -> Ing
     return BrokerRefused(f"{where}: {hint} ({text})")
 
 
+class _SaidByUs(logging.Filter):
+    """aiormq records that repeat what we log ourselves: its error for each failed connection
+    attempt (our 'retrying' line names the error) and its blocked / unblocked warnings (the
+    producer says it once, with the reason)."""
+
+    REPEATS: Final = ("error when creating transport", "Connection %r was blocked",
+                      "Connection %r was unblocked")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.REPEATS)
+
+
+_SAID_BY_US: Final = _SaidByUs()
+
+
 async def connect(settings: AmqpSettings, name: str) -> AbstractRobustConnection:
     """A robust connection (it restores channels and consumers after a broker restart).
 
@@ -89,6 +104,7 @@ async def connect(settings: AmqpSettings, name: str) -> AbstractRobustConnection
     connection: its reconnect task would otherwise keep going, swallowing the cancellation,
     and the process would never exit.
     """
+    logging.getLogger("aiormq.connection").addFilter(_SAID_BY_US)  # once: the same filter
     connection = aio_pika.RobustConnection(URL(settings.url),
                                            client_properties={"connection_name": name})
     try:
@@ -262,16 +278,6 @@ BLOCKED_HOOKS: Final = ("_Connection__handle_connection_blocked",
                         "_Connection__handle_connection_unblocked")
 
 
-class _QuietFlowRecords(logging.Filter):
-    """aiormq's own warnings about blocked / unblocked: FlowControl's owner says it once."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Connection %r was ")
-
-
-_QUIET_FLOW_RECORDS: Final = _QuietFlowRecords()
-
-
 def _hook(underlay: Any, flow: FlowControl) -> bool:
     """Wrap the two handlers on this aiormq connection instance; False if they are gone."""
     blocked_name, unblocked_name = BLOCKED_HOOKS
@@ -295,7 +301,6 @@ def _hook(underlay: Any, flow: FlowControl) -> bool:
 
 def watch_blocked(connection: AbstractRobustConnection, flow: FlowControl) -> None:
     """Feed ``flow`` from ``connection``'s blocked / unblocked notices, across reconnects."""
-    logging.getLogger("aiormq.connection").addFilter(_QUIET_FLOW_RECORDS)
 
     def install(*_: Any) -> None:
         flow.set_unblocked()  # a new connection starts unblocked
