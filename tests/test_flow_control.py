@@ -11,11 +11,13 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import aiormq
 import pytest
 
-from libs.amqp import BLOCKED_HOOKS, FlowControl
+from libs.amqp import BLOCKED_HOOKS, FlowControl, watch_blocked
 from libs.errors import BrokerBlocked, Stopped
 from tests.pipeline import (
     assert_loaded_exactly,
@@ -33,6 +35,41 @@ from tests.pipeline import (
 def test_aiormq_still_has_the_handlers_we_wrap() -> None:
     for name in BLOCKED_HOOKS:
         assert callable(getattr(aiormq.Connection, name, None)), name
+
+
+class FakeUnderlay:
+    """An aiormq connection as far as watch_blocked sees it: the two private handlers."""
+
+    def __init__(self) -> None:
+        self.handled: list[str] = []
+
+    async def _Connection__handle_connection_blocked(self, frame: Any) -> None:
+        self.handled.append(f"blocked: {frame.reason}")
+
+    async def _Connection__handle_connection_unblocked(self, frame: Any) -> None:
+        self.handled.append("unblocked")
+
+
+@pytest.mark.unit
+async def test_the_hook_follows_reconnects_and_keeps_aiormqs_own_handling() -> None:
+    first, second = FakeUnderlay(), FakeUnderlay()
+    callbacks: list[Any] = []
+    connection: Any = SimpleNamespace(transport=SimpleNamespace(connection=first),
+                                      reconnect_callbacks=SimpleNamespace(add=callbacks.append))
+    flow = FlowControl(limit_s=30)
+    watch_blocked(connection, flow)
+    await first._Connection__handle_connection_blocked(SimpleNamespace(reason="low on memory"))
+    assert flow.reason == "low on memory"
+    assert first.handled == ["blocked: low on memory"]  # aiormq's handler still runs
+    connection.transport.connection = second  # the broker went away while blocking us
+    [reconnected] = callbacks
+    reconnected(connection)
+    assert not flow.blocked  # a new connection starts unblocked
+    await second._Connection__handle_connection_blocked(SimpleNamespace(reason="low on disk"))
+    assert flow.reason == "low on disk"
+    await second._Connection__handle_connection_unblocked(SimpleNamespace())
+    assert not flow.blocked
+    assert second.handled == ["blocked: low on disk", "unblocked"]
 
 
 @pytest.mark.unit
