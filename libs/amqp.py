@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
@@ -64,8 +65,10 @@ def _refusal_hint(exc: BaseException, settings: AmqpSettings) -> str | None:
         return (f"queue or exchange {settings.queue!r} exists with other settings: delete it "
                 "or choose another INGEST_QUEUE / --queue")
     if isinstance(exc, mq.ChannelAccessRefused):
-        return (f"permission refused to {who}: grant it configure, write and read on "
-                f"{settings.queue!r}* (rabbitmqctl set_permissions -p {settings.vhost})")
+        names = "'^" + re.escape(settings.queue) + "'"
+        return (f"permission refused to {who}: grant it configure, write and read on the "
+                f"queue's names (rabbitmqctl set_permissions -p {settings.vhost} "
+                f"{settings.user} {names} {names} {names})")
     if isinstance(exc, mq.ChannelNotFoundEntity):
         return (f"exchange or queue {settings.queue!r} not found (deleted while running?): "
                 "rerun to declare it again")

@@ -1,16 +1,19 @@
 """A broker refusal that retrying cannot fix stops the producer at once (exit 2, what to change).
 
 RabbitMQ's max_message_size is lowered at runtime for the producer's run only (it applies to
-channels opened while it is set); the value read first is restored in a ``finally``.
+channels opened while it is set); the value read first is restored in a ``finally``. The
+permission cases use a user of the test's own, deleted afterwards.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -27,9 +30,26 @@ pytestmark = [pytest.mark.chaos, pytest.mark.usefixtures("clean_tables")]
 LOWERED = 1024 * 1024
 
 
-def _eval(expression: str) -> str:
-    return subprocess.run(["rabbitmqctl", "eval", expression], check=True, capture_output=True,
+def _rabbitmqctl(*args: str) -> str:
+    return subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True,
                           text=True, timeout=60).stdout.strip()
+
+
+def _eval(expression: str) -> str:
+    return _rabbitmqctl("eval", expression)
+
+
+@contextmanager
+def own_user(amqp_url: str) -> Iterator[tuple[str, str]]:
+    """A RabbitMQ user with no permission at all; yields its name and AMQP URL."""
+    name, password = f"ingest-test-{uuid.uuid4().hex[:8]}", f"pw-{uuid.uuid4().hex}"
+    _rabbitmqctl("add_user", name, password)
+    parts = urlsplit(amqp_url)
+    url = urlunsplit(parts._replace(netloc=f"{name}:{password}@{parts.hostname}:{parts.port}"))
+    try:
+        yield name, url
+    finally:
+        _rabbitmqctl("delete_user", name)
 
 
 @contextmanager
@@ -74,3 +94,22 @@ async def test_a_batch_over_max_message_size_stops_at_once_and_the_rerun_finishe
     assert rerun.summary["resumed_from_line"] == 32
     assert consume_burst(service_env).rc == 0
     await assert_loaded_exactly(database_url, [path], [rerun.summary["job_id"]])
+
+
+def test_refused_vhost_and_permissions_stop_at_once_with_what_to_change(
+        tmp_path: Path, service_env: dict[str, str]) -> None:
+    path = write_csv(tmp_path / "f.csv", customers_rows(5))
+    with own_user(service_env["AMQP_URL"]) as (name, url):
+        password = urlsplit(url).password or ""
+        env = {**service_env, "AMQP_URL": url}
+        no_vhost = produce(path, env)
+        _rabbitmqctl("set_permissions", "-p", "/", name, "^$", "^$", "^$")
+        no_rights = produce(path, env)
+    for run, words in ((no_vhost, ("virtual host '/' refused", name)),
+                       (no_rights, ("permission refused", "set_permissions"))):
+        assert run.rc == 2, run.stderr[-2000:]
+        errors = [line for line in run.lines if line.startswith("error: ")]
+        assert len(errors) == 1, run.stderr[-2000:]
+        assert all(word in errors[0] for word in words), errors[0]
+        assert "retrying" not in run.stderr
+        assert password not in run.stderr + json.dumps(run.summary)
