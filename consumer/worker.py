@@ -142,7 +142,8 @@ class Worker:
 
     async def _drain(self) -> None:
         """Stop taking messages; let in-flight batches finish within the shutdown bound."""
-        if self._queue is not None:
+        connected = self._connection is not None and self._connection.connected.is_set()
+        if self._queue is not None and connected:  # else the cancel would wait for a reconnect
             with suppress(*amqp.BROKER_ERRORS):
                 await asyncio.wait_for(self._queue.cancel(self._tag), 5)
         if self.in_flight:
