@@ -8,7 +8,7 @@ import click
 
 from consumer.worker import Worker
 from libs import constants as c
-from libs.cli import common_options, fail, print_result, run_main, setup_logging
+from libs.cli import Command, common_options, fail, print_result, run_main, setup_logging
 from libs.errors import UserError
 from libs.settings import AmqpSettings, ConsumerSettings, PostgresSettings
 
@@ -21,10 +21,12 @@ acked without writing. Run as many consumers as you like, on as many machines.
 
 Runs until SIGTERM/SIGINT (then finishes in-flight batches and exits 0), or with --burst until
 the queue is empty. The result is one JSON line on stdout. Exit codes: 0 stopped cleanly;
-1 failed; 2 configuration error (bad option, database not migrated)."""
+1 failed; 2 user or configuration error (bad option, database not migrated, a login or
+permission refused by PostgreSQL or RabbitMQ): one line, no traceback."""
 
 
-@click.command(help=HELP, context_settings={"show_default": True, "max_content_width": 100})
+@click.command(cls=Command, help=HELP,
+               context_settings={"show_default": True, "max_content_width": 100})
 @click.option("--parallel", envvar="CONSUMER_PARALLEL", type=int, default=2,
               help="Batches handled at once (and the prefetch count).")
 @click.option("--burst/--no-burst", envvar="CONSUMER_BURST", default=False,

@@ -25,6 +25,7 @@ from libs.errors import (
     PermanentError,
     PoisonMessage,
     RetryBudgetExhausted,
+    Stopped,
     UserError,
 )
 from libs.retry import retry_transient
@@ -87,6 +88,8 @@ class Worker:
         try:
             await self._startup()
             await self._consume_until_stopped()
+        except Stopped:
+            log.info("stopped before consuming")
         except BaseException:
             self.stats.status = "failed"
             raise
@@ -99,15 +102,17 @@ class Worker:
         return self.stats
 
     async def _startup(self) -> None:
+        """Connect (retrying within retry_timeout) and start consuming; a signal ends it at
+        once (Stopped)."""
         budget = self.s.retry_timeout
         self._pool = await retry_transient(
             lambda: db.create_pool(self.s.postgres, self.s.parallel), budget=budget,
-            what="connect to PostgreSQL")
+            what="connect to PostgreSQL", stop=self.stop)
         await db.check_schema(self._pool, self.spec)
         self._loader = Loader(self._pool, self.spec, self.s.postgres.url)
         self._connection = await retry_transient(
             lambda: amqp.connect(self.s.amqp, "csv-ingest-consumer"), budget=budget,
-            what="connect to RabbitMQ")
+            what="connect to RabbitMQ", stop=self.stop)
         channel = await self._connection.channel()
         await channel.set_qos(prefetch_count=self.s.parallel)
         _, self._queue = await amqp.declare(channel, self.s.amqp)
@@ -153,7 +158,8 @@ class Worker:
 
     async def _drain(self) -> None:
         """Stop taking messages; let in-flight batches finish within the shutdown bound."""
-        if self._queue is not None:
+        connected = self._connection is not None and self._connection.connected.is_set()
+        if self._queue is not None and connected:  # else the cancel would wait for a reconnect
             with suppress(*amqp.BROKER_ERRORS):
                 await asyncio.wait_for(self._queue.cancel(self._tag), 5)
         if self.in_flight:
@@ -172,7 +178,8 @@ class Worker:
             await db.wait_closed(self._pool, 5)
 
     def handle_signal(self, signum: int) -> None:
-        log.info("signal received: finishing in-flight batches",
+        """Stop taking work and stop retrying now; in-flight batches get shutdown_timeout."""
+        log.info("signal received: stopping; in-flight batches finish or go back to the queue",
                  signal=signal.Signals(signum).name)
         self.stop.set()
 
@@ -211,6 +218,8 @@ class Worker:
                       message_id=message.message_id)
             self.stats.dead_lettered += 1
             await self._settle(message, requeue=False)
+        except Stopped:  # a signal during a retry: not committed, back to the queue
+            await self._settle(message, requeue=True)
         except RetryBudgetExhausted as exc:
             log.error("database unavailable too long: requeued", error=str(exc))
             self.stats.requeued += 1
@@ -225,12 +234,14 @@ class Worker:
         assert self._loader is not None
         loader = self._loader
         # Republished and redelivered batches skip validation, the costly part.
+        # After a signal an attempt under way finishes (_drain bounds it); none is retried.
         if await retry_transient(lambda: loader.finished(batch), budget=self.s.retry_timeout,
-                                 what="look up batch"):
+                                 what="look up batch", stop=self.stop, finish_attempt=True):
             return Outcome(duplicate=True)
         prepared = prepare(batch, plan, self.s.max_record_bytes)
         return await retry_transient(lambda: loader.load(batch, prepared),
-                                     budget=self.s.retry_timeout, what="load batch")
+                                     budget=self.s.retry_timeout, what="load batch",
+                                     stop=self.stop, finish_attempt=True)
 
     def _plan(self, batch: messages.Batch) -> FieldPlan:
         if batch.dataset != self.spec.name:

@@ -13,9 +13,28 @@ import click
 
 from libs import constants as c
 from libs import logging as ingest_logging
-from libs.errors import ConfigurationError, RetryBudgetExhausted, UserError
+from libs.errors import PermanentError, RetryBudgetExhausted, UserError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class OneLineUsageError(click.UsageError):
+    """click's usage error in our style: ``error: <message> (see 'PROG --help')``, exit 2."""
+
+    def show(self, file: Any = None) -> None:
+        prog = self.ctx.command_path if self.ctx is not None else "the command"
+        message = self.format_message().rstrip(".")
+        click.echo(f"error: {message} (see '{prog} --help')", err=True)
+
+
+class Command(click.Command):
+    """A click command whose usage errors (missing or bad option) look like our user errors."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise OneLineUsageError(exc.format_message(), exc.ctx or ctx) from exc
 
 
 def common_options(func: F) -> F:
@@ -65,7 +84,11 @@ T = TypeVar("T")
 
 
 def run_main(make: Callable[[], Awaitable[T]], on_signal: Callable[[int], None]) -> T:
-    """asyncio.run with SIGINT/SIGTERM routed to ``on_signal``; user errors exit 2."""
+    """asyncio.run with SIGINT/SIGTERM routed to ``on_signal``.
+
+    User and configuration errors (every PermanentError that gets here) are one line and exit 2;
+    a spent retry budget is one line and exit 1. No traceback for either.
+    """
 
     async def runner() -> T:
         loop = asyncio.get_running_loop()
@@ -75,9 +98,7 @@ def run_main(make: Callable[[], Awaitable[T]], on_signal: Callable[[int], None])
 
     try:
         return asyncio.run(runner())
-    except UserError as exc:
-        fail(str(exc), c.EXIT_USAGE)
-    except ConfigurationError as exc:
+    except (UserError, PermanentError) as exc:
         fail(str(exc), c.EXIT_USAGE)
     except RetryBudgetExhausted as exc:
         fail(str(exc), c.EXIT_FAILED)

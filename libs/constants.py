@@ -18,6 +18,9 @@ MAX_RECORD_LINES: Final = 100  # ... or at the end of this many physical lines
 MAX_HEADER_BYTES: Final = 1 << 20  # the header's line must end within this many bytes
 DEFAULT_DELIVERY_LIMIT: Final = 5
 OFFSET_SAVE_INTERVAL_S: Final = 0.2  # the producer saves its resume offset this often
+# How long the producer waits while RabbitMQ blocks publishing (a memory or disk alarm): the
+# broker is alive and consumers drain it, so this is longer than the outage budget.
+DEFAULT_BLOCKED_TIMEOUT_S: Final = 600.0
 
 DLX_SUFFIX: Final = ".dlx"
 DLQ_SUFFIX: Final = ".dlq"

@@ -14,7 +14,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from libs.dataset import Dataset
 from libs.errors import ConfigurationError, DatabaseUnavailable, IngestError, PermanentError
-from libs.settings import PostgresSettings, redact_text
+from libs.settings import PostgresSettings, redact_text, redact_url
 
 # sqlstate classes worth a retry: connection exception, transaction rollback (serialization
 # failure, deadlock), insufficient resources, operator intervention (shutdown, starting up),
@@ -22,6 +22,9 @@ from libs.settings import PostgresSettings, redact_text
 TRANSIENT_CLASSES: Final = frozenset({"08", "40", "53", "57", "58"})
 # Data exception and integrity violation: the batch's content is the problem.
 DATA_CLASSES: Final = frozenset({"22", "23"})
+# Invalid authorization specification (wrong user or password, pg_hba.conf refusal).
+INVALID_AUTHORIZATION: Final = "28"
+INVALID_CATALOG_NAME: Final = "3D000"  # the database does not exist
 CONNECT_TIMEOUT: Final = 10.0
 COMMAND_TIMEOUT: Final = 120.0
 
@@ -37,7 +40,14 @@ def translate(exc: BaseException, url: str) -> IngestError:
         state = str(getattr(exc, "sqlstate", "") or "")
         if state[:2] in TRANSIENT_CLASSES:
             return DatabaseUnavailable(text)
-        if state[:2] == "42" or state == "3D000":
+        if state[:2] == INVALID_AUTHORIZATION:
+            return ConfigurationError(
+                f"PostgreSQL at {redact_url(url)} refused the login: {text}; check the user "
+                "and password in DATABASE_URL / --database-url")
+        if state == INVALID_CATALOG_NAME:
+            return ConfigurationError(f"{text} at {redact_url(url)}: create and migrate it with "
+                                      "`make migrate-db`, or fix DATABASE_URL")
+        if state[:2] == "42":
             return ConfigurationError(text)
         return PermanentError(text)
     if isinstance(exc, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError):

@@ -37,5 +37,19 @@ class ConfigurationError(PermanentError):
     """The environment does not match what the program needs (e.g. database not migrated)."""
 
 
+class BrokerRefused(ConfigurationError):
+    """RabbitMQ refused what retrying cannot fix: a login or virtual host, a permission
+    (ACCESS_REFUSED), a missing exchange or queue (NOT_FOUND), or a precondition
+    (PRECONDITION_FAILED: a message over its max_message_size, a queue with other settings)."""
+
+
 class RetryBudgetExhausted(IngestError):
     """A transient condition lasted longer than the configured budget."""
+
+
+class BrokerBlocked(RetryBudgetExhausted):
+    """RabbitMQ kept publishing blocked (a resource alarm) longer than the blocked timeout."""
+
+
+class Stopped(IngestError):
+    """A signal asked the process to stop while it was waiting, connecting or retrying."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from libs import constants as c
 from libs.errors import UserError
@@ -81,6 +81,16 @@ class AmqpSettings:
     def safe_url(self) -> str:
         return redact_url(self.url)
 
+    @property
+    def user(self) -> str:
+        """The login user (RabbitMQ's default, guest, when the URL names none)."""
+        return unquote(urlsplit(self.url).username or "guest")
+
+    @property
+    def vhost(self) -> str:
+        """The virtual host: the URL's path without its leading slash; ``/`` when empty."""
+        return unquote(urlsplit(self.url).path[1:]) or "/"
+
 
 @dataclass(frozen=True)
 class PostgresSettings:
@@ -123,6 +133,7 @@ class ProducerSettings:
     max_record_bytes: int = c.MAX_RECORD_BYTES
     offset_ttl_days: int = 30
     progress: bool = True
+    blocked_timeout: float = c.DEFAULT_BLOCKED_TIMEOUT_S
 
     def __post_init__(self) -> None:
         if self.parallel < 1:
@@ -133,6 +144,8 @@ class ProducerSettings:
             raise UserError("--batch-bytes must be at least 1")
         if self.retry_budget <= 0 or self.publish_timeout <= 0:
             raise UserError("--retry-budget and --publish-timeout must be positive")
+        if self.blocked_timeout <= 0:
+            raise UserError("--blocked-timeout must be positive")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,13 @@ from aio_pika.abc import AbstractExchange
 from libs import amqp, dataset, faults
 from libs import constants as c
 from libs.csvfile import READ_CHUNK, fingerprint, read_header
-from libs.errors import OffsetStoreUnavailable, RetryBudgetExhausted, UserError
+from libs.errors import (
+    BrokerRefused,
+    OffsetStoreUnavailable,
+    RetryBudgetExhausted,
+    Stopped,
+    UserError,
+)
 from libs.messages import Batch
 from libs.offsets import Offset, OffsetStore
 from libs.retry import retry_transient
@@ -80,6 +86,7 @@ class Producer:
         self.progress = Progress(enabled=settings.progress)
         self._offset_warned = False
         self._start_rows = 0
+        self.flow = amqp.FlowControl(settings.blocked_timeout, self.stop, self._on_flow)
 
     async def run(self) -> Summary:
         started = time.monotonic()
@@ -149,18 +156,23 @@ class Producer:
         try:
             connection = await retry_transient(
                 lambda: amqp.connect(self.s.amqp, "csv-ingest-producer"),
-                budget=self.s.retry_budget, what="connect to RabbitMQ")
+                budget=self.s.retry_budget, what="connect to RabbitMQ", stop=self.stop)
             try:
+                amqp.watch_blocked(connection, self.flow)
                 channel = await connection.channel(publisher_confirms=True,
                                                    on_return_raises=True)
                 exchange, _ = await amqp.declare(channel, self.s.amqp)
                 complete = await self._pump(handle, start, template, exchange)
             finally:
-                with suppress(*amqp.BROKER_ERRORS):
-                    await asyncio.wait_for(connection.close(), 5)
-        except RetryBudgetExhausted as exc:
+                await amqp.close(connection, self.flow)
+        except RetryBudgetExhausted as exc:  # BrokerBlocked too
             self.summary.status = "gave_up"
             self.summary.message = str(exc)
+        except BrokerRefused as exc:  # retrying cannot help: say what to change, exit 2
+            self.summary.status = "refused"
+            self.summary.message = str(exc)
+        except Stopped:
+            pass  # the signal sets the status below
         finally:
             saver.cancel()
             with suppress(asyncio.CancelledError):
@@ -181,32 +193,44 @@ class Producer:
                       for _ in range(self.s.parallel)]
         tasks = [feeder, *publishers]
         try:
-            finished = await self._await_all(tasks)
+            finished = await self._await_all(feeder, publishers, queue)
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         return finished and feeder.result() and self.watermark.pending == 0
 
-    async def _await_all(self, tasks: list[asyncio.Task[Any]]) -> bool:
-        """Wait for the tasks; the first error is raised. After a signal, wait a bounded time
-        for outstanding confirms. True if every task finished."""
-        everything: asyncio.Future[Any] = asyncio.gather(*tasks)
+    async def _await_all(self, feeder: asyncio.Task[bool], publishers: list[asyncio.Task[None]],
+                         queue: asyncio.Queue[Chunk | None]) -> bool:
+        """Wait for the tasks; the first error is raised. After a signal, stop feeding and wait
+        a bounded time (publish_timeout) for outstanding confirms. True if every task finished."""
+        everything: asyncio.Future[Any] = asyncio.gather(feeder, *publishers)
         stop_wait: asyncio.Future[Any] = asyncio.ensure_future(self.stop.wait())
         try:
             await asyncio.wait({everything, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-            if not everything.done():
-                await asyncio.wait({everything}, timeout=self.s.publish_timeout)
-            if not everything.done():
+            if everything.done():
+                everything.result()
+                return True
+            self._stop_feeding(feeder, queue)
+            _, pending = await asyncio.wait(publishers, timeout=self.s.publish_timeout)
+            if pending:
                 log.warning("stopped waiting for outstanding confirms")
-                return False
-            everything.result()
-            return True
+            return False
         finally:
             stop_wait.cancel()
             everything.cancel()
             with suppress(BaseException):
                 await everything
+
+    def _stop_feeding(self, feeder: asyncio.Task[bool],
+                      queue: asyncio.Queue[Chunk | None]) -> None:
+        """No new batch after a signal: unpublished chunks are dropped (the offset never
+        covers them) and each idle publisher gets its end marker."""
+        feeder.cancel()
+        while not queue.empty():
+            queue.get_nowait()
+        for _ in range(self.s.parallel):
+            queue.put_nowait(None)
 
     async def _feed(self, queue: asyncio.Queue[Chunk | None], handle: BinaryIO,
                     start: Position) -> bool:
@@ -224,14 +248,18 @@ class Producer:
 
     async def _publish_loop(self, queue: asyncio.Queue[Chunk | None], template: Batch,
                             exchange: AbstractExchange) -> None:
-        while (chunk := await queue.get()) is not None:
+        while not self.stop.is_set() and (chunk := await queue.get()) is not None:
             batch = Batch(template.job_id, template.dataset, chunk.seq, chunk.first_line,
                           chunk.last_line, chunk.records, template.columns, template.source,
                           chunk.body)
             message = amqp.to_message(batch)
-            await retry_transient(
-                lambda m=message: self._publish_one(exchange, m),  # type: ignore[misc]
-                budget=self.s.retry_budget, what=f"publish batch {chunk.seq}")
+            try:  # an attempt under way finishes (bounded by _await_all); no retry after a stop
+                await retry_transient(
+                    lambda m=message: self._publish_one(exchange, m),  # type: ignore[misc]
+                    budget=self.s.retry_budget, what=f"publish batch {chunk.seq}",
+                    stop=self.stop, finish_attempt=True)
+            except Stopped:
+                return
             faults.hit("producer.after_confirm")
             self.watermark.confirm(chunk)
             self.summary.batches_published += 1
@@ -240,12 +268,22 @@ class Producer:
     async def _publish_one(self, exchange: AbstractExchange, message: Any) -> None:
         if faults.armed("producer.unconfirmed"):
             task = asyncio.ensure_future(
-                amqp.publish(exchange, self.s.amqp, message, self.s.publish_timeout))
+                amqp.publish(exchange, self.s.amqp, message, self.s.publish_timeout, self.flow))
             await asyncio.sleep(0.002)
             faults.hit("producer.unconfirmed")
             await task
             return
-        await amqp.publish(exchange, self.s.amqp, message, self.s.publish_timeout)
+        await amqp.publish(exchange, self.s.amqp, message, self.s.publish_timeout, self.flow)
+
+    def _on_flow(self, reason: str | None) -> None:
+        """Say once why publishing pauses, and when it resumes (log line and progress bar)."""
+        if reason is None:
+            log.info("RabbitMQ unblocked publishing: resuming")
+            self.progress.describe("publishing")
+            return
+        log.warning("RabbitMQ blocks publishing (memory or disk alarm): waiting for it to clear",
+                    reason=reason, blocked_timeout_s=self.s.blocked_timeout)
+        self.progress.describe(f"blocked by RabbitMQ: {reason}")
 
     async def _save_periodically(self) -> None:
         """A few times a second: a kill loses at most that much progress (Redis SETs are cheap)."""
@@ -291,4 +329,6 @@ def exit_code(summary: Summary, signum: int | None) -> int:
         return c.EXIT_OK
     if summary.status == "interrupted":
         return c.EXIT_SIGINT if signum == signal.SIGINT else c.EXIT_SIGTERM
+    if summary.status == "refused":
+        return c.EXIT_USAGE
     return c.EXIT_FAILED

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from libs import constants as c
-from libs.cli import common_options, fail, print_result, run_main, setup_logging
+from libs.cli import Command, common_options, fail, print_result, run_main, setup_logging
 from libs.errors import UserError
 from libs.settings import AmqpSettings, ProducerSettings, RedisSettings
 from producer.app import Producer, exit_code
@@ -20,12 +20,17 @@ durable quorum queue. After confirms, the end of the confirmed prefix is saved i
 fully published publishes nothing. If Redis is unreachable the producer publishes from the
 start: republishing is safe, the consumer loads each record once.
 
-Exit codes: 0 all batches confirmed; 1 gave up on the broker (retry budget spent: rerun to
-continue); 2 user error (missing file, bad header, bad option); 130/143 stopped by
-SIGINT/SIGTERM after saving the offset. The result is one JSON line on stdout."""
+While RabbitMQ blocks publishers (a memory or disk alarm) the producer waits, says so, and
+carries on when the alarm clears; --blocked-timeout bounds that wait, apart from the retry budget.
+
+Exit codes: 0 all batches confirmed; 1 gave up on the broker (retry budget spent, or blocked
+longer than --blocked-timeout: rerun to continue); 2 user or configuration error (missing file,
+bad header, bad option, a refusal of the broker: login, permissions, message size); 130/143
+stopped by SIGINT/SIGTERM after saving the offset. The result is one JSON line on stdout."""
 
 
-@click.command(help=HELP, context_settings={"show_default": True, "max_content_width": 100})
+@click.command(cls=Command, help=HELP,
+               context_settings={"show_default": True, "max_content_width": 100})
 @click.option("--file", "file", envvar="INGEST_FILE", required=True,
               type=click.Path(path_type=Path, dir_okay=False),
               help="CSV file to publish (header on line 1).")
@@ -44,15 +49,19 @@ SIGINT/SIGTERM after saving the offset. The result is one JSON line on stdout.""
               help="Seconds to keep retrying an unreachable broker before exiting 1.")
 @click.option("--publish-timeout", envvar="PRODUCER_PUBLISH_TIMEOUT", type=float,
               default=10.0, help="Seconds to wait for one confirm before retrying.")
+@click.option("--blocked-timeout", envvar="PRODUCER_BLOCKED_TIMEOUT", type=float,
+              default=c.DEFAULT_BLOCKED_TIMEOUT_S,
+              help="Seconds to wait while RabbitMQ blocks publishing (memory or disk alarm) "
+                   "before exiting 1; not counted in the retry budget.")
 @click.option("--offset-ttl-days", envvar="PRODUCER_OFFSET_TTL_DAYS", type=int, default=30,
               help="How long Redis keeps a file's offset.")
 @click.option("--progress/--no-progress", envvar="PRODUCER_PROGRESS", default=True,
               help="Progress bar on a terminal (never in non-TTY output).")
 @common_options
 def main(file: Path, parallel: int, batch_size: int, batch_bytes: int, redis_url: str,
-         redis_prefix: str, retry_budget: float, publish_timeout: float, offset_ttl_days: int,
-         progress: bool, amqp_url: str, queue: str, delivery_limit: int, dataset: str,
-         log_level: str, log_format: str) -> None:
+         redis_prefix: str, retry_budget: float, publish_timeout: float, blocked_timeout: float,
+         offset_ttl_days: int, progress: bool, amqp_url: str, queue: str, delivery_limit: int,
+         dataset: str, log_level: str, log_format: str) -> None:
     setup_logging(log_level, log_format)
     try:
         settings = ProducerSettings(
@@ -61,6 +70,7 @@ def main(file: Path, parallel: int, batch_size: int, batch_bytes: int, redis_url
             redis=RedisSettings.from_url(redis_url, redis_prefix),
             dataset=dataset, parallel=parallel, batch_size=batch_size, batch_bytes=batch_bytes,
             retry_budget=retry_budget, publish_timeout=publish_timeout,
+            blocked_timeout=blocked_timeout,
             offset_ttl_days=offset_ttl_days, progress=progress)
     except UserError as exc:
         fail(str(exc), c.EXIT_USAGE)
@@ -71,4 +81,6 @@ def main(file: Path, parallel: int, batch_size: int, batch_bytes: int, redis_url
         click.echo(f"error: gave up on the broker: {summary.rows_confirmed} rows confirmed "
                    f"(up to line {summary.confirmed_up_to_line}); rerun to continue. "
                    f"{summary.message}", err=True)
+    elif summary.status == "refused":
+        click.echo(f"error: {summary.message}", err=True)
     raise SystemExit(exit_code(summary, producer.signal))

@@ -33,6 +33,11 @@ class Progress:
         if self._bar is not None and self._task is not None:
             self._bar.advance(self._task, amount)
 
+    def describe(self, text: str) -> None:
+        """The bar's label: ``publishing``, or why it waits (``blocked by RabbitMQ: ...``)."""
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, description=text)
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()
