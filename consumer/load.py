@@ -12,16 +12,15 @@ conflict row by row under a lock:
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
 import asyncpg
 
 from consumer.parse import Prepared, RejectRow
+from consumer.payload import Row, copy_payload
 from libs import faults
 from libs.dataset import DUPLICATE_KEY, Dataset
 from libs.db import Conn, consumer_name, quote_all, quote_ident, translated
@@ -90,15 +89,6 @@ class Statements:
                     "ON CONFLICT DO NOTHING")
 
 
-def copy_payload(prepared: Prepared) -> bytes:
-    """The rows as CSV for COPY: an unquoted empty field is NULL."""
-    if prepared.plain:
-        return ("\n".join(map(",".join, prepared.rows)) + "\n").encode()
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(prepared.rows)
-    return buffer.getvalue().encode()
-
-
 async def _one(payload: bytes) -> AsyncIterator[bytes]:
     yield payload
 
@@ -155,25 +145,24 @@ class Loader:
                           outcome: Outcome) -> list[RejectRow]:
         if not prepared.rows:
             return []
-        payload = copy_payload(prepared)
         try:
             async with conn.transaction():
-                await self._copy(conn, self._sql.table, payload)
+                await self._copy(conn, self._sql.table, prepared.rows, prepared.plain)
         except asyncpg.UniqueViolationError:
-            return await self._merge(conn, batch, prepared, outcome, payload)
+            return await self._merge(conn, batch, prepared, outcome)
         outcome.inserted = len(prepared.rows)
         return []
 
-    async def _copy(self, conn: Conn, table: str, payload: bytes) -> None:
+    async def _copy(self, conn: Conn, table: str, rows: Sequence[Row], plain: bool) -> None:
         # An async source: a file-like one would be read through a thread pool.
-        await conn.copy_to_table(table, source=_one(payload), columns=self._sql.columns,
-                                 format="csv")
+        await conn.copy_to_table(table, source=_one(copy_payload(rows, plain)),
+                                 columns=self._sql.columns, format="csv")
 
     async def _merge(self, conn: Conn, batch: Batch, prepared: Prepared,
-                     outcome: Outcome, payload: bytes) -> list[RejectRow]:
+                     outcome: Outcome) -> list[RejectRow]:
         sql = self._sql
         await conn.execute(sql.create_stage)
-        await self._copy(conn, sql.stage, payload)
+        await self._copy(conn, sql.stage, prepared.rows, prepared.plain)
         await conn.execute(sql.index_joins)
         outcome.inserted = _count(await conn.execute(sql.insert_new))
         wins: list[int] = []
