@@ -8,21 +8,27 @@ conflict row by row under a lock:
 - the same job holds the key from a later line: the earlier line wins, the later one is moved
   to the rejects (``duplicate_key``), whatever order the batches commit in;
 - otherwise (an earlier line, or an earlier job): this record is rejected ``duplicate_key``.
+
+A record whose value PostgreSQL refuses (a data exception, a constraint other than the key,
+a program limit) is rejected ``database_rejected`` with PostgreSQL's message, and the rest of
+the batch loads: each statement that fails that way is retried on parts of the batch in
+savepoints (consumer/isolate.py), using the line COPY names, else bisection.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
 import asyncpg
 
+from consumer.isolate import copy_line, detail, isolate, refused, refused_not_key
 from consumer.parse import Prepared, RejectRow
-from consumer.payload import Row, copy_payload
+from consumer.payload import Row, copy_payload, row_at_line
 from libs import faults
-from libs.dataset import DUPLICATE_KEY, Dataset
+from libs.dataset import DATABASE_REJECTED, DUPLICATE_KEY, Dataset
 from libs.db import Conn, consumer_name, quote_all, quote_ident, translated
 from libs.errors import DatabaseUnavailable
 from libs.messages import Batch
@@ -56,6 +62,11 @@ class Statements:
         self.index_joins = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"
         self.insert_new = (f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "
                            f"ORDER BY {key} ON CONFLICT ({key}) DO NOTHING")
+        self.insert_lines = (f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "
+                             "WHERE line_no = ANY($1::int[]) "
+                             f"ORDER BY {key} ON CONFLICT ({key}) DO NOTHING")
+        self.staged = f"SELECT line_no FROM {stage} ORDER BY line_no"
+        self.unstage = f"DELETE FROM {stage} WHERE line_no = ANY($1::int[])"
         self.conflicts = (
             f"SELECT s.line_no, c.job_id AS held_job, c.line_no AS held_line FROM {stage} s "
             f"JOIN {table} c ON c.{key} = s.{key} WHERE NOT (c.job_id IS NOT DISTINCT FROM "
@@ -143,14 +154,27 @@ class Loader:
 
     async def _write_rows(self, conn: Conn, batch: Batch, prepared: Prepared,
                           outcome: Outcome) -> list[RejectRow]:
-        if not prepared.rows:
+        rows = prepared.rows
+        if not rows:
             return []
+        table = self._sql.table
         try:
             async with conn.transaction():
-                await self._copy(conn, self._sql.table, prepared.rows, prepared.plain)
+                await self._copy(conn, table, rows, prepared.plain)
         except asyncpg.UniqueViolationError:
             return await self._merge(conn, batch, prepared, outcome)
-        outcome.inserted = len(prepared.rows)
+        except asyncpg.PostgresError as exc:
+            if not refused(exc):
+                raise
+            try:  # some records refused: the others go in, still straight into the table
+                async with conn.transaction():
+                    copy = self._copier(conn, table, prepared.plain)
+                    bad = await isolate(conn, rows, copy, _copy_culprit, refused_not_key, exc)
+            except asyncpg.UniqueViolationError:
+                return await self._merge(conn, batch, prepared, outcome)
+            outcome.inserted = len(rows) - len(bad)
+            return [_refusal(prepared, int(row[-1]), error) for row, error in bad]
+        outcome.inserted = len(rows)
         return []
 
     async def _copy(self, conn: Conn, table: str, rows: Sequence[Row], plain: bool) -> None:
@@ -158,13 +182,19 @@ class Loader:
         await conn.copy_to_table(table, source=_one(copy_payload(rows, plain)),
                                  columns=self._sql.columns, format="csv")
 
+    def _copier(self, conn: Conn, table: str,
+                plain: bool) -> Callable[[Sequence[Row]], Awaitable[None]]:
+        return lambda rows: self._copy(conn, table, rows, plain)
+
     async def _merge(self, conn: Conn, batch: Batch, prepared: Prepared,
                      outcome: Outcome) -> list[RejectRow]:
         sql = self._sql
         await conn.execute(sql.create_stage)
-        await self._copy(conn, sql.stage, prepared.rows, prepared.plain)
+        copy = self._copier(conn, sql.stage, prepared.plain)
+        bad = await isolate(conn, prepared.rows, copy, _copy_culprit, refused)
+        refusals = [_refusal(prepared, int(row[-1]), error) for row, error in bad]
         await conn.execute(sql.index_joins)
-        outcome.inserted = _count(await conn.execute(sql.insert_new))
+        refusals += await self._insert_new(conn, prepared, outcome)
         wins: list[int] = []
         losers: list[RejectRow] = []
         for row in await conn.fetch(sql.conflicts):
@@ -176,9 +206,41 @@ class Loader:
             losers.append(RejectRow(line, DUPLICATE_KEY, prepared.raw_text(line),
                                     f"key already loaded from {where} (line {held_line})"))
         if wins:
-            await conn.execute(sql.displace, wins)
-            outcome.replaced = _count(await conn.execute(sql.replace, wins))
-        return losers
+            refusals += await self._replace(conn, prepared, outcome, wins)
+        return sorted(refusals + losers, key=lambda r: r.line_no)
+
+    async def _insert_new(self, conn: Conn, prepared: Prepared,
+                          outcome: Outcome) -> list[RejectRow]:
+        """INSERT the staged rows whose key is free; refused lines leave the stage."""
+        sql = self._sql
+        try:
+            async with conn.transaction():
+                outcome.inserted = _count(await conn.execute(sql.insert_new))
+            return []
+        except asyncpg.PostgresError as exc:
+            if not refused(exc):
+                raise
+            first = exc
+        staged = [r["line_no"] for r in await conn.fetch(sql.staged)]
+
+        async def insert(lines: Sequence[int]) -> None:
+            outcome.inserted += _count(await conn.execute(sql.insert_lines, list(lines)))
+
+        bad = await isolate(conn, staged, insert, _no_culprit, refused, first)
+        await conn.execute(sql.unstage, [line for line, _ in bad])
+        return [_refusal(prepared, line, error) for line, error in bad]
+
+    async def _replace(self, conn: Conn, prepared: Prepared, outcome: Outcome,
+                       wins: list[int]) -> list[RejectRow]:
+        """The earlier lines take their keys back; a refused one leaves the later row be."""
+        sql = self._sql
+
+        async def replace(lines: Sequence[int]) -> None:
+            await conn.execute(sql.displace, list(lines))
+            outcome.replaced += _count(await conn.execute(sql.replace, list(lines)))
+
+        bad = await isolate(conn, wins, replace, _no_culprit, refused)
+        return [_refusal(prepared, line, error) for line, error in bad]
 
     async def _write_rejects(self, conn: Conn, job_id: str,
                              rejects: list[RejectRow], outcome: Outcome) -> None:
@@ -188,3 +250,16 @@ class Loader:
                            [r.reason for r in rejects], [r.raw for r in rejects],
                            [r.detail for r in rejects])
         outcome.rejected.update(r.reason for r in rejects)
+
+
+def _copy_culprit(exc: asyncpg.PostgresError, rows: Sequence[Row]) -> int | None:
+    line = copy_line(exc)
+    return None if line is None else row_at_line(rows, line)
+
+
+def _no_culprit(exc: asyncpg.PostgresError, items: Sequence[int]) -> int | None:
+    return None  # INSERT ... SELECT and UPDATE name no line: bisect
+
+
+def _refusal(prepared: Prepared, line: int, exc: asyncpg.PostgresError) -> RejectRow:
+    return RejectRow(line, DATABASE_REJECTED, prepared.raw_text(line), detail(exc))

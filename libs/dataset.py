@@ -25,6 +25,7 @@ INVALID_DATE: Final = "invalid_date"
 INVALID_TIMESTAMP: Final = "invalid_timestamp"
 INVALID_NUMBER: Final = "invalid_number"
 DUPLICATE_KEY: Final = "duplicate_key"
+DATABASE_REJECTED: Final = "database_rejected"
 
 
 class InvalidValue(ValueError):

@@ -20,8 +20,10 @@ from libs.settings import PostgresSettings, redact_text
 # failure, deadlock), insufficient resources, operator intervention (shutdown, starting up),
 # system error.
 TRANSIENT_CLASSES: Final = frozenset({"08", "40", "53", "57", "58"})
-# Data exception and integrity violation: the batch's content is the problem.
+# Data exception and integrity violation, and program limit exceeded (e.g. an index row too
+# large): the batch's content is the problem (PostgreSQL docs, Appendix A).
 DATA_CLASSES: Final = frozenset({"22", "23"})
+DATA_CODES: Final = frozenset({"54000"})
 CONNECT_TIMEOUT: Final = 10.0
 COMMAND_TIMEOUT: Final = 120.0
 
