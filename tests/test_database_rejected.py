@@ -13,12 +13,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aio_pika
 import asyncpg
 import pytest
 
 from consumer.isolate import isolate, refused
+from libs import amqp
+from libs import constants as c
 from libs.settings import AmqpSettings
-from tests.pipeline import consume_burst, customers_rows, produce, write_csv
+from tests.pipeline import consume_burst, customers_rows, drain, produce, write_csv
 from tests.test_consumer import publish_batches
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
@@ -169,6 +172,27 @@ async def test_lone_cr_inside_an_unquoted_field_is_kept(
     by_line = {line: r for (_, line), r in customers.items()}
     assert sorted(by_line) == [2, 3, 4, 5, 6]
     assert by_line[4]["first_name"] == "Fir\rst2"
+
+
+async def test_unknown_message_version_is_dead_lettered_and_burst_exits_1(
+        tmp_path: Path, service_env: dict[str, str], database_url: str) -> None:
+    settings = AmqpSettings(service_env["AMQP_URL"], service_env["INGEST_QUEUE"])
+    connection = await aio_pika.connect(settings.url)
+    try:
+        channel = await connection.channel()
+        exchange, _ = await amqp.declare(channel, settings)
+        await exchange.publish(aio_pika.Message(b"x", headers={c.H_VERSION: 99},
+                                                delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                               routing_key=settings.queue)
+    finally:
+        await connection.close()
+    assert produce(write_csv(tmp_path / "f.csv", customers_rows(20)), service_env).rc == 0
+    consumed = consume_burst(service_env)
+    assert consumed.rc == 1
+    assert consumed.summary["status"] == "dead_lettered"
+    assert consumed.summary["dead_lettered"] == 1
+    assert consumed.summary["rows_inserted"] == 20  # the rest flowed
+    assert [m.body for m in await drain(settings.url, settings.dead_letter_queue)] == [b"x"]
 
 
 # --- isolate() on its own: bounded, right whatever the located line says ----------------------
