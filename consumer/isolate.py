@@ -27,6 +27,9 @@ Locate = Callable[[asyncpg.PostgresError, Sequence[T]], "int | None"]
 
 UNIQUE_VIOLATION: Final = "23505"
 COPY_CONTEXT: Final = re.compile(r"COPY [^,]*, line ([0-9]+)(?:, column ([a-z_][a-z0-9_]*))?")
+# "Failing row contains (v1, v2, ...)." (CHECK and NOT NULL violations): the numbers in it.
+FAILING_ROW: Final = re.compile(r"Failing row contains \((.*)\)")
+NUMBER: Final = re.compile(r"(?:^|, )(-?[0-9]+)(?=, |$)")
 
 
 def refused(exc: BaseException) -> bool:
@@ -46,6 +49,16 @@ def copy_line(exc: asyncpg.PostgresError) -> int | None:
     """The payload line COPY's error context names, if any (1-based)."""
     found = COPY_CONTEXT.search(str(getattr(exc, "context", None) or ""))
     return int(found.group(1)) if found else None
+
+
+def failing_row_numbers(exc: asyncpg.PostgresError) -> list[int]:
+    """The integers among the values of the row a CHECK or NOT NULL violation shows, last
+    first (the lineage columns end the table). A guess for finding the record: ``isolate``
+    confirms it by trying the record alone."""
+    found = FAILING_ROW.search(str(getattr(exc, "detail", None) or ""))
+    if found is None:
+        return []
+    return [int(n) for n in reversed(NUMBER.findall(found.group(1)))]
 
 
 def detail(exc: asyncpg.PostgresError) -> str:

@@ -24,7 +24,14 @@ from typing import Final
 
 import asyncpg
 
-from consumer.isolate import copy_line, detail, isolate, refused, refused_not_key
+from consumer.isolate import (
+    copy_line,
+    detail,
+    failing_row_numbers,
+    isolate,
+    refused,
+    refused_not_key,
+)
 from consumer.parse import Prepared, RejectRow
 from consumer.payload import Row, copy_payload, row_at_line
 from libs import faults
@@ -226,7 +233,7 @@ class Loader:
         async def insert(lines: Sequence[int]) -> None:
             outcome.inserted += _count(await conn.execute(sql.insert_lines, list(lines)))
 
-        bad = await isolate(conn, staged, insert, _no_culprit, refused, first)
+        bad = await isolate(conn, staged, insert, _line_culprit, refused, first)
         await conn.execute(sql.unstage, [line for line, _ in bad])
         return [_refusal(prepared, line, error) for line, error in bad]
 
@@ -239,7 +246,7 @@ class Loader:
             await conn.execute(sql.displace, list(lines))
             outcome.replaced += _count(await conn.execute(sql.replace, list(lines)))
 
-        bad = await isolate(conn, wins, replace, _no_culprit, refused)
+        bad = await isolate(conn, wins, replace, _line_culprit, refused)
         return [_refusal(prepared, line, error) for line, error in bad]
 
     async def _write_rejects(self, conn: Conn, job_id: str,
@@ -257,8 +264,11 @@ def _copy_culprit(exc: asyncpg.PostgresError, rows: Sequence[Row]) -> int | None
     return None if line is None else row_at_line(rows, line)
 
 
-def _no_culprit(exc: asyncpg.PostgresError, items: Sequence[int]) -> int | None:
-    return None  # INSERT ... SELECT and UPDATE name no line: bisect
+def _line_culprit(exc: asyncpg.PostgresError, lines: Sequence[int]) -> int | None:
+    """INSERT ... SELECT and UPDATE name no line; a failing row they show holds its line_no
+    (a guess: isolate() confirms it). Without one: None, bisect."""
+    where = {line: index for index, line in enumerate(lines)}
+    return next((where[n] for n in failing_row_numbers(exc) if n in where), None)
 
 
 def _refusal(prepared: Prepared, line: int, exc: asyncpg.PostgresError) -> RejectRow:

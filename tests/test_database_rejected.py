@@ -17,7 +17,7 @@ import aio_pika
 import asyncpg
 import pytest
 
-from consumer.isolate import isolate, refused
+from consumer.isolate import failing_row_numbers, isolate, refused
 from libs import amqp
 from libs import constants as c
 from libs.settings import AmqpSettings
@@ -263,3 +263,12 @@ async def test_a_refused_key_take_back_leaves_the_later_line_loaded(
     assert 'unique constraint "test_phone"' in reject["detail"]
     assert len(customers) == 29
     assert (consumed.summary["rows_inserted"], consumed.summary["rows_replaced"]) == (29, 0)
+
+
+@pytest.mark.unit
+def test_failing_row_numbers_last_first() -> None:
+    exc = asyncpg.CheckViolationError("new row violates check constraint")
+    exc.detail = ("Failing row contains (a@b.co, x, 1, (y), 12, null, -3, job-1, 42, "
+                  "2026-11-29 11:09:55.858952+00).")
+    assert failing_row_numbers(exc) == [42, -3, 12, 1]
+    assert failing_row_numbers(asyncpg.CheckViolationError("no detail")) == []
