@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 import asyncpg
@@ -63,7 +63,8 @@ class Statements:
         cols = quote_all(self.columns)
         values = ", ".join(f"s.{quote_ident(name)}" for name in self.columns)
         self.create_stage = (f"CREATE TEMP TABLE IF NOT EXISTS {stage} "
-                             f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+                             f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS; "
+                             f"DELETE FROM {stage}")
         # The stage has no statistics (ANALYZE costs ~7 ms a batch): without them the planner
         # may hash-join it against the whole target table. A batch is small: index lookups.
         self.index_joins = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"
@@ -120,6 +121,7 @@ class Loader:
     def __init__(self, pool: asyncpg.Pool, spec: Dataset, url: str) -> None:
         self._pool = pool
         self._sql = Statements(spec)
+        self._key_index = spec.key_index
         self._url = url
         self._jobs_seen: set[str] = set()
         self._name = consumer_name()
@@ -153,6 +155,7 @@ class Loader:
         faults.hit("consumer.mid_transaction")
         outcome = Outcome()
         extra = await self._write_rows(conn, batch, prepared, outcome)
+        extra += await self._readmit(conn, batch, prepared, outcome, extra)
         rejects = prepared.rejects + extra
         await self._write_rejects(conn, batch.job_id, rejects, outcome)
         await conn.execute(sql.finish, batch.job_id, batch.first_line, batch.last_line,
@@ -179,10 +182,28 @@ class Loader:
                     bad = await isolate(conn, rows, copy, _copy_culprit, refused_not_key, exc)
             except asyncpg.UniqueViolationError:
                 return await self._merge(conn, batch, prepared, outcome)
-            outcome.inserted = len(rows) - len(bad)
+            outcome.inserted += len(rows) - len(bad)
             return [_refusal(prepared, int(row[-1]), error) for row, error in bad]
-        outcome.inserted = len(rows)
+        outcome.inserted += len(rows)
         return []
+
+    async def _readmit(self, conn: Conn, batch: Batch, prepared: Prepared, outcome: Outcome,
+                       refusals: list[RejectRow]) -> list[RejectRow]:
+        """The earliest line that loads wins: where the database refused the record holding a
+        key, the batch's next record of that key (rejected duplicate_key so far) is loaded in
+        its place, and so on; bounded by the batch's duplicates."""
+        more: list[RejectRow] = []
+        rows = prepared.rows
+        while refusals:
+            lines = {r.line_no for r in refusals if r.reason == DATABASE_REJECTED}
+            keys = [row[self._key_index] for row in rows if int(row[-1]) in lines]
+            rows = [row for row in map(prepared.readmit, keys) if row is not None]
+            if not rows:
+                break
+            refusals = await self._write_rows(conn, batch, replace(prepared, rows=rows),
+                                              outcome)
+            more += refusals
+        return more
 
     async def _copy(self, conn: Conn, table: str, rows: Sequence[Row], plain: bool) -> None:
         # An async source: a file-like one would be read through a thread pool.
@@ -196,7 +217,7 @@ class Loader:
     async def _merge(self, conn: Conn, batch: Batch, prepared: Prepared,
                      outcome: Outcome) -> list[RejectRow]:
         sql = self._sql
-        await conn.execute(sql.create_stage)
+        await conn.execute(sql.create_stage)  # and empty: a readmission round may come second
         copy = self._copier(conn, sql.stage, prepared.plain)
         bad = await isolate(conn, prepared.rows, copy, _copy_culprit, refused)
         refusals = [_refusal(prepared, int(row[-1]), error) for row, error in bad]
@@ -222,7 +243,7 @@ class Loader:
         sql = self._sql
         try:
             async with conn.transaction():
-                outcome.inserted = _count(await conn.execute(sql.insert_new))
+                outcome.inserted += _count(await conn.execute(sql.insert_new))
             return []
         except asyncpg.PostgresError as exc:
             if not refused(exc):

@@ -236,6 +236,45 @@ async def test_isolate_finds_exactly_the_refused_items_in_bounded_attempts(
     assert attempts <= 3 * len(items)
 
 
+@pytest.mark.parametrize("path", ["fast", "merge"])
+@pytest.mark.parametrize(("refused_lines", "loaded", "duplicates"), [
+    ((5,), 7, {9: 7}),  # line 7 takes the key, line 9 is now a duplicate of line 7
+    ((5, 7), 9, {}),  # and again
+])
+async def test_a_refused_record_passes_its_key_to_the_next_record_of_its_batch(
+        tmp_path: Path, service_env: dict[str, str], database_url: str, path: str,
+        refused_lines: tuple[int, ...], loaded: int, duplicates: dict[int, int]) -> None:
+    """Within one batch the later records of a key are rejected duplicate_key before the
+    database sees the first; when it refuses the first, the next one loads instead, as it
+    would from another batch: the earliest line that loads wins, whatever the batches."""
+    rows = customers_rows(10)
+    for line in (7, 9):
+        rows[line - 2] = rows[line - 2].replace(f"user{line - 2}@", "user3@")  # line 5's key
+    if path == "merge":  # an earlier job holds the key of line 11: the stage path runs
+        earlier = write_csv(tmp_path / "earlier.csv", [rows[9]])
+        assert produce(earlier, service_env).rc == 0
+        assert consume_burst(service_env).rc == 0
+    source = write_csv(tmp_path / "f.csv", with_long_city(rows, refused_lines))
+    async with altered(database_url, "check"):
+        produced = produce(source, service_env)
+        consumed = consume_burst(service_env)
+    assert consumed.rc == 0, consumed.stderr
+    job = produced.summary["job_id"]
+    customers, rejects = await table(database_url)
+    assert customers[(job, loaded)]["email"] == "user3@example.com"
+    mine = {line: r for (j, line), r in rejects.items() if j == job}
+    assert {line: r["reason"] for line, r in mine.items()} == {
+        **{line: "database_rejected" for line in refused_lines},
+        **{line: "duplicate_key" for line in duplicates},
+        **({11: "duplicate_key"} if path == "merge" else {})}
+    for line, holder in duplicates.items():
+        assert mine[line]["detail"].endswith(f"already on line {holder}")
+    inserted = 10 - len(refused_lines) - len(duplicates) - (path == "merge")
+    assert consumed.summary["rows_inserted"] == inserted
+    assert sum(consumed.summary["rejects_by_reason"].values()) == 10 - inserted
+    assert len([k for k in customers if k[0] == job]) == inserted
+
+
 async def test_a_refused_key_take_back_leaves_the_later_line_loaded(
         tmp_path: Path, service_env: dict[str, str], database_url: str) -> None:
     """The UPDATE that gives line 5 its key back from line 25 breaks a unique index on phone
