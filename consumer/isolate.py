@@ -3,7 +3,8 @@
 A statement over a set of records (COPY, INSERT ... SELECT, UPDATE) fails as a whole when one
 record breaks a rule of the table. :func:`isolate` retries it on parts of the set, each in its
 own savepoint: where the error names the failing record (COPY's context says
-``COPY customers, line 3, column balance: ...``), the records before it, the record alone and
+``COPY customers, line 3, column balance: ...``; for INSERT and UPDATE the failing row a CHECK
+or NOT NULL violation shows holds the line_no), the records before it, the record alone and
 the records after it; where it does not, the two halves (bisection). A part that fails and
 holds one record is that record's refusal. Every retried part is strictly smaller than the
 part that failed, so the attempts are bounded (at most about twice the records) and it never
