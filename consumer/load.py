@@ -167,21 +167,21 @@ class Loader:
         rows = prepared.rows
         if not rows:
             return []
-        table = self._sql.table
+        copier = _Copier(conn, self._sql.columns, rows, prepared.plain)
+        copy = copier.into(self._sql.table)
         try:
             async with conn.transaction():
-                await self._copy(conn, table, rows, prepared.plain)
+                await copy(rows)
         except asyncpg.UniqueViolationError:
-            return await self._merge(conn, batch, prepared, outcome)
+            return await self._merge(conn, batch, prepared, outcome, copier)
         except asyncpg.PostgresError as exc:
             if not refused(exc):
                 raise
             try:  # some records refused: the others go in, still straight into the table
                 async with conn.transaction():
-                    copy = self._copier(conn, table, prepared.plain)
                     bad = await isolate(conn, rows, copy, _copy_culprit, refused_not_key, exc)
             except asyncpg.UniqueViolationError:
-                return await self._merge(conn, batch, prepared, outcome)
+                return await self._merge(conn, batch, prepared, outcome, copier)
             outcome.inserted += len(rows) - len(bad)
             return [_refusal(prepared, int(row[-1]), error) for row, error in bad]
         outcome.inserted += len(rows)
@@ -205,21 +205,11 @@ class Loader:
             more += refusals
         return more
 
-    async def _copy(self, conn: Conn, table: str, rows: Sequence[Row], plain: bool) -> None:
-        # An async source: a file-like one would be read through a thread pool.
-        await conn.copy_to_table(table, source=_one(copy_payload(rows, plain)),
-                                 columns=self._sql.columns, format="csv")
-
-    def _copier(self, conn: Conn, table: str,
-                plain: bool) -> Callable[[Sequence[Row]], Awaitable[None]]:
-        return lambda rows: self._copy(conn, table, rows, plain)
-
     async def _merge(self, conn: Conn, batch: Batch, prepared: Prepared,
-                     outcome: Outcome) -> list[RejectRow]:
+                     outcome: Outcome, copier: _Copier) -> list[RejectRow]:
         sql = self._sql
         await conn.execute(sql.create_stage)  # and empty: a readmission round may come second
-        copy = self._copier(conn, sql.stage, prepared.plain)
-        bad = await isolate(conn, prepared.rows, copy, _copy_culprit, refused)
+        bad = await isolate(conn, prepared.rows, copier.into(sql.stage), _copy_culprit, refused)
         refusals = [_refusal(prepared, int(row[-1]), error) for row, error in bad]
         await conn.execute(sql.index_joins)
         refusals += await self._insert_new(conn, prepared, outcome)
@@ -278,6 +268,30 @@ class Loader:
                            [r.reason for r in rejects], [r.raw for r in rejects],
                            [r.detail for r in rejects])
         outcome.rejected.update(r.reason for r in rejects)
+
+
+class _Copier:
+    """COPY of a batch's rows or of a part of them; the whole batch's payload is made once."""
+
+    def __init__(self, conn: Conn, columns: Sequence[str], rows: Sequence[Row],
+                 plain: bool) -> None:
+        self._conn, self._columns, self._rows, self._plain = conn, columns, rows, plain
+        self._whole: bytes | None = None
+
+    def payload(self, part: Sequence[Row]) -> bytes:
+        if part is not self._rows:
+            return copy_payload(part, self._plain)
+        if self._whole is None:
+            self._whole = copy_payload(part, self._plain)
+        return self._whole
+
+    def into(self, table: str) -> Callable[[Sequence[Row]], Awaitable[None]]:
+        async def copy(part: Sequence[Row]) -> None:
+            # An async source: a file-like one would be read through a thread pool.
+            await self._conn.copy_to_table(table, source=_one(self.payload(part)),
+                                           columns=self._columns, format="csv")
+
+        return copy
 
 
 def _copy_culprit(exc: asyncpg.PostgresError, rows: Sequence[Row]) -> int | None:
