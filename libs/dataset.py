@@ -160,7 +160,9 @@ _TIMESTAMP = re.compile(
 _NUMBER = re.compile(r"[+-]?[0-9]{1,12}(?:\.[0-9]{1,2})?")
 # Fast accepts: forms that are valid whatever the values (days up to 28, zones under 16 h), so
 # most values cost one regex match; anything else takes the full check.
-_EMAIL_OK = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
+# Possessive quantifiers (Python 3.11): the same language, no backtracking, as fast as the
+# looser pattern it replaced.
+_EMAIL_OK = re.compile(r"[^@\s]++@[^@\s.]++(?:\.[^@\s.]++)++")
 _DAY = r"(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
 _DATE_OK = re.compile(_DAY)
 _TIMESTAMP_OK = re.compile(

@@ -263,3 +263,24 @@ def test_nfd_and_nfc_spellings_are_one_key() -> None:
 def test_invalid_email_detail_is_true(value: str, says: str) -> None:
     assert reason(email=value) == "invalid_email"
     assert says in detail(email=value)
+
+
+def _is_address(email: str) -> bool:
+    local, at, domain = email.partition("@")
+    labels = domain.split(".")
+    return (bool(at) and bool(local) and "@" not in domain and len(labels) >= 2
+            and all(labels) and not any(ch.isspace() for ch in email))
+
+
+def test_email_pattern_agrees_with_the_rule_and_details_never_contradict_it() -> None:
+    rng = random.Random(20)
+    for _ in range(20_000):
+        value = "".join(rng.choice("ab.@ \u00a0\u2003E") for _ in range(rng.randint(0, 9)))
+        key = value.strip().lower()
+        try:
+            assert parse_email(value) == key
+            accepted = True
+        except InvalidValue as exc:
+            accepted = False
+            assert "empty label" not in str(exc) or ".." in key or "@." in key, value
+        assert accepted == _is_address(key), repr(value)
