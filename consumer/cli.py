@@ -20,9 +20,12 @@ all in one transaction. The message is acked only after COMMIT; a batch already 
 acked without writing. Run as many consumers as you like, on as many machines.
 
 Runs until SIGTERM/SIGINT (then finishes in-flight batches and exits 0), or with --burst until
-the queue is empty. The result is one JSON line on stdout. Exit codes: 0 stopped cleanly;
-1 failed; 2 user or configuration error (bad option, database not migrated, a login or
-permission refused by PostgreSQL or RabbitMQ): one line, no traceback."""
+the queue is empty. The result is one JSON line on stdout; its "status" is "ok", "failed", or
+"dead_lettered" when a message that no consumer can process (undecodable, unknown version)
+went to the dead-letter queue (bad records never do: they are rejects). Exit codes: 0 stopped
+cleanly; 1 failed, or --burst and something was dead-lettered; 2 user or configuration error
+(bad option, database not migrated, a login or permission refused by PostgreSQL or RabbitMQ):
+one line, no traceback."""
 
 
 @click.command(cls=Command, help=HELP,
@@ -30,7 +33,8 @@ permission refused by PostgreSQL or RabbitMQ): one line, no traceback."""
 @click.option("--parallel", envvar="CONSUMER_PARALLEL", type=int, default=2,
               help="Batches handled at once (and the prefetch count).")
 @click.option("--burst/--no-burst", envvar="CONSUMER_BURST", default=False,
-              help="Exit 0 once the queue is empty and nothing is in flight.")
+              help="Exit once the queue is empty and nothing is in flight (1 if "
+                   "anything was dead-lettered).")
 @click.option("--database-url", envvar="DATABASE_URL", default=c.DEFAULT_DATABASE_URL,
               help="PostgreSQL URL.")
 @click.option("--retry-timeout", envvar="CONSUMER_RETRY_TIMEOUT", type=float, default=600.0,
@@ -60,4 +64,5 @@ def main(parallel: int, burst: bool, database_url: str, retry_timeout: float,
         stats = run_main(worker.main, worker.handle_signal)
     finally:  # also after a failure: the error line is out, the counters follow
         print_result(worker.stats.as_dict())
-    raise SystemExit(c.EXIT_OK if stats.status == "ok" else c.EXIT_FAILED)
+    clean = stats.status == "ok" or (stats.status == "dead_lettered" and not burst)
+    raise SystemExit(c.EXIT_OK if clean else c.EXIT_FAILED)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from libs.csvfile import MalformedRecord, RawRecord, parse_fields, split_records
 from libs.dataset import DUPLICATE_KEY, INVALID_ENCODING, MALFORMED_CSV, FieldPlan, Reject
@@ -28,6 +28,9 @@ class Prepared:
     rows: list[tuple[str, ...]] = field(default_factory=list)
     plain: bool = False  # no value holds a quote, comma, CR or LF: no CSV quoting needed
     rejects: list[RejectRow] = field(default_factory=list)
+    # Rows rejected duplicate_key within the batch, by key, in line order: the next one takes
+    # the key if the database refuses the record that held it (see readmit).
+    duplicates: dict[str, list[tuple[int, tuple[str, ...]]]] = field(default_factory=dict)
     _raw: dict[int, bytes] | None = None
 
     def raw_text(self, line_no: int) -> str:
@@ -39,6 +42,20 @@ class Prepared:
 
     def reject(self, line_no: int, why: Reject) -> None:
         self.rejects.append(RejectRow(line_no, why.reason, self.raw_text(line_no), why.detail))
+
+    def readmit(self, key: str) -> tuple[str, ...] | None:
+        """The next row of ``key`` (the database refused the one that held it): its
+        duplicate_key reject is dropped and the later ones now name its line. None if none."""
+        waiting = self.duplicates.get(key)
+        if not waiting:
+            return None
+        line, row = waiting.pop(0)
+        later = {other for other, _ in waiting}
+        self.rejects = [
+            replace(r, detail=f"{r.detail.rsplit(' already on line ', 1)[0]} already on line "
+                              f"{line}") if r.line_no in later else r
+            for r in self.rejects if r.line_no != line]
+        return row
 
 
 def printable(data: bytes) -> str:
@@ -86,6 +103,7 @@ def prepare(batch: Batch, plan: FieldPlan, max_record_bytes: int) -> Prepared:
         if first != line_no:
             out.reject(line_no, Reject(DUPLICATE_KEY,
                                        f"{plan.dataset.key} {key} already on line {first}"))
+            out.duplicates.setdefault(key, []).append((line_no, result))
             continue
         out.rows.append(result)
     return out

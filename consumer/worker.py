@@ -64,6 +64,12 @@ class Stats:
         self.rows_rejected += sum(outcome.rejected.values())
         self.rejects_by_reason.update(outcome.rejected)
 
+    def dead_letter(self) -> None:
+        """A message went to the dead-letter queue: the run did not load everything."""
+        self.dead_lettered += 1
+        if self.status == "ok":
+            self.status = "dead_lettered"
+
     def as_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "rejects_by_reason": dict(self.rejects_by_reason)}
 
@@ -216,7 +222,7 @@ class Worker:
                 return
             log.error("poison message: dead-lettered", error=str(exc),
                       message_id=message.message_id)
-            self.stats.dead_lettered += 1
+            self.stats.dead_letter()
             await self._settle(message, requeue=False)
         except Stopped:  # a signal during a retry: not committed, back to the queue
             await self._settle(message, requeue=True)

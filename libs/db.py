@@ -20,8 +20,10 @@ from libs.settings import PostgresSettings, redact_text, redact_url
 # failure, deadlock), insufficient resources, operator intervention (shutdown, starting up),
 # system error.
 TRANSIENT_CLASSES: Final = frozenset({"08", "40", "53", "57", "58"})
-# Data exception and integrity violation: the batch's content is the problem.
+# Data exception and integrity violation, and program limit exceeded (e.g. an index row too
+# large): the batch's content is the problem (PostgreSQL docs, Appendix A).
 DATA_CLASSES: Final = frozenset({"22", "23"})
+DATA_CODES: Final = frozenset({"54000"})
 # Invalid authorization specification (wrong user or password, pg_hba.conf refusal).
 INVALID_AUTHORIZATION: Final = "28"
 INVALID_CATALOG_NAME: Final = "3D000"  # the database does not exist

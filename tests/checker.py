@@ -12,10 +12,11 @@ producer/ or consumer/), so that a bug in the product cannot hide itself in the 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
@@ -43,11 +44,10 @@ REASONS: Final = (INVALID_ENCODING, MALFORMED_CSV, WRONG_COLUMN_COUNT, INVALID_E
 DATE_FORM: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 TIMESTAMP_FORM: Final = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-    r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
+    r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?P<fraction>\.[0-9]{1,9})?)?"
     r"(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?"
 )
 NUMBER_FORM: Final = re.compile(r"[+-]?[0-9]{1,12}(?:\.[0-9]{1,2})?")
-WHITESPACE: Final = re.compile(r"\s")
 SHOWN: Final = 20  # entries of each list that str(report) shows
 
 
@@ -218,9 +218,17 @@ def read_header(record: bytes) -> list[str]:
 
 
 def parse_email(value: str) -> str:
-    email = value.strip().lower()
-    local, at, domain = email.partition("@")
-    if not at or "@" in domain or not local or "." not in domain or WHITESPACE.search(email):
+    """The key: NFC, Unicode whitespace trimmed (NBSP too), str.lower, no IDNA. One '@', a
+    local part, and a domain of two or more labels, none empty (so no trailing dot); no
+    whitespace anywhere."""
+    email = unicodedata.normalize("NFC", value).strip().lower()
+    if any(ch.isspace() for ch in email):
+        raise Invalid(INVALID_EMAIL)
+    parts = email.split("@")
+    if len(parts) != 2 or parts[0] == "":
+        raise Invalid(INVALID_EMAIL)
+    labels = parts[1].split(".")
+    if len(labels) < 2 or "" in labels:
         raise Invalid(INVALID_EMAIL)
     return email
 
@@ -238,15 +246,22 @@ def parse_date(value: str) -> date | None:
 
 
 def parse_timestamp(value: str) -> datetime | None:
+    """The instant in UTC; a fraction of 1-9 digits is rounded to microseconds as PostgreSQL
+    does (its ParseFractionalSecond: rint of the double strtod(fraction) * 1e6)."""
     value = value.strip()
     if not value:
         return None
-    if not TIMESTAMP_FORM.fullmatch(value):
+    form = TIMESTAMP_FORM.fullmatch(value)
+    if not form:
         raise Invalid(INVALID_TIMESTAMP)
+    fraction = form.group("fraction") or ""
+    whole = value.replace(fraction, "", 1) if fraction else value
     try:
-        moment = datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(whole)
     except ValueError:
         raise Invalid(INVALID_TIMESTAMP) from None
+    if fraction:
+        moment += timedelta(microseconds=round(float(fraction) * 1e6))
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)

@@ -8,6 +8,7 @@ and ``scripts/gendata.py`` (determinism, every kind of dirty input present). Int
 from __future__ import annotations
 
 import hashlib
+import random
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -37,6 +38,7 @@ from tests.checker import (
     check,
     expected,
     iter_records,
+    parse_timestamp,
     read_header,
 )
 
@@ -96,7 +98,17 @@ RULE_CASES: list[tuple[bytes, str]] = [
     (b"word@x.io,a,b,1,,,,yesterday,", INVALID_TIMESTAMP),
     (b"tm13@x.io,a,b,1,,,,2024-13-01T00:00:00,", INVALID_TIMESTAMP),
     (b"h25@x.io,a,b,1,,,,2024-01-01T25:00:00Z,", INVALID_TIMESTAMP),
-    (b"frac7@x.io,a,b,1,,,,2024-01-01T10:00:00.1234567Z,", INVALID_TIMESTAMP),
+    (b"frac7@x.io,a,b,1,,,,2024-01-01T10:00:00.1234567Z,", "ok"),  # 1-9 digits (.NET, Go)
+    (b"frac10@x.io,a,b,1,,,,2024-01-01T10:00:00.1234567891Z,", INVALID_TIMESTAMP),
+    ("fw@x.io,a,b,1,,,,,\uff11\uff12.\uff15".encode(), INVALID_NUMBER),  # ASCII digits only
+    ("ar@x.io,a,b,1,١٩٩٠-01-15,,,,".encode(), INVALID_DATE),
+    ("fwt@x.io,a,b,1,,,,\uff12\uff10\uff12\uff11-03-04T10:00:00Z,".encode(), INVALID_TIMESTAMP),
+    (b"tdot@example.org.,a,b,1,,,,,", INVALID_EMAIL),  # a trailing dot in the domain
+    (b"twodots@x..io,a,b,1,,,,,", INVALID_EMAIL),
+    ("nbsp@x.io\u00a0,a,b,1,,,,,".encode(), "ok"),  # Unicode whitespace is trimmed
+    (b"NBSP@X.IO,a,b,1,,,,,", DUPLICATE_KEY),
+    ("jose\u0301@x.io,a,b,1,,,,,".encode(), "ok"),  # NFD: the key is NFC
+    ("jos\u00e9@x.io,a,b,1,,,,,".encode(), DUPLICATE_KEY),
     (b"lowz@x.io,a,b,1,,,,2024-01-01T10:00:00z,", INVALID_TIMESTAMP),
     (b"nosec@x.io,a,b,1,,,,2024-01-01T10:00.5,", INVALID_TIMESTAMP),
     (b"comma@x.io,a,b,1,,,,,\"12,50\"", INVALID_NUMBER),
@@ -260,6 +272,22 @@ def test_duplicates_across_files_earliest_valid_line_wins(tmp_path: Path) -> Non
     assert exp.records == [3, 3]
     reversed_exp = expected([second, first])
     assert reversed_exp.rows["one@x.io"].first_name == "later"
+
+
+@unit
+def test_fraction_digits_rounded_to_microseconds_and_email_keys(tmp_path: Path) -> None:
+    path = write(tmp_path / "values.csv",
+                 b"a@x.io,a,b,c,,d,e,2006-01-02T15:04:05.9999999-07:00,1",
+                 b"b@x.io,a,b,c,,d,e,2020-05-12T23:41:10.061774001Z,1",
+                 b"c@x.io,a,b,c,,d,e,2024-12-31 23:59:59.99999951,1",
+                 "  D@B\u00dcCHER.example\u00a0,a,b,c,,d,e,,1".encode(),
+                 "e@bu\u0308cher.example,a,b,c,,d,e,,1".encode())
+    rows = expected([path]).rows
+    assert rows["a@x.io"].signup_at == datetime(2006, 1, 2, 22, 4, 6, tzinfo=UTC)
+    assert rows["b@x.io"].signup_at == datetime(2020, 5, 12, 23, 41, 10, 61774, tzinfo=UTC)
+    assert rows["c@x.io"].signup_at == datetime(2025, 1, 1, tzinfo=UTC)  # carried into 2025
+    assert "d@b\u00fccher.example" in rows
+    assert "e@b\u00fccher.example" in rows  # NFD spelling, NFC key
 
 
 @unit
@@ -503,3 +531,23 @@ def test_report_text_shows_counts_and_the_first_entries() -> None:
     assert "line 20: lost" not in text
     assert "and 10 more" in text
     assert not report.ok
+
+
+@pytest.mark.integration
+async def test_fraction_rounding_agrees_with_postgresql(database_url: str) -> None:
+    """The checker's rounding of 1-9 fraction digits, against PostgreSQL's own reading."""
+    rng = random.Random(8)
+    ties = ("9999995", "9999994", "0000005", "0000015", "0000025", "123456500", "9", "999999999")
+    values = [f"2024-02-29T23:59:59.{d}+05:30" for d in ties]
+    values += [f"20{rng.randint(10, 30)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}T"
+               f"{rng.randint(10, 23)}:{rng.randint(10, 59)}:{rng.randint(10, 59)}."
+               + "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 9)))
+               + rng.choice(["Z", "", "-07:00", "+0545"]) for _ in range(3000)]
+    connection = await asyncpg.connect(database_url, server_settings={"timezone": "UTC"})
+    try:
+        stored = await connection.fetch("SELECT v::timestamptz AS t FROM unnest($1::text[]) v",
+                                        values)
+    finally:
+        await connection.close()
+    for value, rec in zip(values, stored, strict=True):
+        assert parse_timestamp(value) == rec["t"], value

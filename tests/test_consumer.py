@@ -222,7 +222,8 @@ async def test_poison_message_is_dead_lettered_and_the_rest_flows(
     path = write_csv(tmp_path / "f.csv", customers_rows(100))
     produced = produce(path, service_env, "--batch-size", "10")
     consumed = consume_burst(service_env)
-    assert consumed.rc == 0
+    assert consumed.rc == 1  # --burst: something was dead-lettered
+    assert consumed.summary["status"] == "dead_lettered"
     assert consumed.summary["dead_lettered"] == 1
     assert "unknown schema version" in consumed.stderr
     dead = await drain(settings.url, settings.dead_letter_queue)

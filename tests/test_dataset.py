@@ -8,7 +8,16 @@ from datetime import date, datetime
 
 import pytest
 
-from libs.dataset import CUSTOMERS, InvalidValue, Reject, parse_date, parse_timestamp
+from libs.dataset import (
+    CUSTOMERS,
+    InvalidValue,
+    Reject,
+    parse_date,
+    parse_email,
+    parse_number,
+    parse_timestamp,
+    round_fraction,
+)
 from libs.errors import UserError
 
 pytestmark = pytest.mark.unit
@@ -75,7 +84,7 @@ def test_valid_timestamps(value: str, expected: str) -> None:
 
 @pytest.mark.parametrize("value", ["2024-99-01T00:00:00", "yesterday", "2024-03-05T24:00:00",
                                    "2024-03-05T10", "20240305T101112",
-                                   "2024-03-05T10:11:12.1234567"])
+                                   "2024-03-05T10:11:12.1234567890", "2024-03-05T10:11:12."])
 def test_invalid_timestamp(value: str) -> None:
     assert reason(signup_at=value) == "invalid_timestamp"
 
@@ -115,7 +124,7 @@ def _slow_date(value: str) -> bool:
         date.fromisoformat(value)
     except ValueError:
         return False
-    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", value))
+    return bool(re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value))
 
 
 def test_fast_date_and_timestamp_paths_agree_with_the_full_check() -> None:
@@ -129,7 +138,8 @@ def test_fast_date_and_timestamp_paths_agree_with_the_full_check() -> None:
             got = False
         assert got == _slow_date(day), day
         moment = (f"{day}T{rng.randint(0, 24):02d}:{rng.randint(0, 60):02d}:"
-                  f"{rng.randint(0, 60):02d}{rng.choice(['', 'Z', '+15:59', '-16:00', '+02'])}")
+                  f"{rng.randint(0, 60):02d}{rng.choice(['', '.5', '.1234567', '.123456789'])}"
+                  f"{rng.choice(['', 'Z', '+15:59', '-16:00', '+02'])}")
         try:
             parse_timestamp(moment)
             accepted = True
@@ -141,3 +151,136 @@ def test_fast_date_and_timestamp_paths_agree_with_the_full_check() -> None:
         except ValueError:
             valid = False
         assert accepted == valid, moment
+
+
+def detail(**values: str) -> str:
+    result = PLAN.validate(row(**values))
+    assert isinstance(result, Reject), result
+    return result.detail
+
+
+# --- ASCII digits only (field case 05): \d, int() and fromisoformat take other digits -------
+
+@pytest.mark.parametrize(("column", "value", "why"), [
+    ("balance", "\uff11\uff12\uff13.\uff14\uff15", "invalid_number"),  # full-width
+    ("balance", "\u0661\u0662\u0663", "invalid_number"),  # Arabic-Indic
+    ("balance", "12.\u0665", "invalid_number"),
+    ("birth_date", "\u0661\u0669\u0669\u0660-01-15", "invalid_date"),
+    ("birth_date", "\uff11\uff19\uff19\uff10-01-15", "invalid_date"),
+    ("birth_date", "1990-0\uff11-15", "invalid_date"),
+    ("signup_at", "\uff12\uff10\uff12\uff11-03-04T10:00:00Z", "invalid_timestamp"),
+    ("signup_at", "2021-03-04T10:00:0\u0660Z", "invalid_timestamp"),
+    ("signup_at", "2021-03-04T10:00:00.\uff11Z", "invalid_timestamp"),
+    ("signup_at", "2021-03-04T10:00:00+0\uff15:00", "invalid_timestamp"),
+])
+def test_only_ascii_digits(column: str, value: str, why: str) -> None:
+    assert reason(**{column: value}) == why
+    assert "ASCII digits" in detail(**{column: value})
+
+
+def test_every_unicode_digit_is_refused() -> None:
+    digits = [chr(cp) for cp in range(0x110000) if chr(cp).isdecimal() and cp >= 0x80]
+    assert len(digits) > 500
+    for digit in digits:
+        for parse in (parse_number, parse_date, parse_timestamp):
+            with pytest.raises(InvalidValue):
+                parse(f"20{digit}4-01-01" if parse is not parse_number else f"1{digit}")
+
+
+# --- 1 to 9 fractional digits (field case 08), rounded as PostgreSQL does -------------------
+
+@pytest.mark.parametrize("value", [
+    "2006-01-02T15:04:05.9999999-07:00", "2020-05-12T23:41:10.061774001Z",
+    "2021-03-04T05:06:07.123456+05:30", "2021-03-04 05:06:07.12345678", "2021-03-04T05:06:07.1",
+    "2023-02-28T23:59:59.999999999+15:59",
+])
+def test_seven_to_nine_fraction_digits_are_valid_and_sent_as_written(value: str) -> None:
+    result = PLAN.validate(row(signup_at=value))
+    assert isinstance(result, tuple)
+    assert result[7] == value  # PostgreSQL rounds the fraction itself
+
+
+@pytest.mark.parametrize(("digits", "micros"), [
+    ("", 0), ("5", 500_000), ("123456", 123_456), ("1234564", 123_456), ("1234566", 123_457),
+    ("9999999", 1_000_000), ("999999499", 999_999), ("0000015", 2), ("0000025", 2),
+])
+def test_round_fraction_like_postgresql(digits: str, micros: int) -> None:
+    assert round_fraction(digits) == micros
+
+
+def test_big_offset_sent_as_utc_with_the_fraction_rounded_and_carried() -> None:
+    # PostgreSQL reads offsets below 16 h only; a carry moves into the next second and day
+    assert parse_timestamp("2024-03-05T23:59:59.9999996+20:00") == "2024-03-05T04:00:00+00:00"
+    assert parse_timestamp("2024-03-05T10:11:12.12345649-18:00") == \
+        "2024-03-06T04:11:12.123456+00:00"
+
+
+def test_timestamp_details_say_what_is_wrong() -> None:
+    assert "form" in detail(signup_at="2024-03-05T10:11:12.1234567890")
+    assert "out of range" in detail(signup_at="2024-03-05T24:00:00")
+    assert "no such day" in detail(birth_date="2023-02-30")
+    assert "form YYYY-MM-DD" in detail(birth_date="05/01/2023")
+
+
+# --- email keys (field case 20) -------------------------------------------------------------
+
+@pytest.mark.parametrize(("value", "key"), [
+    ("Anna.Kowal+News@Example.ORG", "anna.kowal+news@example.org"),
+    ("  anna.kowal+news@example.org\u00a0 ", "anna.kowal+news@example.org"),  # NBSP
+    ("\u3000\u2003a@b.co\u2009\t", "a@b.co"),  # ideographic, em and thin spaces
+    ("jos\u00e9.ruiz@b\u00fccher.example", "jos\u00e9.ruiz@b\u00fccher.example"),  # NFC
+    ("JOSE\u0301.RUIZ@BU\u0308CHER.EXAMPLE", "jos\u00e9.ruiz@b\u00fccher.example"),  # NFD
+    ("STRASSE@X.DE", "strasse@x.de"),
+    ("Stra\u00dfe@x.de", "stra\u00dfe@x.de"),  # str.lower keeps sharp s (casefold would not)
+    ("\u0130@x.tr", "i\u0307@x.tr"),  # str.lower
+    ("user@xn--bcher-kva.example", "user@xn--bcher-kva.example"),  # no IDNA either way
+])
+def test_email_key_is_nfc_trimmed_lowercased(value: str, key: str) -> None:
+    assert parse_email(value) == key
+
+
+def test_nfd_and_nfc_spellings_are_one_key() -> None:
+    nfc, nfd = "jos\u00e9@b\u00fccher.example", "jose\u0301@bu\u0308cher.example"
+    assert nfc != nfd
+    assert parse_email(nfc) == parse_email(nfd) == nfc
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("li.mei@example.org.", "ends its domain with a dot"),
+    ("li.mei@example.org.\u00a0", "ends its domain with a dot"),
+    ("a@b..co", "empty label"),
+    ("a@.b.co", "empty label"),
+    ("a@bco", "no dot in its domain"),
+    ("a@", "empty domain"),
+    ("@b.co", "empty local part"),
+    ("a@@b.co", "has 2 '@'"),
+    ("no-at.example.com", "has 0 '@'"),
+    ("a b@c.co", "whitespace"),
+    ("a\u00a0b@c.co", "whitespace"),
+    ("", "is empty"),
+    ("\u00a0", "is empty"),
+])
+def test_invalid_email_detail_is_true(value: str, says: str) -> None:
+    assert reason(email=value) == "invalid_email"
+    assert says in detail(email=value)
+
+
+def _is_address(email: str) -> bool:
+    local, at, domain = email.partition("@")
+    labels = domain.split(".")
+    return (bool(at) and bool(local) and "@" not in domain and len(labels) >= 2
+            and all(labels) and not any(ch.isspace() for ch in email))
+
+
+def test_email_pattern_agrees_with_the_rule_and_details_never_contradict_it() -> None:
+    rng = random.Random(20)
+    for _ in range(20_000):
+        value = "".join(rng.choice("ab.@ \u00a0\u2003E") for _ in range(rng.randint(0, 9)))
+        key = value.strip().lower()
+        try:
+            assert parse_email(value) == key
+            detail = ""
+        except InvalidValue as exc:
+            detail = str(exc) or "rejected"
+        assert "empty label" not in detail or ".." in key or "@." in key, value
+        assert (not detail) == _is_address(key), repr(value)
