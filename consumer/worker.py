@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 import os
 import signal
 import time
@@ -87,7 +86,6 @@ class Worker:
         self._queue: AbstractQueue | None = None
         self._loader: Loader | None = None
         self._deliveries = 0
-        csv.field_size_limit(settings.max_record_bytes)
 
     async def main(self) -> Stats:
         started = time.monotonic()

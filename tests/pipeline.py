@@ -17,7 +17,16 @@ from urllib.parse import urlsplit, urlunsplit
 import aio_pika
 import asyncpg
 
+from libs import amqp
+from libs.constants import MAX_RECORD_BYTES
+from libs.csvfile import read_header
+from libs.messages import Batch
+from libs.settings import AmqpSettings
+from producer.chunks import Position, iter_chunks
+
 ROOT = Path(__file__).resolve().parents[1]
+# The inputs rebuilt from public bug reports (issue 10), kept beside the repository in shared/.
+FIELD_CASES = ROOT.parent / "shared" / "field-cases"
 
 
 @dataclass
@@ -195,3 +204,26 @@ async def wait_for(predicate: Callable[[], Awaitable[bool]], within: float,
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out after {within}s waiting for {what}")
         await asyncio.sleep(0.1)
+
+
+async def publish_batches(path: Path, settings: AmqpSettings, size: int, order: str) -> str:
+    """Publish ``path``'s batches of ``size`` records ourselves, ``forward`` or ``reverse``, as
+    job ``customers-ordertest``: the consumer then commits them in that order."""
+    with path.open("rb") as handle:
+        header = read_header(handle)
+        chunks = list(iter_chunks(handle, Position(0, header.end_offset, 2, 0), size,
+                                  MAX_RECORD_BYTES))
+    if order == "reverse":
+        chunks.reverse()
+    job = "customers-ordertest"
+    connection = await aio_pika.connect(settings.url)
+    try:
+        channel = await connection.channel()
+        exchange, _ = await amqp.declare(channel, settings)
+        for ch in chunks:
+            batch = Batch(job, "customers", ch.seq, ch.first_line, ch.last_line, ch.records,
+                          header.columns, path.name, ch.body)
+            await amqp.publish(exchange, settings, amqp.to_message(batch), 10)
+    finally:
+        await connection.close()
+    return job

@@ -31,6 +31,7 @@ from tests.pipeline import (
     drain,
     finish,
     produce,
+    publish_batches,
     start,
     write_csv,
 )
@@ -229,26 +230,6 @@ async def test_poison_message_is_dead_lettered_and_the_rest_flows(
     dead = await drain(settings.url, settings.dead_letter_queue)
     assert [m.body for m in dead] == [b"garbage"]
     await checker_report(database_url, [path], [produced.summary["job_id"]])
-
-
-async def publish_batches(path: Path, settings: AmqpSettings, size: int,
-                          order: str) -> str:
-    handle = path.open("rb")
-    header = read_header(handle, 1 << 20)
-    chunks = list(iter_chunks(handle, Position(0, header.end_offset, 2, 0), size, 1 << 20))
-    handle.close()
-    if order == "reverse":
-        chunks.reverse()
-    job = "customers-ordertest"
-    connection = await aio_pika.connect(settings.url)
-    channel = await connection.channel()
-    exchange, _ = await amqp.declare(channel, settings)
-    for ch in chunks:
-        batch = Batch(job, "customers", ch.seq, ch.first_line, ch.last_line, ch.records,
-                      header.columns, path.name, ch.body)
-        await amqp.publish(exchange, settings, amqp.to_message(batch), 10)
-    await connection.close()
-    return job
 
 
 @pytest.mark.parametrize("order", ["forward", "reverse"])

@@ -21,8 +21,7 @@ from consumer.isolate import failing_row_numbers, isolate, refused
 from libs import amqp
 from libs import constants as c
 from libs.settings import AmqpSettings
-from tests.pipeline import consume_burst, customers_rows, drain, produce, write_csv
-from tests.test_consumer import publish_batches
+from tests.pipeline import consume_burst, customers_rows, drain, produce, publish_batches, write_csv
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
 

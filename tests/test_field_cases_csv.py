@@ -16,6 +16,7 @@ import pytest
 
 from libs.constants import DEFAULT_BATCH_BYTES
 from tests.pipeline import (
+    FIELD_CASES,
     assert_loaded_exactly,
     consume_burst,
     produce,
@@ -24,7 +25,7 @@ from tests.pipeline import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
 
-CASES = Path(__file__).resolve().parents[2] / "shared" / "field-cases"
+CASES = FIELD_CASES
 
 
 def case(name: str, tmp_path: Path) -> Path:

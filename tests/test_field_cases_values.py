@@ -1,4 +1,4 @@
-"""Field cases 05, 08 and 20 (tests/field_cases/, from ../shared/field-cases/) through the real
+"""Field cases 05, 08 and 20 (../shared/field-cases/) through the real
 producer and consumer: the stored values, the reasons and their lines, and the checker."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.pipeline import ROOT, assert_loaded_exactly, consume_burst, produce
+from tests.pipeline import FIELD_CASES, assert_loaded_exactly, consume_burst, produce
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
 
-CASES = ROOT / "tests" / "field_cases"
+CASES = FIELD_CASES
 
 
 async def load(path: Path, env: dict[str, str], database_url: str
