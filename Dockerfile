@@ -11,6 +11,8 @@ COPY pyproject.toml README.md ./
 COPY libs ./libs
 COPY producer ./producer
 COPY consumer ./consumer
+# The bundled dataset files (INGEST_DATASETS_DIR in env/docker.env).
+COPY datasets ./datasets
 RUN pip install . \
     && useradd --create-home --uid 10001 ingest
 
