@@ -45,6 +45,9 @@ class Group(click.Group):
     group_class = type  # subgroups: this class
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args and self.no_args_is_help and not ctx.resilient_parsing:
+            click.echo(ctx.get_help())  # no command: the help, as click does, on stdout
+            ctx.exit(c.EXIT_USAGE)
         try:
             return super().parse_args(ctx, args)
         except click.UsageError as exc:

@@ -91,6 +91,7 @@ async def test_schema_init_writes_a_file_that_loads_back_as_the_reflection(
     text = out.read_text(encoding="utf-8")
     assert text.startswith("# Dataset orders: loads into table")
     assert "To add a rule" in text
+    assert f"--dataset {out}`" in text  # not in the datasets directory: the path
     loaded = from_file.load(str(out))
     reflected = await dataset_from_table(conn, "orders", schema)
     assert replace(loaded, source=reflected.source) == reflected
@@ -221,6 +222,29 @@ def test_datasets_lists_a_broken_file_with_its_error(database_url: str, tmp_path
                                         url=database_url).stdout
     missing = ingest("datasets", "--datasets-dir", str(tmp_path / "none"), url=database_url)
     assert "does not exist" in one_error_line(missing)
+
+
+def test_no_command_prints_the_help(database_url: str) -> None:
+    for args in ((), ("schema",)):
+        run = ingest(*args, url=database_url)
+        assert run.returncode == 2
+        assert run.stdout.startswith(f"Usage: ingest {' '.join(args)}".rstrip() + " [OPTIONS]")
+        assert "error" not in run.stderr
+
+
+async def test_schema_init_into_the_datasets_directory_names_it(
+        database_url: str, db_schema: tuple[asyncpg.Connection, str], tmp_path: Path) -> None:
+    _, schema = db_schema
+    run = ingest("schema", "init", "--table", "orders", "--db-schema", schema, "--out",
+                 str(tmp_path / "my_orders.yaml"), url=database_url,
+                 extra_env={"INGEST_DATASETS_DIR": str(tmp_path)})
+    assert run.returncode == 0, run.stderr
+    assert "--dataset my_orders`" in (tmp_path / "my_orders.yaml").read_text()
+    listed = ingest("datasets", "--json", url=database_url,
+                    extra_env={"INGEST_DATASETS_DIR": str(tmp_path)})
+    [row] = json.loads(listed.stdout)
+    assert (row["name"], row["table"], row["key"]) == (
+        "my_orders", f"{schema}.orders", ["region", "order_no"])
 
 
 @pytest.mark.parametrize(("args", "words"), [

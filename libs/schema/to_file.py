@@ -39,7 +39,7 @@ HEADER: Final = """\
 #     # groupChar: "."; booleans: trueValues: ["1"], falseValues: ["0"]
 # File shape: `encoding: latin-1`, `dialect: {{delimiter: ";"}}`, under `schema`:
 # `missingValues: ["", "NULL"]`. Field names are the table's columns: keep them.
-# Check it with `ingest datasets`; use it with `producer --file FILE --dataset {name}`.
+# Check it with `ingest datasets`; use it with `producer --file FILE --dataset {ref}`.
 """
 
 
@@ -57,8 +57,9 @@ def descriptor_of(dataset: Dataset) -> dict[str, Any]:
     return descriptor
 
 
-def render(dataset: Dataset, as_json: bool = False) -> str:
-    """The file's text: JSON (no comments possible), or YAML with the header comment."""
+def render(dataset: Dataset, as_json: bool = False, ref: str | None = None) -> str:
+    """The file's text: JSON (no comments possible), or YAML with the header comment;
+    ``ref`` is how ``--dataset`` will name the file (default: the dataset's name)."""
     descriptor = descriptor_of(dataset)
     if as_json:
         return json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n"
@@ -67,14 +68,15 @@ def render(dataset: Dataset, as_json: bool = False) -> str:
     table = dataset.table.name if dataset.table.schema is None else (
         f"{dataset.table.schema}.{dataset.table.name}")
     key = ", ".join(dataset.primary_key) or "none: insert without duplicate detection"
-    return HEADER.format(name=dataset.name, table=table, key=key) + body
+    return HEADER.format(name=dataset.name, table=table, key=key,
+                         ref=ref or dataset.name) + body
 
 
 def check(dataset: Dataset, as_json: bool = False) -> str:
     """``render(dataset)``, after loading it back as a dataset file (UserError if it cannot)."""
     with tempfile.TemporaryDirectory(prefix="ingest-schema-") as folder:
         path = Path(folder) / f"{dataset.name}{'.json' if as_json else '.yaml'}"
-        return _write_checked(dataset, path, as_json)
+        return _write_checked(dataset, path, as_json, dataset.name)
 
 
 def write(dataset: Dataset, path: Path, force: bool = False) -> str:
@@ -89,7 +91,7 @@ def write(dataset: Dataset, path: Path, force: bool = False) -> str:
     os.close(fd)
     temporary = Path(name)
     try:
-        text = _write_checked(dataset, temporary, path.suffix == ".json")
+        text = _write_checked(dataset, temporary, path.suffix == ".json", _ref(path))
         if force:
             temporary.replace(path)
         else:
@@ -108,8 +110,14 @@ def _link_new(temporary: Path, path: Path) -> None:
             from None
 
 
-def _write_checked(dataset: Dataset, path: Path, as_json: bool) -> str:
-    text = render(dataset, as_json)
+def _ref(path: Path) -> str:
+    """What ``--dataset`` takes for ``path``: its NAME when it is in the datasets directory."""
+    in_datasets = path.parent.resolve() == from_file.datasets_dir().resolve()
+    return path.stem if in_datasets else str(path)
+
+
+def _write_checked(dataset: Dataset, path: Path, as_json: bool, ref: str) -> str:
+    text = render(dataset, as_json, ref)
     path.write_text(text, encoding="utf-8")
     try:
         loaded = from_file.load(str(path))
