@@ -41,10 +41,9 @@ def _run(work: Coroutine[Any, Any, T]) -> T:
     raise AssertionError("unreachable")
 
 
-def _settings(database_url: str, datasets_dir: Path | None = None) -> IngestSettings:
+def _settings(database_url: str) -> IngestSettings:
     try:
-        return IngestSettings(postgres=PostgresSettings.from_url(database_url),
-                              datasets_dir=from_file.datasets_dir(datasets_dir))
+        return IngestSettings(postgres=PostgresSettings.from_url(database_url))
     except UserError as exc:
         fail(str(exc), c.EXIT_USAGE)
     raise AssertionError("unreachable")
@@ -129,7 +128,7 @@ is 1. --json prints one JSON line: a list of objects.""")
               default=from_file.DEFAULT_DATASETS_DIR, help="Where dataset files are.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line instead of a table.")
 def datasets(datasets_dir: Path, as_json: bool) -> None:
-    settings = _settings(c.DEFAULT_DATABASE_URL, datasets_dir)
+    settings = IngestSettings(datasets_dir=datasets_dir)
     try:
         entries = app.datasets(settings)
     except UserError as exc:
