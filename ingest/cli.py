@@ -137,7 +137,7 @@ def datasets(datasets_dir: Path, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
     else:
-        _print_table(rows, settings.datasets_dir)
+        _print_table(rows, from_file.datasets_dir(settings.datasets_dir))
     if any("error" in row for row in rows):
         sys.exit(c.EXIT_FAILED)
 

@@ -171,4 +171,5 @@ class IngestSettings:
     """``ingest`` (the operators' CLI): where the database and the dataset files are."""
 
     postgres: PostgresSettings = field(default_factory=PostgresSettings)
-    datasets_dir: Path = Path("datasets")
+    # None: $INGEST_DATASETS_DIR, else the default of libs.schema.from_file (datasets/).
+    datasets_dir: Path | None = None
