@@ -323,16 +323,20 @@ def _lines(path: Path) -> Iterator[bytes]:
 DATASETS: Final = ("customers", *checker_rules.RULES)
 
 
-def expected(paths: Sequence[Path], dataset: str = "customers") -> Expected:
-    """What loading ``paths`` of ``dataset`` in this order (one job each) must leave."""
+def expected(paths: Sequence[Path], dataset: str | Rules = "customers") -> Expected:
+    """What loading ``paths`` of ``dataset`` in this order (one job each) must leave.
+
+    ``dataset``: a bundled dataset's name, or a test's own ``checker_rules.Rules`` (e.g. for a
+    user's table: its columns in field order, each with a parser written in the test).
+    """
     if dataset == "customers":
         result = Expected([Path(p) for p in paths])
         for file_index, path in enumerate(result.paths):
             result.records.append(_read_file(result, file_index, path))
         return result
-    if dataset not in checker_rules.RULES:
+    if isinstance(dataset, str) and dataset not in checker_rules.RULES:
         raise ValueError(f"the checker has no rules for dataset {dataset!r} ({DATASETS})")
-    rules = checker_rules.RULES[dataset]
+    rules = checker_rules.RULES[dataset] if isinstance(dataset, str) else dataset
     result = Expected([Path(p) for p in paths], table=rules.table, columns=rules.names,
                       key=rules.key)
     for file_index, path in enumerate(result.paths):

@@ -8,6 +8,7 @@ and ``scripts/gendata.py`` (determinism, every kind of dirty input present). Int
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import subprocess
 import sys
@@ -53,6 +54,7 @@ from tests.checker_rules import (
     NOT_IN_ENUM,
     OUT_OF_RANGE,
     PATTERN_MISMATCH,
+    TOO_LONG,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -738,6 +740,11 @@ async def side_conn(request: pytest.FixtureRequest,
         await connection.close()
 
 
+TARGETS = {"oid": lambda table: f"'{table}'::regclass::oid",
+           "regclass": lambda table: f"'{table}'::regclass",
+           "text": lambda table: f"'{table}'"}
+
+
 async def load_side_state(conn: asyncpg.Connection, target_type: str, exp: Expected,
                           jobs: list[str]) -> None:
     """Write exactly the expected state, lineage in ingest_keys, as a correct loader would."""
@@ -745,8 +752,7 @@ async def load_side_state(conn: asyncpg.Connection, target_type: str, exp: Expec
     marks = ", ".join(f"${i}" for i in range(1, len(exp.columns) + 1))
     await conn.executemany(f"INSERT INTO {exp.table} ({columns}) VALUES ({marks})",
                            [tuple(r.get(c) for c in exp.columns) for r in exp.rows.values()])
-    target = {"oid": f"'{exp.table}'::regclass::oid", "regclass": f"'{exp.table}'::regclass",
-              "text": f"'{exp.table}'"}[target_type]
+    target = TARGETS[target_type](exp.table)
     await conn.executemany(
         f"INSERT INTO ingest_keys (target, key, job_id, line_no) VALUES ({target}, $1, $2, $3)",
         [(str(r.get(exp.key[0])), jobs[r.file_index], r.line_no) for r in exp.rows.values()])
@@ -842,3 +848,42 @@ async def test_check_a_keyless_table_compares_rows_as_a_multiset(
                        "(SELECT ctid FROM suppliers WHERE code = 'ACM-0001' LIMIT 1)")
     report = await check(conn, exp, ["j"])
     assert any("'ACM-0001'" in entry and "1 missing" in entry for entry in report.lost)
+
+
+ORDER_RULES = checker_rules.Rules(
+    name="orders", table="orders", key=("region", "order_no"), layout="delimited",
+    missing=("",), columns=(
+        checker_rules.Column("region", checker_rules.text(max_length=3), is_string=True),
+        checker_rules.Column("order_no", int),
+        checker_rules.Column("placed_on", checker_rules.iso_date, required=True),
+    ))
+
+
+@pytest.mark.integration
+async def test_check_a_composite_key_from_ingest_keys_json(
+        side_conn: tuple[asyncpg.Connection, str], tmp_path: Path) -> None:
+    """A test's own rules (a user's table); the side table holds the key as a JSON array."""
+    conn, target_type = side_conn
+    await conn.execute("CREATE TABLE orders (region varchar(3), order_no integer, "
+                       "placed_on date NOT NULL, PRIMARY KEY (region, order_no))")
+    path = tmp_path / "orders.csv"
+    path.write_text("Region,Order No,Placed On\nBR,1,2024-01-02\nBR,2,\nBR,1,2024-01-03\n"
+                    "US,1,2024-01-04\nLONG,3,2024-01-05\n")
+    exp = expected([path], dataset=ORDER_RULES)
+    assert outcomes(exp) == {2: "ok", 3: MISSING_VALUE, 4: DUPLICATE_KEY, 5: "ok", 6: TOO_LONG}
+    assert set(exp.rows) == {("BR", 1), ("US", 1)}
+    await conn.executemany("INSERT INTO orders VALUES ($1, $2, $3)",
+                           [tuple(r.get(c) for c in exp.columns) for r in exp.rows.values()])
+    await conn.executemany(
+        f"INSERT INTO ingest_keys VALUES ({TARGETS[target_type]('orders')}, $1, 'o-1', $2)",
+        [(json.dumps([r.get("region"), r.get("order_no")]), r.line_no)
+         for r in exp.rows.values()])
+    await conn.executemany("INSERT INTO ingest_rejects (job_id, line_no, reason) "
+                           "VALUES ('o-1', $1, $2)",
+                           [(line, why) for (_, line), why in exp.rejects.items()])
+    report = await check(conn, exp, ["o-1"])
+    assert report.ok, str(report)
+    await conn.execute("UPDATE ingest_keys SET line_no = 4 WHERE key = '[\"US\", 1]'")
+    report = await check(conn, exp, ["o-1"])
+    assert any("line 4: expected reject duplicate_key, but loaded as ('US', 1)" in entry
+               for entry in report.wrong_reason), str(report)
