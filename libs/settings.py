@@ -195,3 +195,12 @@ class ConsumerSettings:
             raise UserError("--parallel must be at least 1")
         if self.retry_timeout <= 0 or self.shutdown_timeout <= 0:
             raise UserError("--retry-timeout and --shutdown-timeout must be positive")
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """``ingest`` (the operators' CLI): where the database and the dataset files are."""
+
+    postgres: PostgresSettings = field(default_factory=PostgresSettings)
+    # None: $INGEST_DATASETS_DIR, else the default of libs.schema.from_file (datasets/).
+    datasets_dir: Path | None = None
