@@ -16,7 +16,7 @@ from libs import constants as c
 from libs.cli import Group, fail, print_result
 from libs.errors import PermanentError, TransientError, UserError
 from libs.schema import from_file
-from libs.settings import IngestSettings, PostgresSettings
+from libs.settings import DATASETS_DIR_ENV, DEFAULT_DATASETS_DIR, IngestSettings, PostgresSettings
 
 HELP = """Operators' tools for datasets: describe a table, list dataset files, lineage SQL.
 
@@ -123,9 +123,9 @@ def schema_lineage(table: str, db_schema: str | None, database_url: str) -> None
 Each file of the datasets directory, loaded and checked: NAME (for producer --dataset), file,
 table, key, mode, layout; a file that does not load is listed with its error and the exit code
 is 1. --json prints one JSON line: a list of objects.""")
-@click.option("--datasets-dir", envvar=from_file.DATASETS_DIR_ENV,
+@click.option("--datasets-dir", envvar=DATASETS_DIR_ENV,
               type=click.Path(path_type=Path, file_okay=False),
-              default=from_file.DEFAULT_DATASETS_DIR, help="Where dataset files are.")
+              default=DEFAULT_DATASETS_DIR, help="Where dataset files are.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line instead of a table.")
 def datasets(datasets_dir: Path, as_json: bool) -> None:
     settings = IngestSettings(datasets_dir=datasets_dir)

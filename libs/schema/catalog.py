@@ -15,6 +15,7 @@ from typing import Any
 from libs.errors import UserError
 from libs.schema import from_file
 from libs.schema.model import Dataset
+from libs.settings import DATASETS_DIR_ENV
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def entries(directory: str | Path | None = None) -> list[Entry]:
     folder = from_file.datasets_dir(directory)
     if not folder.is_dir():
         raise UserError(f"datasets directory {folder} does not exist "
-                        f"(set {from_file.DATASETS_DIR_ENV} or --datasets-dir)")
+                        f"(set {DATASETS_DIR_ENV} or --datasets-dir)")
     chosen = from_file.known(folder)
     found: list[Entry] = []
     for path in sorted(folder.iterdir()):
