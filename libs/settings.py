@@ -195,6 +195,9 @@ class ConsumerSettings:
             raise UserError("--parallel must be at least 1")
         if self.retry_timeout <= 0 or self.shutdown_timeout <= 0:
             raise UserError("--retry-timeout and --shutdown-timeout must be positive")
+        if self.ready_file is not None and not self.ready_file.parent.is_dir():
+            raise UserError(f"--ready-file {self.ready_file}: directory "
+                            f"{self.ready_file.parent} does not exist")
 
 
 @dataclass(frozen=True)
