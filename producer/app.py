@@ -16,7 +16,7 @@ from aio_pika.abc import AbstractExchange
 
 from libs import amqp, dataset, faults
 from libs import constants as c
-from libs.csvfile import READ_CHUNK, fingerprint, read_header
+from libs.csvfile import READ_CHUNK, fingerprint
 from libs.errors import (
     BrokerRefused,
     OffsetStoreUnavailable,
@@ -24,11 +24,14 @@ from libs.errors import (
     Stopped,
     UserError,
 )
+from libs.formats import Reader, reader_for, with_overrides
+from libs.formats.sniff import SAMPLE_BYTES, hints
 from libs.messages import Batch
 from libs.offsets import Offset, OffsetStore
 from libs.retry import retry_transient
+from libs.schema import from_file
 from libs.settings import ProducerSettings
-from producer.chunks import Chunk, Position, iter_chunks
+from producer.chunks import Chunk, Position
 from producer.progress import Progress
 from producer.watermark import Watermark
 
@@ -86,6 +89,7 @@ class Producer:
         self.progress = Progress(enabled=settings.progress)
         self._offset_warned = False
         self._start_rows = 0
+        self.reader: Reader  # set by _run, from the dataset and the options
         self.flow = amqp.FlowControl(settings.blocked_timeout, self.stop, self._on_flow)
 
     async def run(self) -> Summary:
@@ -104,7 +108,12 @@ class Producer:
 
     async def _run(self, handle: BinaryIO) -> None:
         spec = dataset.get(self.s.dataset)
-        header = read_header(handle)
+        self.reader = reader = self._reader()
+        sample = handle.read(SAMPLE_BYTES)
+        handle.seek(0)
+        if found := hints(sample, reader.dataset):
+            log.warning("the file may not be in the dataset's dialect or encoding", hints=found)
+        header = reader.read_header(handle)
         plan = spec.plan(header.columns)
         if plan.extra:
             log.warning("extra columns ignored", columns=list(plan.extra))
@@ -123,6 +132,14 @@ class Producer:
         self.progress.start(total=size, done=start.byte)
         batch = Batch(job_id, spec.name, 0, 2, 2, 0, header.columns, self.s.file.name, b"")
         await self._publish_file(handle, start, batch, size)
+
+    def _reader(self) -> Reader:
+        """The file's reader: the dataset's layout with the dialect and encoding options."""
+        s = self.s
+        spec = with_overrides(from_file.load(s.dataset), delimiter=s.delimiter,
+                              quote_char=s.quote_char, escape_char=s.escape_char,
+                              encoding=s.encoding, no_header=s.no_header)
+        return reader_for(spec, s.max_record_bytes)
 
     async def _resume_position(self, job_id: str, header_end: int, next_line: int,
                                size: int) -> Position | None:
@@ -235,8 +252,8 @@ class Producer:
     async def _feed(self, queue: asyncio.Queue[Chunk | None], handle: BinaryIO,
                     start: Position) -> bool:
         complete = True
-        for chunk in iter_chunks(handle, start, self.s.batch_size, self.s.max_record_bytes,
-                                 self.s.batch_bytes):
+        for chunk in self.reader.iter_chunks(handle, start, self.s.batch_size,
+                                             self.s.batch_bytes):
             if self.stop.is_set():
                 complete = False
                 break

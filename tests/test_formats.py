@@ -306,3 +306,15 @@ def test_hints_utf8_under_latin1_tab_and_utf16_bom() -> None:
     assert "utf-16" in hints("email\n".encode("utf-16"), CUSTOMERS)[0]
     assert hints(b"email,first_name\na,b\n", CUSTOMERS) == []
     assert hints(b"email\n", CUSTOMERS) == []  # one column, nothing else: no hint
+
+
+def test_producer_reader_takes_the_options() -> None:
+    from libs.settings import ProducerSettings
+    from producer.app import Producer
+
+    settings = ProducerSettings(file=Path("x.csv"), delimiter=";", encoding="latin-1",
+                                escape_char="\\", no_header=True)
+    reader = Producer(settings)._reader()
+    assert reader.dataset.dialect == Dialect(";", '"', "\\", False)
+    assert reader.dataset.encoding == "latin-1"
+    assert Producer(ProducerSettings(file=Path("x.csv")))._reader().dataset == CUSTOMERS
