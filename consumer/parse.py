@@ -77,21 +77,22 @@ def _legacy_reader(max_record_bytes: int) -> Reader:
     return DelimitedReader(Dataset("csv", Table("csv"), ()), max_record_bytes)
 
 
-def _key_of(plan: Any) -> tuple[Callable[[tuple[str, ...]], Any], str] | None:
-    """(the row's key, its name) for in-batch duplicates, or None for a keyless dataset.
+def _key_of(plan: Any) -> tuple[int | Callable[[tuple[str, ...]], Any], str] | None:
+    """(the row's key: its index, or a function of the row; its name) for in-batch
+    duplicates, or None for a keyless dataset.
 
     A libs.schema Plan: its dataset's primaryKey (a composite key is the JSON array text of
     its values); the legacy libs.dataset plan: its ``key``.
     """
     dataset = plan.dataset
     if hasattr(dataset, "key_index"):
-        return itemgetter(dataset.key_index), dataset.key
+        return dataset.key_index, dataset.key
     key = tuple(dataset.primary_key)
     if not key:
         return None
     where = [plan.columns.index(name) for name in key]
     if len(where) == 1:
-        return itemgetter(where[0]), key[0]
+        return where[0], key[0]
     pick = itemgetter(*where)
     return (lambda row: json.dumps(list(pick(row)), ensure_ascii=False)), ",".join(key)
 
@@ -121,10 +122,12 @@ def prepare(batch: Batch, plan: Any, reader: Reader | int) -> Prepared:
         if keyed is None:
             out.rows.append(result)
             continue
-        key = keyed[0](result)
+        where = keyed[0]
+        key = result[where] if type(where) is int else where(result)  # type: ignore[operator]
         first = seen.setdefault(key, line_no)
         if first != line_no:
-            out.reject(line_no, Reject(DUPLICATE_KEY, f"{keyed[1]} {key} already on line {first}"))
+            out.reject(line_no, Reject(DUPLICATE_KEY,
+                                       f"{keyed[1]} {key} already on line {first}"))
             out.duplicates.setdefault(key, []).append((line_no, result))
             continue
         out.rows.append(result)

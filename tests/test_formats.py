@@ -335,3 +335,29 @@ def test_producer_reader_takes_the_options() -> None:
     assert reader.dataset.dialect == Dialect(";", '"', "\\", False)
     assert reader.dataset.encoding == "latin-1"
     assert Producer(ProducerSettings(file=Path("x.csv")))._reader().dataset == CUSTOMERS
+
+
+def test_prepare_reads_with_the_jobs_reader() -> None:
+    """The consumer side: a semicolon latin-1 batch, decoded and split by the dataset's reader;
+    keys from a libs.schema plan (single, composite, none)."""
+    from consumer.parse import prepare
+    from libs.messages import Batch
+
+    ds = dataset(";", encoding="latin-1")
+    body = "zé@x.io;Zoë;M;1;;;;;\nZé@x.io;Z;M;1;;;;;\nbad;a\n".encode("latin-1")
+    batch = Batch("j", "customers", 0, 2, 4, 3, NAMES, "f.csv", body)
+    out = prepare(batch, plan(ds, NAMES), reader_for(ds))
+    assert [row[:2] for row in out.rows] == [("zé@x.io", "Zoë")]
+    assert [(r.line_no, r.reason, r.raw) for r in out.rejects] == [
+        (3, "duplicate_key", "Zé@x.io;Z;M;1;;;;;"), (4, "wrong_column_count", "bad;a")]
+    assert out.rejects[0].detail == "email zé@x.io already on line 2"
+    pair = replace(ds, primary_key=("email", "first_name"))
+    out = prepare(batch, plan(pair, NAMES), reader_for(pair))
+    assert [r.line_no for r in out.rejects] == [4]
+    assert list(out.duplicates) == []
+    keyless = replace(ds, primary_key=())
+    twice = Batch("j", "customers", 0, 2, 3, 2, NAMES, "f.csv",
+                  (body.split(b"\n")[0] + b"\n") * 2)
+    out = prepare(twice, plan(keyless, NAMES), reader_for(keyless))
+    assert len(out.rows) == 2
+    assert out.rejects == []
