@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from itertools import count
 from operator import itemgetter
 from typing import Any
 
@@ -77,24 +78,33 @@ def _legacy_reader(max_record_bytes: int) -> Reader:
     return DelimitedReader(Dataset("csv", Table("csv"), ()), max_record_bytes)
 
 
-def _key_of(plan: Any) -> tuple[int | Callable[[tuple[str, ...]], Any], str] | None:
-    """(the row's key: its index, or a function of the row; its name) for in-batch
-    duplicates, or None for a keyless dataset.
+KeyOf = Callable[[tuple[str, ...]], object]
+
+
+def _key_of(plan: Any) -> tuple[int, KeyOf | None, str]:
+    """(the key's index in a row, or a function of the row when it is not one value; the
+    key's name) for in-batch duplicates.
 
     A libs.schema Plan: its dataset's primaryKey (a composite key is the JSON array text of
-    its values); the legacy libs.dataset plan: its ``key``.
+    its values; no key: every row is its own key, nothing is a duplicate); the legacy
+    libs.dataset plan: its ``key``.
     """
     dataset = plan.dataset
     if hasattr(dataset, "key_index"):
-        return dataset.key_index, dataset.key
+        return dataset.key_index, None, dataset.key
     key = tuple(dataset.primary_key)
     if not key:
-        return None
+        return 0, _unique(), ""
     where = [plan.columns.index(name) for name in key]
     if len(where) == 1:
-        return where[0], key[0]
+        return where[0], None, key[0]
     pick = itemgetter(*where)
-    return (lambda row: json.dumps(list(pick(row)), ensure_ascii=False)), ",".join(key)
+    return 0, (lambda row: json.dumps(list(pick(row)), ensure_ascii=False)), ",".join(key)
+
+
+def _unique() -> KeyOf:
+    numbers = count()
+    return lambda row: next(numbers)
 
 
 def prepare(batch: Batch, plan: Any, reader: Reader | int) -> Prepared:
@@ -107,7 +117,7 @@ def prepare(batch: Batch, plan: Any, reader: Reader | int) -> Prepared:
         reader = _legacy_reader(reader)
     reader = reader.with_header(batch.columns)
     out = Prepared(body=batch.body, first_line=batch.first_line, reader=reader)
-    keyed = _key_of(plan)
+    key_at, key_of, key_name = _key_of(plan)
     seen: dict[object, int] = {}
     validate, job = plan.validate, batch.job_id
     out.plain = _is_plain(batch.body)
@@ -119,15 +129,10 @@ def prepare(batch: Batch, plan: Any, reader: Reader | int) -> Prepared:
         if type(result) is not tuple:
             out.reject(line_no, result)
             continue
-        if keyed is None:
-            out.rows.append(result)
-            continue
-        where = keyed[0]
-        key = result[where] if type(where) is int else where(result)  # type: ignore[operator]
+        key: Any = result[key_at] if key_of is None else key_of(result)
         first = seen.setdefault(key, line_no)
         if first != line_no:
-            out.reject(line_no, Reject(DUPLICATE_KEY,
-                                       f"{keyed[1]} {key} already on line {first}"))
+            out.reject(line_no, Reject(DUPLICATE_KEY, f"{key_name} {key} already on line {first}"))
             out.duplicates.setdefault(key, []).append((line_no, result))
             continue
         out.rows.append(result)
