@@ -33,19 +33,17 @@ from libs import constants as c
 from libs.errors import UserError
 from libs.formats import chunking
 from libs.formats.base import Chunk, Header, Position, Record
-from libs.formats.delimited import BOM, CR_ONLY, printable
+from libs.formats.delimited import BOM, CR_ONLY, decode_record, printable
 from libs.formats.encodings import (
     TRANSCODED,
     Utf8Stream,
     codec_name,
-    decode_error,
     label,
     wire_codec,
 )
 from libs.schema.compile import Reject
 from libs.schema.model import Dataset
 from libs.schema.names import normalize
-from libs.schema.reasons import INVALID_ENCODING
 
 _RUN: Final = re.compile(r"\S+(?: \S+)*")  # a name: words separated by single spaces
 _WORD: Final = re.compile(r"\S+")
@@ -161,16 +159,8 @@ class AlignedReader:
             raise ValueError("AlignedReader.records needs the header: use with_header()")
         codec, starts = self.wire_encoding, self.starts
         for line_no, data in self.raw(body, first_line).items():
-            try:
-                text = data.decode(codec)
-            except UnicodeDecodeError as exc:
-                yield line_no, Reject(INVALID_ENCODING, decode_error(data, exc, codec))
-                continue
-            if "\x00" in text:
-                yield line_no, Reject(INVALID_ENCODING,
-                                      f"NUL character at offset {text.index(chr(0))}")
-                continue
-            yield line_no, cut(text, starts)
+            text = decode_record(data, codec)
+            yield line_no, text if isinstance(text, Reject) else cut(text, starts)
 
     def raw(self, body: bytes, first_line: int) -> dict[int, bytes]:
         found: dict[int, bytes] = {}

@@ -385,15 +385,22 @@ class DelimitedReader:
                         yield line_no, (line[:-1] if line[-1] == "\r" else line).split(delimiter)
                     line_no += 1
                 return
+        parse = syntax.parse_fields
         for record in split_records(body, first_line, self.max_record_bytes, syntax):
-            decoded = decode_record(record.data, codec)
-            if isinstance(decoded, Reject):
-                yield record.line_no, decoded
+            line_no, data = record.line_no, record.data
+            try:
+                text = data.decode(codec)
+            except UnicodeDecodeError as exc:
+                yield line_no, Reject(INVALID_ENCODING, decode_error(data, exc, codec))
+                continue
+            if "\x00" in text:
+                yield line_no, Reject(INVALID_ENCODING,
+                                      f"NUL character at offset {text.index(chr(0))}")
                 continue
             try:
-                yield record.line_no, syntax.parse_fields(decoded, record.line_no)
+                yield line_no, parse(text, line_no)
             except MalformedRecord as exc:
-                yield record.line_no, Reject(MALFORMED_CSV, str(exc))
+                yield line_no, Reject(MALFORMED_CSV, str(exc))
 
     def raw(self, body: bytes, first_line: int) -> dict[int, bytes]:
         return {record.line_no: record.data for record in
