@@ -147,14 +147,14 @@ TOKENS = ['"', '""', ";", "\\", '\\"', "\r", "\n", "\r\n", "a", "é", "\n\n", '"
 @settings(max_examples=600, derandomize=True, deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(TOKENS), max_size=30).map("".join), st.integers(1, 4),
-       st.integers(1, 80), st.booleans())
+       st.integers(1, 80), st.booleans(), st.sampled_from([";", "\t", "|"]))
 def test_dialect_splitter_and_parser_agree(text: str, batch_size: int, batch_bytes: int,
-                                           escape: bool) -> None:
-    """Semicolon with or without an escape char: every record counted once by both sides, on
-    the lines and with the fields the independent checker finds; the batches the same from
-    any resume point."""
-    reader = reader_for(dataset(";", escape="\\" if escape else None))
-    data = b"email;x\n" + text.encode()
+                                           escape: bool, delimiter: str) -> None:
+    """Semicolon, tab or pipe, with or without an escape char: every record counted once by
+    both sides, on the lines and with the fields the independent checker finds; the batches
+    the same from any resume point."""
+    reader = reader_for(dataset(delimiter, escape="\\" if escape else None))
+    data = f"email{delimiter}x\n{text.replace(';', delimiter)}".encode()
     handle = io.BytesIO(data)
     header = reader.read_header(handle)
     start = Position(0, header.end_offset, 2, 0)
@@ -166,7 +166,7 @@ def test_dialect_splitter_and_parser_agree(text: str, batch_size: int, batch_byt
         assert len(found) == chunk.records
         lines += found
     assert lines == sorted(set(lines))
-    dialect = checker.CsvDialect(";", '"', "\\" if escape else None)
+    dialect = checker.CsvDialect(delimiter, '"', "\\" if escape else None)
     expected = list(checker.iter_records(physical_lines(data), dialect))[1:]
     assert lines == [line for line, _ in expected], "the checker's record boundaries"
     syntax = reader.syntax  # type: ignore[attr-defined]
