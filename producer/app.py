@@ -29,7 +29,7 @@ from libs.formats.sniff import SAMPLE_BYTES, hints
 from libs.messages import Batch
 from libs.offsets import Offset, OffsetStore
 from libs.retry import retry_transient
-from libs.schema import from_file
+from libs.schema.model import Dataset, Field, Table
 from libs.settings import ProducerSettings
 from producer.chunks import Chunk, Position
 from producer.progress import Progress
@@ -133,12 +133,20 @@ class Producer:
         batch = Batch(job_id, spec.name, 0, 2, 2, 0, header.columns, self.s.file.name, b"")
         await self._publish_file(handle, start, batch, size)
 
-    def _reader(self) -> Reader:
-        """The file's reader: the dataset's layout with the dialect and encoding options."""
+    def _reader(self, spec: Dataset | None = None) -> Reader:
+        """The file's reader: the dataset's layout with the dialect and encoding options.
+
+        ``spec`` None: the legacy dataset's fields with the default dialect and encoding
+        (until the dataset is resolved as a libs.schema Dataset).
+        """
         s = self.s
-        spec = with_overrides(from_file.load(s.dataset), delimiter=s.delimiter,
-                              quote_char=s.quote_char, escape_char=s.escape_char,
-                              encoding=s.encoding, no_header=s.no_header)
+        if spec is None:
+            legacy = dataset.get(s.dataset)
+            spec = Dataset(legacy.name, Table(legacy.table),
+                           tuple(Field(name) for name in legacy.column_names))
+        spec = with_overrides(spec, delimiter=s.delimiter, quote_char=s.quote_char,
+                              escape_char=s.escape_char, encoding=s.encoding,
+                              no_header=s.no_header)
         return reader_for(spec, s.max_record_bytes)
 
     async def _resume_position(self, job_id: str, header_end: int, next_line: int,
