@@ -12,8 +12,6 @@ from __future__ import annotations
 import codecs
 from typing import Final
 
-from charset_normalizer import from_bytes
-
 from libs.formats.encodings import TRANSCODED, codec_name
 from libs.schema.model import Dataset
 
@@ -45,7 +43,10 @@ def _decodes(sample: bytes, codec: str) -> bool:
 
 
 def _guess(sample: bytes) -> str:
-    """charset-normalizer's best among the encodings we read (cp1252 when it cannot tell)."""
+    """charset-normalizer's best among the encodings we read (cp1252 when it cannot tell);
+    imported only when a guess is needed (it costs the producer's start otherwise)."""
+    from charset_normalizer import from_bytes
+
     best = from_bytes(sample, cp_isolation=list(CANDIDATES)).best()
     return CANDIDATES.get(best.encoding, "cp1252") if best is not None else "cp1252"
 
