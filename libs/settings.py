@@ -160,6 +160,12 @@ class ProducerSettings:
     offset_ttl_days: int = 30
     progress: bool = True
     blocked_timeout: float = c.DEFAULT_BLOCKED_TIMEOUT_S
+    # Dialect and encoding overrides of the dataset's (None: the dataset's own).
+    delimiter: str | None = None
+    quote_char: str | None = None
+    escape_char: str | None = None
+    encoding: str | None = None
+    no_header: bool = False
 
     def __post_init__(self) -> None:
         if self.parallel < 1:

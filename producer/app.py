@@ -17,7 +17,7 @@ from aio_pika.abc import AbstractExchange
 
 from libs import amqp, db, faults, registry
 from libs import constants as c
-from libs.csvfile import READ_CHUNK, fingerprint, read_header
+from libs.csvfile import READ_CHUNK, fingerprint
 from libs.errors import (
     BrokerRefused,
     OffsetStoreUnavailable,
@@ -25,12 +25,15 @@ from libs.errors import (
     Stopped,
     UserError,
 )
+from libs.formats import Reader, reader_for, with_overrides
+from libs.formats.base import Header
+from libs.formats.sniff import SAMPLE_BYTES, hints
 from libs.messages import Batch
 from libs.offsets import Offset, OffsetStore
 from libs.retry import retry_transient
 from libs.schema.model import Dataset
 from libs.settings import ProducerSettings
-from producer.chunks import Chunk, Position, iter_chunks
+from producer.chunks import Chunk, Position
 from producer.datasets import declared, header_plan, resolve
 from producer.progress import Progress
 from producer.watermark import Watermark
@@ -92,6 +95,7 @@ class Producer:
         self.progress = Progress(enabled=settings.progress)
         self._offset_warned = False
         self._start_rows = 0
+        self.reader: Reader  # set by _run, from the dataset and the options
         self.flow = amqp.FlowControl(settings.blocked_timeout, self.stop, self._on_flow)
         self.gave_up_on = "the broker"
 
@@ -111,9 +115,8 @@ class Producer:
 
     async def _run(self, handle: BinaryIO) -> None:
         file_dataset = declared(self.s)
-        header = read_header(handle)
         try:
-            spec = await self._start_job(file_dataset, header.columns)
+            spec, header = await self._start_job(file_dataset, handle)
         except RetryBudgetExhausted as exc:
             self.gave_up_on = "PostgreSQL"
             self.summary.status = "gave_up"
@@ -138,20 +141,34 @@ class Producer:
                       spec.fingerprint)
         await self._publish_file(handle, start, batch, size)
 
-    async def _start_job(self, file_dataset: Dataset | None, header: tuple[str, ...]) -> Dataset:
-        """Resolve the dataset, map the header, derive the job id and register the job: every
-        refusal (exit 2) comes before anything is published."""
+    async def _start_job(self, file_dataset: Dataset | None,
+                         handle: BinaryIO) -> tuple[Dataset, Header]:
+        """Resolve the dataset, read and map the header, derive the job id and register the
+        job: every refusal (exit 2) comes before anything is published. The dataset that is
+        registered (and so reaches the consumers) carries the dialect and encoding options."""
         what = (f"reflect table {self.s.table}" if file_dataset is None
                 else f"check dataset {file_dataset.name} against its table")
         resolved = await self._database(what, lambda conn: resolve(conn, self.s, file_dataset))
-        spec = resolved.dataset
+        self.reader = reader = self._reader(resolved.dataset)
+        spec = reader.dataset
         self.summary.dataset = spec.name
-        header_plan(resolved, header)
+        header = self._read_header(handle, reader)
+        header_plan(resolved, header.columns)
         digest = await asyncio.to_thread(fingerprint, self.s.file)
         self.summary.job_id = job_id = job_id_for(spec.name, spec.fingerprint, digest)
         structlog.contextvars.bind_contextvars(job_id=job_id)
         await self._register(spec, job_id)
-        return spec
+        return spec, header
+
+    @staticmethod
+    def _read_header(handle: BinaryIO, reader: Reader) -> Header:
+        """The header, after one warning if the start of the file suggests another dialect or
+        encoding than the dataset's."""
+        sample = handle.read(SAMPLE_BYTES)
+        handle.seek(0)
+        if found := hints(sample, reader.dataset):
+            log.warning("the file may not be in the dataset's dialect or encoding", hints=found)
+        return reader.read_header(handle)
 
     async def _database(self, what: str, work: Callable[[db.Conn], Awaitable[T]]) -> T:
         """``work`` on a fresh connection; PostgreSQL unavailable is retried within the retry
@@ -178,6 +195,14 @@ class Producer:
         if error is not None:
             log.warning("this job was stopped earlier; its batches may be refused again",
                         error=error)
+
+    def _reader(self, spec: Dataset) -> Reader:
+        """The file's reader: the dataset's layout with the dialect and encoding options."""
+        s = self.s
+        spec = with_overrides(spec, delimiter=s.delimiter, quote_char=s.quote_char,
+                              escape_char=s.escape_char, encoding=s.encoding,
+                              no_header=s.no_header)
+        return reader_for(spec, s.max_record_bytes)
 
     async def _resume_position(self, job_id: str, header_end: int, next_line: int,
                                size: int) -> Position | None:
@@ -290,8 +315,8 @@ class Producer:
     async def _feed(self, queue: asyncio.Queue[Chunk | None], handle: BinaryIO,
                     start: Position) -> bool:
         complete = True
-        for chunk in iter_chunks(handle, start, self.s.batch_size, self.s.max_record_bytes,
-                                 self.s.batch_bytes):
+        for chunk in self.reader.iter_chunks(handle, start, self.s.batch_size,
+                                             self.s.batch_bytes):
             if self.stop.is_set():
                 complete = False
                 break

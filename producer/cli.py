@@ -87,11 +87,25 @@ result is one JSON line on stdout."""
               help="How long Redis keeps a file's offset.")
 @click.option("--progress/--no-progress", envvar="PRODUCER_PROGRESS", default=True,
               help="Progress bar on a terminal (never in non-TTY output).")
+@click.option("--delimiter", envvar="INGEST_DELIMITER", default=None,
+              help="Field delimiter, overriding the dataset's: , ; | or tab (also \\t).")
+@click.option("--quote-char", envvar="INGEST_QUOTE_CHAR", default=None,
+              help="Quote character, overriding the dataset's (default \").")
+@click.option("--escape-char", envvar="INGEST_ESCAPE_CHAR", default=None,
+              help="Escape character inside quoted fields, MySQL style (e.g. \\ makes \\\" "
+                   "a quote); overrides the dataset's (default none).")
+@click.option("--encoding", envvar="INGEST_ENCODING", default=None,
+              help="File encoding, overriding the dataset's: utf-8 (with or without BOM), "
+                   "utf-8-sig, latin-1, cp1252, utf-16, utf-16le, utf-16be (transcoded).")
+@click.option("--no-header", envvar="INGEST_NO_HEADER", is_flag=True, default=False,
+              help="The file has no header line: columns are the dataset's fields in order.")
 @common_options
 def main(file: Path, table: str | None, key: str | None, datasets_dir: Path,
          database_url: str, parallel: int, batch_size: int, batch_bytes: int, redis_url: str,
          redis_prefix: str, retry_budget: float, publish_timeout: float, blocked_timeout: float,
-         offset_ttl_days: int, progress: bool, amqp_url: str, queue: str, delivery_limit: int,
+         offset_ttl_days: int, progress: bool, delimiter: str | None, quote_char: str | None,
+         escape_char: str | None, encoding: str | None, no_header: bool, amqp_url: str,
+         queue: str, delivery_limit: int,
          dataset: str, log_level: str, log_format: str) -> None:
     setup_logging(log_level, log_format)
     try:
@@ -104,7 +118,9 @@ def main(file: Path, table: str | None, key: str | None, datasets_dir: Path,
             parallel=parallel, batch_size=batch_size, batch_bytes=batch_bytes,
             retry_budget=retry_budget, publish_timeout=publish_timeout,
             blocked_timeout=blocked_timeout,
-            offset_ttl_days=offset_ttl_days, progress=progress)
+            offset_ttl_days=offset_ttl_days, progress=progress, delimiter=delimiter,
+            quote_char=quote_char, escape_char=escape_char, encoding=encoding,
+            no_header=no_header)
     except UserError as exc:
         fail(str(exc), c.EXIT_USAGE)
     producer = Producer(settings)

@@ -138,38 +138,58 @@ class Expected:
 
 MAX_LINES: Final = 100
 MAX_BYTES: Final = 16 * 1024 * 1024
-FIELD_START, UNQUOTED, QUOTED, QUOTE_SEEN, BROKEN = range(5)
-QUOTE_BYTE, COMMA_BYTE = ord('"'), ord(",")
+FIELD_START, UNQUOTED, QUOTED, QUOTE_SEEN, BROKEN, ESCAPED = range(6)
 
 
-def _step(state: int, char: int) -> int:
+@dataclass(frozen=True)
+class CsvDialect:
+    """The dialect of the files: the same rules with another delimiter and quote; with an
+    escape character, in a quoted field it takes the next character literally (an escaped
+    quote or escape is that character, anything else keeps both); the encoding of records."""
+
+    delimiter: str = ","
+    quote: str = '"'
+    escape: str | None = None
+    encoding: str = "utf-8"
+
+
+CSV: Final = CsvDialect()
+
+
+def _step(state: int, char: int, dialect: CsvDialect = CSV) -> int:
     """The automaton's next state for one character (as its code point)."""
+    quote, delimiter = ord(dialect.quote), ord(dialect.delimiter)
+    if state == ESCAPED:
+        return QUOTED
     if state == QUOTED:
-        return QUOTE_SEEN if char == QUOTE_BYTE else QUOTED
+        if dialect.escape is not None and char == ord(dialect.escape):
+            return ESCAPED
+        return QUOTE_SEEN if char == quote else QUOTED
     if state == QUOTE_SEEN:
-        if char == QUOTE_BYTE:
+        if char == quote:
             return QUOTED
-        return FIELD_START if char == COMMA_BYTE else BROKEN
-    if char == COMMA_BYTE:
+        return FIELD_START if char == delimiter else BROKEN
+    if char == delimiter:
         return FIELD_START
-    if state == FIELD_START and char == QUOTE_BYTE:
+    if state == FIELD_START and char == quote:
         return QUOTED
     return UNQUOTED
 
 
-def _state_after(content: bytes, state: int) -> int:
+def _state_after(content: bytes, state: int, dialect: CsvDialect = CSV) -> int:
     for char in content:
-        state = _step(state, char)
+        state = _step(state, char, dialect)
         if state == BROKEN:
             break
     return state
 
 
-def iter_records(data: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
+def iter_records(data: Iterator[bytes], dialect: CsvDialect = CSV) -> Iterator[tuple[int, bytes]]:
     """(line number, record bytes without its line end) from physical lines (with their LF)."""
     line_no = start = lines = size = 0
     parts: list[bytes] = []
     state = FIELD_START
+    quote = dialect.quote.encode()
     for line in data:
         line_no += 1
         if not parts:
@@ -180,8 +200,10 @@ def iter_records(data: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
         lines += 1
         size += len(line)
         content = _without_line_end(line)
-        state = _state_after(content, state) if b'"' in content else (
-            QUOTED if state == QUOTED else FIELD_START)
+        state = _state_after(content, state, dialect) if quote in content else (
+            QUOTED if state in (QUOTED, ESCAPED) else FIELD_START)
+        if state == ESCAPED:
+            state = QUOTED  # the escape takes the line end: still in the quoted field
         still_open = state == QUOTED and line.endswith(b"\n")
         if not still_open or lines >= MAX_LINES or size > MAX_BYTES:
             yield start, _without_line_end(b"".join(parts))
@@ -196,9 +218,9 @@ def _without_line_end(record: bytes) -> bytes:
     return record
 
 
-def decode(record: bytes) -> str:
+def decode(record: bytes, dialect: CsvDialect = CSV) -> str:
     try:
-        text = record.decode("utf-8")
+        text = record.decode(dialect.encoding)
     except UnicodeDecodeError:
         raise Invalid(INVALID_ENCODING) from None
     if "\x00" in text:
@@ -206,23 +228,29 @@ def decode(record: bytes) -> str:
     return text
 
 
-def split_fields(text: str) -> list[str]:
+def split_fields(text: str, dialect: CsvDialect = CSV) -> list[str]:
     """The record's fields by the automaton; Invalid(MALFORMED_CSV) if it breaks the syntax."""
-    if '"' not in text:
-        return text.split(",")
+    if dialect.quote not in text:
+        return text.split(dialect.delimiter)
     fields: list[str] = []
     value: list[str] = []
     state = FIELD_START
     for char in text:
-        after = _step(state, ord(char))
+        after = _step(state, ord(char), dialect)
         if after == BROKEN:
             raise Invalid(MALFORMED_CSV)
         if after == FIELD_START:
             fields.append("".join(value))
             value = []
+        elif state == ESCAPED:  # the escaped character: itself if a quote or escape
+            value.append(char if char in (dialect.quote, dialect.escape) else
+                         f"{dialect.escape}{char}")
         elif after == UNQUOTED or (after == QUOTED and state != FIELD_START):
             value.append(char)  # text, or a quote's second half, or a quoted character
         state = after
+    if state == ESCAPED:
+        value.append(dialect.escape or "")
+        state = QUOTED
     if state == QUOTED:
         raise Invalid(MALFORMED_CSV)  # never closed
     fields.append("".join(value))
