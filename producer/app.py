@@ -315,13 +315,18 @@ class Producer:
     async def _feed(self, queue: asyncio.Queue[Chunk | None], handle: BinaryIO,
                     start: Position) -> bool:
         complete = True
-        for chunk in self.reader.iter_chunks(handle, start, self.s.batch_size,
-                                             self.s.batch_bytes):
-            if self.stop.is_set():
-                complete = False
-                break
-            await queue.put(chunk)
-            self.summary.rows_read += chunk.records
+        try:
+            for chunk in self.reader.iter_chunks(handle, start, self.s.batch_size,
+                                                 self.s.batch_bytes):
+                if self.stop.is_set():
+                    complete = False
+                    break
+                await queue.put(chunk)
+                self.summary.rows_read += chunk.records
+        except UserError as exc:  # the file cannot be read on (a line past the record limit):
+            complete = False  # the batches before it are published, then exit 2
+            self.summary.status = "refused"
+            self.summary.message = str(exc)
         for _ in range(self.s.parallel):
             await queue.put(None)
         return complete

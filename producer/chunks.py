@@ -19,7 +19,8 @@ def iter_chunks(handle: BinaryIO, start: Position, batch_size: int, max_record_b
                 batch_bytes: int = DEFAULT_BATCH_BYTES) -> Iterator[Chunk]:
     """Batches of the default dialect from ``start`` (the handle is positioned there)."""
     return chunking.iter_chunks(handle, start, batch_size, batch_bytes,
-                                RecordSplitter(max_record_bytes), DEFAULT_SYNTAX.quote_byte)
+                                RecordSplitter(max_record_bytes), DEFAULT_SYNTAX.quote_byte,
+                                max_record_bytes)
 
 
 __all__ = ["Chunk", "Position", "iter_chunks"]

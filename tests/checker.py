@@ -134,9 +134,10 @@ class Expected:
 #   record then ends at that line's end;
 # - a quoted field still open ends its record after MAX_LINES lines, or at the first line end
 #   past MAX_BYTES bytes, or at the end of the file; LF or CRLF end lines, a lone CR is data; a
-#   line that is only its line end is no record.
+#   line that is only its line end is no record, nor is a last line that is only a CR;
+# - a physical line longer than MAX_BYTES (without its LF) makes the file refused (TooLong).
 
-MAX_LINES: Final = 100
+MAX_LINES: Final = 10_000
 MAX_BYTES: Final = 16 * 1024 * 1024
 FIELD_START, UNQUOTED, QUOTED, QUOTE_SEEN, BROKEN, ESCAPED = range(6)
 
@@ -184,6 +185,14 @@ def _state_after(content: bytes, state: int, dialect: CsvDialect = CSV) -> int:
     return state
 
 
+class TooLong(ValueError):
+    """A physical line longer than MAX_BYTES: the producer refuses the file (exit 2)."""
+
+    def __init__(self, line_no: int) -> None:
+        super().__init__(f"line {line_no} is longer than {MAX_BYTES} bytes")
+        self.line_no = line_no
+
+
 def iter_records(data: Iterator[bytes], dialect: CsvDialect = CSV) -> Iterator[tuple[int, bytes]]:
     """(line number, record bytes without its line end) from physical lines (with their LF)."""
     line_no = start = lines = size = 0
@@ -192,8 +201,10 @@ def iter_records(data: Iterator[bytes], dialect: CsvDialect = CSV) -> Iterator[t
     quote = dialect.quote.encode()
     for line in data:
         line_no += 1
+        if len(line) - line.endswith(b"\n") > MAX_BYTES:
+            raise TooLong(line_no)
         if not parts:
-            if line in (b"\n", b"\r\n"):
+            if line in (b"\n", b"\r\n", b"\r"):  # b"\r": only as the data's last line
                 continue
             start, lines, size, state = line_no, 0, 0, FIELD_START
         parts.append(line)

@@ -199,24 +199,24 @@ def test_line_numbers_count_blank_lines_and_lines_inside_quotes(tmp_path: Path) 
 
 
 @unit
-def test_an_unclosed_quote_ends_its_record_after_100_lines(tmp_path: Path) -> None:
-    good = [f"g{i}@x.io,a,b,1,,,,,".encode() for i in range(120)]
+def test_an_unclosed_quote_ends_its_record_after_10000_lines(tmp_path: Path) -> None:
+    good = [f"g{i}@x.io,a,b,1,,,,,".encode() for i in range(10_020)]
     path = write(tmp_path / "open.csv", b'open@x.io,a,b,1,,,,,"', *good,
                  b'late@x.io,a,"never closed', b"x@x.io,1")
     exp = expected([path])
-    # Lines 2-101 are one record; the last one swallows the line after it (end of the data).
-    assert exp.rejects == {(0, 2): MALFORMED_CSV, (0, 123): MALFORMED_CSV}
-    assert sorted(row.line_no for row in exp.rows.values()) == list(range(102, 123))
+    # Lines 2-10001 are one record; the last one swallows the line after it (end of the data).
+    assert exp.rejects == {(0, 2): MALFORMED_CSV, (0, 10_023): MALFORMED_CSV}
+    assert sorted(row.line_no for row in exp.rows.values()) == list(range(10_002, 10_023))
     assert exp.records == [1 + 21 + 1]
 
 
 @unit
 def test_iter_records_bounds_and_blank_lines() -> None:
-    lines = [b"h\n", b"\r\n", b'"a""\n', *[b"x\n"] * 150, b"\r"]
+    lines = [b"h\n", b"\r\n", b'"a""\n', *[b"x\n"] * 10_050, b"\r"]
     got = list(iter_records(iter(lines)))
-    assert [line for line, _ in got] == [1, 3, *range(103, 154), 154]
-    assert got[1][1].count(b"\n") == 99
-    assert got[-1] == (154, b"\r")  # a lone CR at the end of the data is a record
+    assert [line for line, _ in got] == [1, 3, *range(10_003, 10_054)]
+    assert got[1][1].count(b"\n") == 9_999
+    assert got[-1] == (10_053, b"x")  # a last line of only a CR is blank, like "\r\n"
     big = [b'a,"' + b"z" * 60 + b"\n", *[b"y" * 30 + b"\n"] * 5]
     with_limit = list(iter_records(iter(big)))
     assert len(with_limit) == 1  # under 16 MiB: one record to the end of the data

@@ -23,8 +23,12 @@ from libs.csvfile import (
 )
 from libs.dataset import CUSTOMERS
 from libs.errors import UserError
+from producer.chunks import Chunk, Position, iter_chunks
 
 pytestmark = pytest.mark.unit
+
+BOUND = (f"a record ends after at most {MAX_RECORD_LINES} lines or 16 MiB, or at the end of the "
+         "file")
 
 
 def records(body: bytes, first_line: int = 2, limit: int = 1 << 20) -> list[tuple[int, bytes]]:
@@ -91,7 +95,9 @@ def test_lf_crlf_blank_lines_and_no_final_newline() -> None:
 
 def test_lone_cr_is_data_inside_a_record_and_at_the_end_of_data() -> None:
     assert records(b"a\rb,c\r\n") == [(2, b"a\rb,c")]
-    assert records(b"x\n\r") == [(2, b"x"), (3, b"\r")]  # a last CR without LF is a record
+    assert records(b"x\n\r") == [(2, b"x")]  # a last line of only a CR is blank (F11)
+    assert records(b"x\r\n\r") == [(2, b"x")]
+    assert records(b"x\n\rx") == [(2, b"x"), (3, b"\rx")]
     assert records(b"\r\n\r\r\n") == [(3, b"\r")]
     assert fields("a\rb,c") == ["a\rb", "c"]
 
@@ -122,7 +128,8 @@ def test_quote_right_at_the_end_of_data() -> None:
     assert records(b'a,b"') == [(2, b'a,b"')]
     assert fields('a,b"') == ["a", 'b"']
     assert records(b'a,"') == [(2, b'a,"')]
-    assert malformed('a,"') == "quoted field opened on line 2 (field 2) is not closed by line 2"
+    assert malformed('a,"') == ("quoted field opened on line 2 (field 2) is not closed within "
+                                f"lines 2-2 ({BOUND})")
     assert records(b'b,"x\n') == [(2, b'b,"x')]  # open at the end of data: one record
 
 
@@ -135,7 +142,8 @@ def test_unterminated_quote_ends_after_max_record_lines() -> None:
                                                        2 + MAX_RECORD_LINES + 7))
     assert got[-1] == (2 + MAX_RECORD_LINES + 6, b"b,2")
     assert malformed(got[0][1].decode()) == (
-        f"quoted field opened on line 2 (field 2) is not closed by line {MAX_RECORD_LINES + 1}")
+        f"quoted field opened on line 2 (field 2) is not closed within lines 2-"
+        f"{MAX_RECORD_LINES + 1} ({BOUND})")
 
 
 def test_unterminated_quote_is_cut_at_the_size_limit() -> None:
@@ -180,9 +188,9 @@ def test_a_quote_closed_before_other_text_is_malformed_and_says_where() -> None:
 
 def test_an_unclosed_quoted_field_names_its_lines() -> None:
     assert malformed('a,b,"x\ny\nz', 10) == (
-        "quoted field opened on line 10 (field 3) is not closed by line 12")
+        f"quoted field opened on line 10 (field 3) is not closed within lines 10-12 ({BOUND})")
     assert malformed('a,"x""', 3) == (
-        "quoted field opened on line 3 (field 2) is not closed by line 3")
+        f"quoted field opened on line 3 (field 2) is not closed within lines 3-3 ({BOUND})")
 
 
 # --- the header -----------------------------------------------------------------------------
@@ -225,6 +233,15 @@ def test_header_in_quotes_over_two_lines() -> None:
         (b"a,b\rc,d\re,f\r", "CR-only line ends"),
         (b"a,b\r", "CR-only line ends"),
         (b"a,b\rc,d\r\n", "CR-only line ends"),
+        (b"a,b\r\rc\r\n", "CR-only line ends"),
+        (b"a,b\r\r\n", "line 1 ends with CR CR LF"),  # F13: not CR-only line ends
+        (b"\xef\xbb\xbf", "only a UTF-8 byte order mark"),  # F13: not "lacks columns"
+        (b",,\n", "the header (line 1) is empty"),
+        (b" , \r\nx\n", "the header (line 1) is empty"),
+        ("email,x\n".encode("utf-16-le"), "looks like UTF-16 .*--encoding utf-16le$"),
+        ("email,x\n".encode("utf-16-be"), "looks like UTF-16 .*--encoding utf-16be$"),
+        ("email,x\n".encode("utf-16"), "UTF-16 byte order mark.*--encoding utf-16$"),
+        (b"a,b\x00\n", "holds a NUL byte"),
     ],
 )
 def test_bad_headers_are_user_errors(data: bytes, message: str) -> None:
@@ -274,3 +291,56 @@ def test_header_of_exactly_the_limit_is_read() -> None:
         read_header(io.BytesIO(names + b"x\n"))
     with pytest.raises(UserError, match="longer than"):
         read_header(io.BytesIO(b'"a\n' + names + b'"\n'))  # a quoted header going on
+
+
+def test_crlf_header_with_quoted_crlf_and_a_crlf_end_is_not_cr_only() -> None:
+    header = read_header(io.BytesIO(b'a,"x\r\ny",b\r\nrow\r\n'))
+    assert header.columns == ("a", "x\r\ny", "b")
+    assert header.next_line == 3
+
+
+# --- physical lines past the record limit (F6) ------------------------------------------------
+
+
+def chunk_until_refused(data: bytes, limit: int, block: int) -> tuple[list[Chunk], str]:
+    """The batches made before the UserError and its message."""
+    got: list[Chunk] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("libs.formats.chunking.BLOCK", block)
+        with pytest.raises(UserError) as caught:
+            got.extend(iter_chunks(io.BytesIO(data), Position(0, 0, 2, 0), 2, limit, 1 << 20))
+    return got, str(caught.value)
+
+
+@pytest.mark.parametrize("block", [1, 5, 64, 4 << 20])
+def test_a_cr_only_part_stops_after_the_batches_before_it(block: int) -> None:
+    data = b"a,1\nb,2\nc,3\n" + b"d,4\re,5\r" * 20 + b"\n"
+    chunks, message = chunk_until_refused(data, 100, block)
+    assert [(c.first_line, c.records) for c in chunks] == [(2, 2), (4, 1)]  # lines 2-4
+    assert message.startswith("line 5 holds a CR not followed by LF: the file has CR-only "
+                              "line ends")
+
+
+@pytest.mark.parametrize("block", [1, 5, 64, 4 << 20])
+def test_an_over_long_line_names_its_line_and_the_limit(block: int) -> None:
+    data = b'a,1\n"q\nq",2\n' + b"x" * 101 + b"\r\nb,2\n"
+    chunks, message = chunk_until_refused(data, 100, block)
+    assert [(c.first_line, c.records) for c in chunks] == [(2, 2)]
+    assert message.startswith("line 5 is longer than 100 bytes, the record limit")
+    assert "CR-only" not in message
+
+
+def test_a_line_of_exactly_the_limit_is_read_and_a_crlf_split_by_it_is_no_lone_cr() -> None:
+    data = b"x" * 99 + b"\r\n" + b"y" * 100 + b"\n"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("libs.formats.chunking.BLOCK", 7)
+        chunks = list(iter_chunks(io.BytesIO(data), Position(0, 0, 2, 0), 5, 100, 1 << 20))
+    assert [c.records for c in chunks] == [2]
+    _, message = chunk_until_refused(b"x" * 100 + b"\r\n", 100, 7)
+    assert "CR-only" not in message  # the 101st byte is the CR of a CRLF
+
+
+def test_an_open_quoted_field_spans_up_to_max_record_lines() -> None:
+    lines = b"\n".join(b"l%d" % i for i in range(MAX_RECORD_LINES))  # exactly the bound
+    body = b'a,"' + lines + b'",1\nb,2\n'
+    assert [line for line, _ in records(body)] == [2, 2 + MAX_RECORD_LINES]

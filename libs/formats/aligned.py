@@ -152,7 +152,7 @@ class AlignedReader:
         if self.transcoded:
             stream.seek(start.byte)
         return chunking.iter_chunks(stream, start, batch_size, batch_bytes, LineSplitter(),
-                                    None)
+                                    None, self.max_record_bytes)
 
     def records(self, body: bytes, first_line: int) -> Iterator[Record]:
         if not self.starts:

@@ -13,6 +13,7 @@ from itertools import accumulate, count
 from operator import add
 from typing import BinaryIO, Final, Protocol
 
+from libs.errors import UserError
 from libs.formats.base import Chunk, Position
 
 BLOCK: Final = 4 << 20
@@ -50,22 +51,59 @@ class _Batch:
         return Chunk(pos.seq, pos.line, end.line - 1, self.records, pos, end, body)
 
 
-def _blocks(handle: BinaryIO, quote: bytes | None) -> Iterator[tuple[list[bytes], bool, bool]]:
-    """(lines without LF, every line had an LF, one record per line: no ``quote`` and no blank
-    line in the block; never for ``quote`` None)."""
+def _blocks(handle: BinaryIO, quote: bytes | None, limit: int,
+            line: int) -> Iterator[tuple[list[bytes], bool, bool]]:
+    """(lines without LF, every line had an LF, one record per line: no ``quote``, no blank
+    line in the block; never for ``quote`` None) from physical line ``line``.
+
+    Memory is bounded: a physical line longer than ``limit`` bytes (its LF excluded) is never
+    held whole, :func:`too_long` is raised (a UserError) as soon as it passes ``limit``.
+    """
     carry = b""
     while block := handle.read(BLOCK):
         data = carry + block
         cut = data.rfind(b"\n")
         if cut < 0:
+            if len(data) > limit:
+                raise too_long(data, line, limit)
             carry = data
             continue
         carry = data[cut + 1 :]
         lines = data[:cut].split(b"\n")
+        if cut > limit and max(map(len, lines)) > limit:  # only then can one be too long
+            index = next(i for i, text in enumerate(lines) if len(text) > limit)
+            if index:
+                yield lines[:index], True, False  # the lines before it are read
+            raise too_long(lines[index], line + index, limit)
+        if len(carry) > limit:
+            yield lines, True, False  # the lines before it are read
+            raise too_long(carry, line + len(lines), limit)
+        line += len(lines)
         yield lines, True, (quote is not None and data.find(quote, 0, cut) < 0
                             and b"" not in lines and b"\r" not in lines)
     if carry:
         yield [carry], False, False
+
+
+def too_long(data: bytes, line: int, limit: int) -> UserError:
+    """The error for physical line ``line`` (``data``: at least its first ``limit + 1`` bytes).
+
+    A lone CR in it (a CR not followed by LF) means CR-only line ends (classic Mac): whole
+    records run together on one line. Else the line is simply beyond the record size limit.
+    """
+    data = data[: limit + 1]  # the same answer whatever the blocks
+    if data.count(b"\r") > data.count(b"\r\n") + data.endswith(b"\r"):
+        return UserError(cr_only(line))
+    return UserError(f"line {line} is longer than {limit} bytes, the record limit "
+                     "(max_record_bytes): a record that large is beyond it; is this a CSV file "
+                     "with LF or CRLF line ends?")
+
+
+def cr_only(line: int) -> str:
+    """The message for CR-only line ends found on physical line ``line``."""
+    return (f"line {line} holds a CR not followed by LF: the file has CR-only line ends "
+            "(classic Mac); convert them to LF first, e.g. tr '\\r' '\\n' < in.csv > "
+            "out.csv")
 
 
 class Batcher:
@@ -97,6 +135,11 @@ class Batcher:
             lines = self.pending + lines
         yield from self._add(lines, ends, terminated)
         self.pending = lines[ends[-1] + 1 :] if ends else lines
+
+    def flush(self) -> Iterator[Chunk]:
+        """The batch being built, if it holds a record (the data stops here: a UserError)."""
+        if self.batch.records:
+            yield self._cut()
 
     def finish(self) -> Iterator[Chunk]:
         if self.splitter.open:  # the file ends inside a quoted field: that record still counts
@@ -149,15 +192,21 @@ def _fitting(part: list[bytes], ends: list[int], room: int, total: int) -> tuple
 
 
 def iter_chunks(handle: BinaryIO, start: Position, batch_size: int, batch_bytes: int,
-                splitter: Splitter, quote: bytes | None) -> Iterator[Chunk]:
+                splitter: Splitter, quote: bytes | None, max_line_bytes: int) -> Iterator[Chunk]:
     """Batches from ``start`` (the handle is positioned there), see :class:`Batcher`.
 
     The same file and settings always give the same batches, from the start or from any
     batch's end (resume depends on it), whatever the block boundaries. ``quote``: the byte
     whose absence from a block (with no blank line) makes every line a record of its own;
-    None: always ask the splitter.
+    None: always ask the splitter. A physical line longer than ``max_line_bytes`` is a
+    UserError (see :func:`too_long`), raised after the batch of the records complete before
+    it and before any batch holding it is made.
     """
     batcher = Batcher(start, batch_size, batch_bytes, splitter)
-    for lines, terminated, plain in _blocks(handle, quote):
-        yield from batcher.block(lines, terminated, plain)
+    try:
+        for lines, terminated, plain in _blocks(handle, quote, max_line_bytes, start.line):
+            yield from batcher.block(lines, terminated, plain)
+    except UserError:
+        yield from batcher.flush()  # the records complete before that line: their batch
+        raise
     yield from batcher.finish()

@@ -4,8 +4,10 @@ The producer's splitter and the consumer's field parser are both built from the 
 one ``Syntax`` (delimiter D, quote Q, optional escape E), so they agree on every record
 boundary. With the default dialect (D ``,``, Q ``"``, no E) this is issue 10's syntax:
 
-- Lines end with LF or CRLF; a line empty apart from its line end is no record. A lone CR
-  (not followed by LF) is data, also at the end of the data.
+- Lines end with LF or CRLF; a line empty apart from its line end is no record, and so is a
+  line made only of a CR at the end of the data (a CRLF cut short). Any other lone CR (not
+  followed by LF) is data. A physical line longer than ``max_record_bytes`` is refused (a
+  UserError, see ``chunking.too_long``: CR-only line ends, or beyond the limit).
 - Q opens a quoted field only as the first character of a field; anywhere else it is a
   literal character (``Wilson"s Mills``).
 - In a quoted field QQ is one Q and LF / CRLF are data. A Q followed by D, by the line end or
@@ -14,7 +16,8 @@ boundary. With the default dialect (D ``,``, Q ``"``, no E) this is issue 10's s
   and is rejected ``malformed_csv``.
 - A quoted field that never closes ends its record at the end of its MAX_RECORD_LINES-th
   physical line, at the first line end past ``max_record_bytes``, or at the end of the data
-  (the batch or the file); that record is rejected ``malformed_csv`` too.
+  (the batch or the file); that record is rejected ``malformed_csv`` too, its detail says
+  on which line the quote opened and which lines the record covers (``a-b``).
 - With an escape character E (MySQL style, ``\\``): inside a quoted field E followed by any
   character keeps that character from ending or closing anything; EQ is a literal Q and EE a
   literal E in the value, E followed by anything else stays as written (both characters).
@@ -130,8 +133,8 @@ class Syntax:
                 end = match.end()
                 if match[1] is None:
                     return (f"quoted field opened on line {_line_of(text, pos, line_no)} "
-                            f"(field {number}) is not closed by line "
-                            f"{_line_of(text, end, line_no)}")
+                            f"(field {number}) is not closed within lines {line_no}-"
+                            f"{_line_of(text, end, line_no)} ({_bound()})")
                 if end < len(text) and text[end] != d:
                     line = _line_of(text, end - 1, line_no)
                     column = end - text.rfind("\n", 0, end - 1) - 1
@@ -146,6 +149,12 @@ class Syntax:
 
 
 DEFAULT_SYNTAX: Final = Syntax()
+
+
+def _bound() -> str:
+    """The record bound as a reject's detail says it (read when used: tests lower it)."""
+    return (f"a record ends after at most {MAX_RECORD_LINES} lines or "
+            f"{c.MAX_RECORD_BYTES >> 20} MiB, or at the end of the file")
 
 
 def _line_of(text: str, pos: int, line_no: int) -> int:
@@ -180,7 +189,7 @@ class RecordSplitter:
         if self._open:
             return self._inside(line, terminated)
         if self._quote not in line:
-            return BLANK if terminated and (not line or line == b"\r") else COMPLETE
+            return BLANK if not line or line == b"\r" else COMPLETE  # "\r" at the end: blank
         if not terminated:
             return COMPLETE
         match = self._at_start.fullmatch(line, 0, len(line) - (line[-1] == 13))
@@ -265,21 +274,55 @@ def read_header(handle: BinaryIO, limit: int = MAX_HEADER_BYTES,
     """Read the header record at line 1, holding at most ``limit`` bytes of it in memory
     (before its line end).
 
-    Raise UserError if there is none, it is blank, longer than ``limit`` bytes, does not
-    decode, is not valid CSV, or its line holds a CR that is not part of a CRLF (CR-only line
-    ends).
+    Raise UserError if there is none (an empty file, or only a BOM), it is blank, names no
+    column, holds NUL bytes (UTF-16 without a BOM is named), is longer than ``limit`` bytes,
+    does not decode, is not valid CSV, or holds a CR that is not part of a CRLF (CR-only line
+    ends; CRs doubled before the final CRLF, ``\\r\\r\\n``, are named as such).
     """
     raw, state, too_long = _header_bytes(handle, limit, syntax, codec == "utf-8")
-    if raw.replace(b"\r\n", b"").find(b"\r") >= 0:
-        raise UserError(CR_ONLY)
+    _check_line_ends(raw)
     if not raw:
         raise UserError("the file is empty: expected a header line")
+    if codec == "utf-8" and raw == BOM:
+        raise UserError("the file holds only a UTF-8 byte order mark: expected a header line")
+    if b"\x00" in raw:
+        raise UserError(_nul_in_header(raw, codec))
     if too_long:
         raise UserError(f"the header (line 1) is longer than {limit} bytes: is this a CSV file?")
     if state == BLANK:
         raise UserError("line 1 is blank: the header must be the first line")
-    return Header(_parse_header(raw, syntax, codec), len(raw),
-                  1 + raw.count(b"\n") + (not raw.endswith(b"\n")))
+    columns = _parse_header(raw, syntax, codec)
+    if not any(columns):
+        raise UserError("the header (line 1) is empty: it names no column")
+    return Header(columns, len(raw), 1 + raw.count(b"\n") + (not raw.endswith(b"\n")))
+
+
+def _check_line_ends(raw: bytes) -> None:
+    """UserError for a header record holding a CR not followed by LF (not the CR of a CRLF).
+
+    Only CRs right before its final CRLF (``\\r\\r\\n``: CRLF line ends converted twice)
+    are named as such; any other lone CR means CR-only line ends (classic Mac).
+    """
+    lone = raw.count(b"\r") - raw.count(b"\r\n")
+    if not lone:
+        return
+    if raw.endswith(b"\r\n") and lone == len(raw[:-2]) - len(raw[:-2].rstrip(b"\r")):
+        raise UserError("line 1 ends with CR CR LF (\\r\\r\\n: CRLF line ends converted "
+                        "twice?); remove the extra CR first, e.g. sed 's/\\r\\r$/\\r/' "
+                        "in.csv > out.csv")
+    raise UserError(CR_ONLY)
+
+
+def _nul_in_header(raw: bytes, codec: str) -> str:
+    """The message for NUL bytes in the header: most often UTF-16 without a byte order mark."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return ("the file starts with a UTF-16 byte order mark (NUL bytes in the header): "
+                "pass --encoding utf-16")
+    if codec in ("utf-8", "iso8859-1", "cp1252") and raw.count(b"\x00") * 3 >= len(raw):
+        order = "le" if raw[1::2].count(b"\x00") >= raw[::2].count(b"\x00") else "be"
+        return (f"the header (line 1) holds NUL bytes: the file looks like UTF-16 without a "
+                f"byte order mark; pass --encoding utf-16{order}")
+    return "the header (line 1) holds a NUL byte: is this a text file?"
 
 
 def _header_bytes(handle: BinaryIO, limit: int, syntax: Syntax,
@@ -368,7 +411,7 @@ class DelimitedReader:
             stream.seek(start.byte)
         splitter = RecordSplitter(self.max_record_bytes, self.syntax)
         return chunking.iter_chunks(stream, start, batch_size, batch_bytes, splitter,
-                                    self.syntax.quote_byte)
+                                    self.syntax.quote_byte, self.max_record_bytes)
 
     def records(self, body: bytes, first_line: int) -> Iterator[Record]:
         codec, syntax = self.wire_encoding, self.syntax
