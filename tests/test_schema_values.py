@@ -496,3 +496,22 @@ def test_f10_invisible_characters_make_no_second_key(value: str, detail: str) ->
 ])
 def test_f10_what_is_trimmed(value: str, key: str) -> None:
     assert outcome(one_field(EMAIL), value) == key
+
+
+@pytest.mark.parametrize(("field", "value", "expected"), [
+    ({"type": "datetime", "format": "%d/%m/%Y %H:%M:%S"}, "31/12/2016 23:59:60",
+     "2017-01-01T00:00:00"),  # a leap second, as PostgreSQL reads it
+    ({"type": "datetime", "format": "%d/%m/%Y %H:%M:%S"}, "31/12/2016 23:59:61",
+     "reject:invalid_datetime"),
+    ({"type": "datetime", "format": "%d/%m/%Y %H:%M%z"}, "01/01/2020 10:00+1600",
+     "2019-12-31T18:00:00+00:00"),  # PostgreSQL reads offsets up to 15:59
+    ({"type": "datetime", "format": "%d/%m/%Y %H:%M%z"}, "01/01/2020 10:00+1559",
+     "2020-01-01T10:00:00+15:59"),
+    ({"type": "datetime", "format": "%d/%m/%Y %H:%M%z"}, "01/01/2020 10:00+1560",
+     "reject:invalid_datetime"),
+    ({"type": "datetime", "format": "%d/%m/%Y %H:%M%z", "x-ingest": {"columnType": "timestamp"}},
+     "01/01/2020 10:00+0200", "2020-01-01T08:00:00"),  # a timestamp column keeps no zone
+])
+def test_pattern_datetimes_like_the_default_form(field: dict[str, object], value: str,
+                                                 expected: str) -> None:
+    assert outcome(one_field(field), value) == expected

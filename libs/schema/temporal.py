@@ -238,9 +238,14 @@ def _build(parts: dict[str, str]) -> datetime:
     else:
         year = 1900
     micro = int(parts["f"].ljust(6, "0")) if "f" in parts else 0
-    return datetime(year, int(parts.get("m", 1)), int(parts.get("d", 1)),
-                    int(parts.get("H", 0)), int(parts.get("M", 0)), int(parts.get("S", 0)),
-                    micro, tzinfo=_zone(parts.get("z")))
+    second = int(parts.get("S", 0))
+    if second > 60:  # %S reads 61 (strptime's range); PostgreSQL reads up to 60
+        raise ValueError(f"second {second}")
+    moment = datetime(year, int(parts.get("m", 1)), int(parts.get("d", 1)),
+                      int(parts.get("H", 0)), int(parts.get("M", 0)), min(second, 59), micro,
+                      tzinfo=_zone(parts.get("z")))
+    # A leap second (:60) is the next minute's :00, as PostgreSQL reads it.
+    return moment + timedelta(seconds=1) if second == 60 else moment
 
 
 def _zone(text: str | None) -> timezone | None:
