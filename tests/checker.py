@@ -51,11 +51,13 @@ REASONS: Final = (INVALID_ENCODING, MALFORMED_CSV, WRONG_COLUMN_COUNT, INVALID_E
 
 DATE_FORM: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 TIMESTAMP_FORM: Final = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-    r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?P<fraction>\.[0-9]{1,9})?)?"
-    r"(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?"
+    r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})"
+    r"(?:[T ](?P<h>[0-9]{2}):(?P<m>[0-9]{2})(?::(?P<s>[0-9]{2})(?P<fraction>\.[0-9]{1,9})?)?"
+    r"(?P<zone>Z|(?P<sign>[+-])(?P<zh>[0-9]{2})(?::?(?P<zm>[0-9]{2}))?)?)?"
 )
-NUMBER_FORM: Final = re.compile(r"[+-]?[0-9]{1,12}(?:\.[0-9]{1,2})?")
+NUMBER_FORM: Final = re.compile(r"[+-]?(?P<int>[0-9]*)(?:\.(?P<frac>[0-9]*))?")
+BALANCE_DIGITS: Final = (12, 2)  # numeric(14,2): integer and fraction digits
+INVISIBLE: Final = ("Cc", "Cf")  # control and format (zero-width, BOM) characters
 SHOWN: Final = 20  # entries of each list that str(report) shows
 
 
@@ -287,11 +289,12 @@ def read_header(record: bytes) -> list[str]:
 
 
 def parse_email(value: str) -> str:
-    """The key: NFC, Unicode whitespace trimmed (NBSP too), str.lower, no IDNA. One '@', a
-    local part, and a domain of two or more labels, none empty (so no trailing dot); no
-    whitespace anywhere."""
+    """The key: NFC, trimmed with str.strip (Unicode whitespace, NBSP too, and U+001C-U+001F),
+    str.lower, no IDNA. One '@', a local part, and a domain of two or more labels, none empty
+    (so no trailing dot); no whitespace, control (Cc) or invisible format (Cf: U+200B, U+FEFF)
+    character anywhere."""
     email = unicodedata.normalize("NFC", value).strip().lower()
-    if any(ch.isspace() for ch in email):
+    if any(ch.isspace() or unicodedata.category(ch) in INVISIBLE for ch in email):
         raise Invalid(INVALID_EMAIL)
     parts = email.split("@")
     if len(parts) != 2 or parts[0] == "":
@@ -315,32 +318,55 @@ def parse_date(value: str) -> date | None:
 
 
 def parse_timestamp(value: str) -> datetime | None:
-    """The instant in UTC; a fraction of 1-9 digits is rounded to microseconds as PostgreSQL
-    does (its ParseFractionalSecond: rint of the double strtod(fraction) * 1e6)."""
+    """The instant in UTC, as PostgreSQL reads the text (its DecodeDateTime): hour 00-24,
+    minute 00-59, second 00-60, a fraction of 1-9 digits rounded to microseconds (its
+    ParseFractionalSecond: rint of the double strtod(fraction) * 1e6), the time of day at most
+    24:00:00 after that (``T24:00`` and ``23:59:60`` are the next 00:00); a zone's minutes
+    00-59 and hours 00-23. PostgreSQL reads zones up to 15:59; a larger one is converted to UTC
+    by the loader, so the instant must then lie in the years 0001-9999."""
     value = value.strip()
     if not value:
         return None
     form = TIMESTAMP_FORM.fullmatch(value)
     if not form:
         raise Invalid(INVALID_TIMESTAMP)
-    fraction = form.group("fraction") or ""
-    whole = value.replace(fraction, "", 1) if fraction else value
     try:
-        moment = datetime.fromisoformat(whole)
+        day = date.fromisoformat(form["date"])
     except ValueError:
         raise Invalid(INVALID_TIMESTAMP) from None
-    if fraction:
-        moment += timedelta(microseconds=round(float(fraction) * 1e6))
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    hour, minute, second = (int(form[name] or 0) for name in ("h", "m", "s"))
+    micro = round(float(form["fraction"]) * 1e6) if form["fraction"] else 0
+    since_midnight = timedelta(hours=hour, minutes=minute, seconds=second, microseconds=micro)
+    if hour > 24 or minute > 59 or second > 60 or since_midnight > timedelta(days=1):
+        raise Invalid(INVALID_TIMESTAMP)
+    offset = timedelta(0)
+    if form["sign"]:
+        zone_hours, zone_minutes = int(form["zh"]), int(form["zm"] or 0)
+        if zone_hours > 23 or zone_minutes > 59:
+            raise Invalid(INVALID_TIMESTAMP)
+        offset = timedelta(hours=zone_hours, minutes=zone_minutes)
+        if form["sign"] == "-":
+            offset = -offset
+    try:
+        return datetime(day.year, day.month, day.day, tzinfo=UTC) + since_midnight - offset
+    except OverflowError:
+        if abs(offset) >= timedelta(hours=16):
+            raise Invalid(INVALID_TIMESTAMP) from None
+        raise  # PostgreSQL stores it (year 10000 or 1 BC), Python cannot: no test uses one
 
 
 def parse_number(value: str) -> Decimal | None:
+    """A decimal with a dot (``.5``, ``5.``, ``+.5`` too, as PostgreSQL's numeric reads them)
+    that numeric(14,2) holds without rounding: at most 12 integer digits not counting leading
+    zeros, at most 2 fraction digits not counting trailing zeros."""
     value = value.strip()
     if not value:
         return None
-    if not NUMBER_FORM.fullmatch(value):
+    form = NUMBER_FORM.fullmatch(value)
+    if not form or not (form["int"] or form["frac"]):
+        raise Invalid(INVALID_NUMBER)
+    whole, fraction = form["int"].lstrip("0"), (form["frac"] or "").rstrip("0")
+    if len(whole) > BALANCE_DIGITS[0] or len(fraction) > BALANCE_DIGITS[1]:
         raise Invalid(INVALID_NUMBER)
     return Decimal(value)
 

@@ -107,16 +107,20 @@ def iso_date(value: str) -> date:
 
 
 def decimal_comma(value: str, integer_digits: int = 12, scale: int = 2) -> Decimal:
-    """``1.234.567,89``: groups of three after the first, a comma before the fraction; it must
-    fit numeric(integer_digits + scale, scale) as written."""
+    """``1.234.567,89``: groups of three after the first, a comma before the fraction (``,5``
+    and ``5,`` too, as PostgreSQL's numeric reads ``.5`` and ``5.``); it must fit
+    numeric(integer_digits + scale, scale) without rounding: leading zeros of the integer part
+    and trailing zeros of the fraction do not count."""
     text = value.strip()
-    match = re.fullmatch(r"([+-]?)([0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+)(?:,([0-9]+))?", text)
+    match = re.fullmatch(r"([+-]?)(?:([0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+)(?:,([0-9]*))?|,([0-9]+))",
+                         text)
     if match is None:
         raise Invalid(INVALID_NUMBER)
-    sign, whole, fraction = match[1], match[2].replace(".", ""), match[3] or ""
-    if len(fraction) > scale or len(whole.lstrip("0")) > integer_digits:
+    sign, whole = match[1], (match[2] or "").replace(".", "")
+    fraction = match[3] or match[4] or ""
+    if len(fraction.rstrip("0")) > scale or len(whole.lstrip("0")) > integer_digits:
         raise Invalid(INVALID_NUMBER)
-    return Decimal(f"{sign}{whole}.{fraction or '0'}")
+    return Decimal(f"{sign}{whole or '0'}.{fraction or '0'}")
 
 
 def at_least_zero(parse: Parse) -> Parse:

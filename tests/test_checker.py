@@ -43,6 +43,8 @@ from tests.checker import (
     check,
     expected,
     iter_records,
+    parse_email,
+    parse_number,
     parse_timestamp,
     read_header,
 )
@@ -131,7 +133,14 @@ RULE_CASES: list[tuple[bytes, str]] = [
     (b"big@x.io,a,b,1,,,,,1234567890123", INVALID_NUMBER),
     (b"dec3@x.io,a,b,1,,,,,1.234", INVALID_NUMBER),
     (b"exp@x.io,a,b,1,,,,,1e3", INVALID_NUMBER),
-    (b"dot@x.io,a,b,1,,,,,5.", INVALID_NUMBER),
+    (b"dot@x.io,a,b,1,,,,,5.", "ok"),  # PostgreSQL's numeric reads 5. and .5
+    (b"lead@x.io,a,b,1,,,,,0000000000001.00", "ok"),  # leading zeros are not digits of p
+    (b"eod@x.io,a,b,1,,,,2024-01-01T24:00,", "ok"),  # ISO 8601 end of day
+    (b"leap60@x.io,a,b,1,,,,2016-12-31T23:59:60Z,", "ok"),  # a leap second
+    (b"off99@x.io,a,b,1,,,,2024-01-01T10:00:00+15:99,", INVALID_TIMESTAMP),
+    (b"off1460@x.io,a,b,1,,,,2024-01-01T10:00:00+14:60,", INVALID_TIMESTAMP),
+    (b"ovf@x.io,a,b,1,,,,0001-01-01T00:00:00+16:00,", INVALID_TIMESTAMP),
+    ("zwsp@x.io\u200b,a,b,1,,,,,".encode(), INVALID_EMAIL),  # invisible: no second key
     (b"max@x.io,a,b,1,,,,,-999999999999.99", "ok"),
     (b"  Case@X.IO  ,a,b,1,,,,,", "ok"),
     (b"case@x.io,dup,b,1,,,,,", DUPLICATE_KEY),
@@ -932,3 +941,123 @@ async def test_check_a_composite_key_from_ingest_keys_json(
     report = await check(conn, exp, ["o-1"])
     assert any("line 4: expected reject duplicate_key, but loaded as ('US', 1)" in entry
                for entry in report.wrong_reason), str(report)
+
+
+# --- issue 10 findings F1, F3, F9, F10: the checker's own rules -----------------------------
+
+
+@unit
+@pytest.mark.parametrize(("value", "stored"), [
+    ("2020-01-01T24:00", datetime(2020, 1, 2, tzinfo=UTC)),  # end of day: the next 00:00
+    ("2020-01-01T24:00:00Z", datetime(2020, 1, 2, tzinfo=UTC)),
+    ("2020-01-01T23:59:60Z", datetime(2020, 1, 2, tzinfo=UTC)),  # leap second
+    ("2020-01-01T10:59:60.5Z", datetime(2020, 1, 1, 11, 0, 0, 500000, tzinfo=UTC)),
+    ("2020-01-01T10:00:00+15:59", datetime(2019, 12, 31, 18, 1, tzinfo=UTC)),
+    ("2020-01-01T10:00:00+16:00", datetime(2019, 12, 31, 18, tzinfo=UTC)),  # converted
+    ("2020-01-01T10:00:00.9999995+16:00", datetime(2019, 12, 31, 18, 0, 1, tzinfo=UTC)),
+    ("0001-01-01T00:00:00+16:00", INVALID_TIMESTAMP),  # F1: out of range once converted
+    ("9999-12-31T23:59:59-16:00", INVALID_TIMESTAMP),
+    ("9999-12-31T23:59:59.9999999-16:00", INVALID_TIMESTAMP),
+    ("2020-01-01T10:00:00+15:99", INVALID_TIMESTAMP),  # F3: minutes 00-59
+    ("2020-01-01T10:00:00-15:75", INVALID_TIMESTAMP),
+    ("2020-01-01T10:00:00+16:60", INVALID_TIMESTAMP),
+    ("2020-01-01T10:00:00+14:60", INVALID_TIMESTAMP),
+    ("2020-01-01T10:00:00+24:00", INVALID_TIMESTAMP),
+    ("2020-01-01T24:00:00.5Z", INVALID_TIMESTAMP),
+    ("2020-01-01T23:59:60.000001Z", INVALID_TIMESTAMP),
+    ("2020-01-01T23:60Z", INVALID_TIMESTAMP),
+])
+def test_f_timestamp_values(value: str, stored: datetime | str) -> None:
+    if isinstance(stored, str):
+        with pytest.raises(Invalid) as caught:
+            parse_timestamp(value)
+        assert caught.value.reason == stored
+    else:
+        assert parse_timestamp(value) == stored
+
+
+@unit
+@pytest.mark.parametrize(("value", "stored"), [
+    (".5", Decimal("0.5")), ("5.", Decimal(5)), ("-.5", Decimal("-0.5")), ("+.5", Decimal("0.5")),
+    ("0000000000001.00", Decimal(1)), ("1.230", Decimal("1.23")), ("999999999999.99",
+                                                                    Decimal("999999999999.99")),
+    (".", INVALID_NUMBER), ("1.234", INVALID_NUMBER), ("1234567890123", INVALID_NUMBER),
+    ("1e3", INVALID_NUMBER), ("+-1", INVALID_NUMBER), ("\uff11.00", INVALID_NUMBER),
+])
+def test_f9_number_values(value: str, stored: Decimal | str) -> None:
+    if isinstance(stored, str):
+        with pytest.raises(Invalid) as caught:
+            parse_number(value)
+        assert caught.value.reason == stored
+    else:
+        assert parse_number(value) == stored
+
+
+@unit
+@pytest.mark.parametrize(("value", "key"), [
+    ("m1@x.org\u200b", None), ("\ufeffm1@x.org", None), ("m\u00adx@x.org", None),
+    ("a\x00b@x.org", None), ("a\x1fb@x.org", None), ("m2\uff20x.org", None),
+    ("\x1fm5@x.org", "m5@x.org"), ("\u00a0M4@x.org\u2003", "m4@x.org"),
+])
+def test_f10_email_values(value: str, key: str | None) -> None:
+    if key is None:
+        with pytest.raises(Invalid):
+            parse_email(value)
+    else:
+        assert parse_email(value) == key
+
+
+@unit
+def test_decimal_comma_forms_postgresql_reads() -> None:
+    decimal_comma = checker_rules.decimal_comma
+    assert decimal_comma(",5") == Decimal("0.5")
+    assert decimal_comma("5,") == Decimal(5)
+    assert decimal_comma("0.000.000.000.001,00") == Decimal(1)
+    assert decimal_comma("1,230") == Decimal("1.23")
+    for bad in ("1,234", "1.5", ",", "1.234.567.890.123"):
+        with pytest.raises(Invalid):
+            decimal_comma(bad)
+
+
+def _customers_values() -> list[tuple[str, str]]:
+    """(column, value) pairs of the kinds issue 10's tester tried, and more of them."""
+    stamps = [f"2020-01-01T{h}:{m}{s}{z}" for h in ("00", "23", "24", "25")
+              for m in ("00", "59", "60") for s in ("", ":60", ":60.5", ":59.9999995")
+              for z in ("", "Z", "+15:59", "+16:00", "-23:59", "+14:60", "+15:99", "+24:00")]
+    stamps += ["0001-01-01T00:00:00+16:00", "9999-12-31T23:59:59-16:00", "2020-13-01",
+               "2021-02-29T10:00Z", "0000-01-01T00:00Z", "2020-01-01t10:00z", "2020-01-01.5"]
+    numbers = [".5", "5.", "-.5", "+.5", "0000000000001.00", "1.230", "1e3", "NaN", ".", "+-1",
+               "1_000", "\uff11.00", "\u0663.00", "1234567890123", "999999999999.99", " 12.50 "]
+    dates = ["2000-02-29", "1900-02-29", "0000-01-01", "2020-13-01", "2020-W01-1", "2020-001",
+             "+2020-01-01", " 2020-01-01", "2020-1-1"]
+    emails = ["m1@x.org\u200b", "\ufeffm1@x.org", "\x1fm5@x.org", "a\x1fb@x.org", "a\x7f@x.org",
+              "m\u00adx@x.org", "M3@X.ORG", "JOSE\u0301@X.ORG", "a@b.co.", "a@b..co", "@b.co"]
+    return ([("signup_at", v) for v in stamps] + [("balance", v) for v in numbers]
+            + [("birth_date", v) for v in dates] + [("email", v) for v in emails])
+
+
+@unit
+def test_checker_and_product_agree_on_the_value_kinds() -> None:
+    """The checker's rules (its own code) and libs/schema's customers plan give the same
+    outcome: the reason, or a row. Imported here, in the test, never by the checker."""
+    from libs.schema import from_file
+    from libs.schema.compile import Reject, plan
+
+    names = ["email", "first_name", "last_name", "phone", "birth_date", "city", "country",
+             "signup_at", "balance"]
+    product = plan(from_file.load(str(ROOT / "datasets" / "customers.yaml")), names)
+    rules = FileRules(names, 0)
+    base = {"email": "k@x.org", "birth_date": "", "signup_at": "", "balance": ""}
+    disagree = []
+    for column, value in _customers_values():
+        fields = [{**base, column: value}.get(name, "t") for name in names]
+        ours = product.validate(fields)
+        ours_reason = ours.reason if isinstance(ours, Reject) else "row"
+        try:
+            rules.row(2, ",".join(f'"{f}"' for f in fields).encode())
+            theirs = "row"
+        except Invalid as exc:
+            theirs = exc.reason
+        if ours_reason != theirs:
+            disagree.append(f"{column} {value!r}: product {ours_reason}, checker {theirs}")
+    assert not disagree, "\n".join(disagree)

@@ -3,6 +3,8 @@ stored text and the reason code."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from libs.errors import UserError
@@ -44,8 +46,7 @@ pytestmark = pytest.mark.unit
     ({"type": "number"}, "5.", "5."),
     ({"type": "number"}, ".", "reject:invalid_number"),
     ({"type": "number"}, "Infinity", "reject:invalid_number"),
-    ({"type": "number", "x-ingest": {"columnType": "numeric(14,2)"}}, ".5",
-     "reject:invalid_number"),
+    ({"type": "number", "x-ingest": {"columnType": "numeric(14,2)"}}, ".5", ".5"),
     ({"type": "number"}, "\u0663.\u0661", "reject:invalid_number"),
     ({"type": "number", "decimalChar": ",", "groupChar": "."}, "1.234.567,89", "1234567.89"),
     ({"type": "number", "decimalChar": ",", "groupChar": "."}, "12,50", "12.50"),
@@ -96,9 +97,9 @@ pytestmark = pytest.mark.unit
      "2024-03-05T10:11:12.123456789+02:00"),
     ({"type": "datetime"}, "2024-03-05T10:11:12+20:00", "2024-03-04T14:11:12+00:00"),
     ({"type": "datetime"}, "2024-03-05T10:11:12.1234567+20:00",
-     "2024-03-04T14:11:12.1234567+00:00"),
+     "2024-03-04T14:11:12.123457+00:00"),
     ({"type": "datetime"}, "2024-03-05T10:11:12.1234567890", "reject:invalid_datetime"),
-    ({"type": "datetime"}, "2024-03-05T24:00:00", "reject:invalid_datetime"),
+    ({"type": "datetime"}, "2024-03-05T24:00:00", "2024-03-05T24:00:00"),  # PostgreSQL's
     ({"type": "datetime"}, "2024-03-05T10", "reject:invalid_datetime"),
     ({"type": "datetime"}, "20240305T101112", "reject:invalid_datetime"),
     ({"type": "datetime", "x-ingest": {"columnType": "timestamp"}},
@@ -253,3 +254,264 @@ def test_header_matching() -> None:
         plan(dataset, ["Id", "ID", "data_da_compra"])
     with pytest.raises(UserError, match="names 'id' more than once"):
         plan(dataset, ["id", "id", "data_da_compra"])
+
+
+# --- issue 10, values found by the tester (findings F1, F3, F9, F10) -------------------------
+
+STAMP = {"type": "datetime"}
+NAIVE = {"type": "datetime", "x-ingest": {"columnType": "timestamp"}}
+BALANCE = {"type": "number", "x-ingest": {"columnType": "numeric(14,2)"}}
+
+
+def reject_of(field: dict[str, object], value: str) -> Reject:
+    result = one_field(field).validate([value])
+    assert isinstance(result, Reject), result
+    return result
+
+
+@pytest.mark.parametrize("value", [
+    "0001-01-01T00:00:00+16:00", "9999-12-31T23:59:59-16:00",
+    "9999-12-31T23:59:59.9999999-16:00", "9999-12-31T24:00:00-23:59",
+])
+@pytest.mark.parametrize("field", [STAMP, NAIVE, {**STAMP, "x-ingest": {
+    "columnType": "timestamptz", "reason": "invalid_timestamp"}}])
+def test_f1_conversion_out_of_range_is_the_fields_reason(field: dict[str, object],
+                                                         value: str) -> None:
+    """A zone of 16 h or more is converted to UTC; leaving the years 0001-9999 is a reject with
+    the field's reason and a detail that says so (was: OverflowError, a lost batch)."""
+    result = reject_of(field, value)
+    assert result.reason == ("invalid_timestamp" if "reason" in str(field) else
+                             "invalid_datetime")
+    assert "outside the years 0001-9999 once converted to UTC" in result.detail
+
+
+def test_f1_naive_column_converts_any_zone_and_may_overflow() -> None:
+    assert "outside" in reject_of(NAIVE, "9999-12-31T23:00:00-01:00").detail
+    assert outcome(one_field(NAIVE), "0001-01-01T01:00:00+01:00") == "0001-01-01T00:00:00"
+
+
+@pytest.mark.parametrize("error", [OverflowError("date value out of range"),
+                                   ValueError("odd"), ZeroDivisionError("x"),
+                                   RecursionError("deep"), KeyError("k")])
+def test_f1_any_exception_of_a_rule_costs_only_its_record(error: Exception) -> None:
+    """Defence in depth: whatever a rule raises (but BaseException) rejects that record with the
+    field's reason, naming the column, the value and the exception; the next record loads."""
+    p = one_field({"type": "datetime", "x-ingest": {"reason": "invalid_timestamp"}})
+
+    def broken(raw: str) -> str:
+        if raw == "bad":
+            raise error
+        return raw
+
+    p = dataclasses.replace(p, _active=((0, broken),))
+    result = p.validate(["bad"])
+    assert isinstance(result, Reject)
+    assert result.reason == "invalid_timestamp"
+    assert result.detail.startswith("v: 'bad' could not be checked (")
+    assert type(error).__name__ in result.detail
+    assert p.validate(["good"]) == ("good",)
+
+
+@pytest.mark.parametrize(("field", "code"), [
+    ({"type": "integer"}, "invalid_integer"), ({"type": "string", "format": "email"},
+                                               "invalid_email"),
+    ({"type": "string"}, "invalid_string"), ({"type": "number"}, "invalid_number")])
+def test_f1_failure_code_is_the_fields_type_or_format(field: dict[str, object],
+                                                      code: str) -> None:
+    p = one_field({**field, "constraints": {"required": True}})
+
+    def broken(raw: str) -> str:
+        raise OverflowError(raw)
+
+    p = dataclasses.replace(p, _active=((0, broken),))
+    assert outcome(p, "x") == f"reject:{code}"
+
+
+def test_f1_base_exceptions_are_not_swallowed() -> None:
+    p = one_field({"type": "integer"})
+
+    def interrupted(raw: str) -> str:
+        raise KeyboardInterrupt
+
+    p = dataclasses.replace(p, _active=((0, interrupted),))
+    with pytest.raises(KeyboardInterrupt):
+        p.validate(["1"])
+
+
+@pytest.mark.parametrize(("field", "value", "code"), [
+    ({"type": "integer"}, "9" * 5000, "invalid_integer"),  # int() refuses > 4300 digits
+    ({"type": "integer"}, "0" * 5000 + "1", "1"),  # leading zeros do not count
+    ({"type": "array"}, "[" * 100_000, "invalid_array"),  # RecursionError in json
+    ({"type": "object"}, '{"a":' * 100_000, "invalid_object"),
+    ({"type": "datetime", "format": "%Y-%m-%d %H:%M%z"}, "0001-01-01 00:00+1600",
+     "invalid_datetime"),
+    ({"type": "datetime", "constraints": {"minimum": "2020-01-01T00:00:00Z"}},
+     "2020-01-01T24:00", "2020-01-01T24:00"),  # the bound reads PostgreSQL's forms too
+    ({"type": "datetime", "constraints": {"maximum": "2020-01-01T23:59:59Z"}},
+     "2020-01-01T23:59:60Z", "invalid_datetime:out_of_range"),
+])
+def test_f1_other_types_never_raise(field: dict[str, object], value: str, code: str) -> None:
+    result = one_field(field).validate([value])
+    if isinstance(result, Reject):
+        assert code.split(":")[-1] == result.reason
+        assert "could not be checked" not in result.detail
+    else:
+        assert result[0] == code
+
+
+@pytest.mark.parametrize("value", [
+    "2020-01-01T10:00:00+15:99", "2020-01-01T10:00:00-15:75", "2020-01-01T10:00:00+16:60",
+    "2020-01-01T10:00:00+14:60", "2020-01-01T10:00:00+2399", "2020-01-01T10:00:00+24:00",
+    "2020-01-01T10:00:00+1460", "2020-01-01T10:00:00-00:60",
+])
+@pytest.mark.parametrize("field", [STAMP, NAIVE])
+def test_f3_impossible_zone_offsets_are_rejected(field: dict[str, object], value: str) -> None:
+    """Python's fromisoformat reads +15:99 as 16:39 and +14:60 as 15:00: never used for zones.
+    Minutes are 00-59 (PostgreSQL's rule), hours 00-23 (a well-formed offset of 16-23 h is
+    converted to UTC); +14:60 is the validator's reason, not database_rejected."""
+    result = reject_of(field, value)
+    assert result.reason == "invalid_datetime"
+    assert f"has zone offset {value[19:]}" in result.detail
+
+
+@pytest.mark.parametrize(("value", "stored"), [
+    ("2020-01-01T10:00:00+15:59", "2020-01-01T10:00:00+15:59"),  # PostgreSQL reads it
+    ("2020-01-01T10:00:00+16:00", "2019-12-31T18:00:00+00:00"),
+    ("2020-01-01T10:00:00-2359", "2020-01-02T09:59:00+00:00"),
+    ("2020-01-01T10:00+16", "2019-12-31T18:00:00+00:00"),
+    ("2020-01-01T10:00:00.9999995+16:00", "2019-12-31T18:00:01+00:00"),  # rint, then UTC
+    ("2020-01-01T23:59:60+20:00", "2020-01-01T04:00:00+00:00"),
+])
+def test_f3_well_formed_large_offsets_are_converted(value: str, stored: str) -> None:
+    assert outcome(one_field(STAMP), value) == stored
+
+
+@pytest.mark.parametrize(("field", "value", "expected"), [
+    (STAMP, "2020-01-01T24:00", "2020-01-01T24:00"),  # PostgreSQL: the next day's 00:00
+    (STAMP, "2020-01-01T24:00:00Z", "2020-01-01T24:00:00Z"),
+    (STAMP, "2020-01-01T24:00:00.0000004Z", "2020-01-01T24:00:00.0000004Z"),  # rounds to 0
+    (STAMP, "2020-01-01T23:59:60Z", "2020-01-01T23:59:60Z"),  # a leap second
+    (STAMP, "2020-01-01T10:59:60.5Z", "2020-01-01T10:59:60.5Z"),
+    (STAMP, "2020-12-31 23:59:60+02:00", "2020-12-31 23:59:60+02:00"),
+    (NAIVE, "2020-01-01T24:00", "2020-01-01T24:00"),
+    (NAIVE, "2020-01-01T24:00:00Z", "2020-01-02T00:00:00"),
+    (NAIVE, "2020-01-01T23:59:60+01:00", "2020-01-01T23:00:00"),
+    (STAMP, "2020-01-01T24:00:00.5Z", "reject:invalid_datetime"),  # after 24:00:00
+    (STAMP, "2020-01-01T24:01Z", "reject:invalid_datetime"),
+    (STAMP, "2020-01-01T23:59:60.000001Z", "reject:invalid_datetime"),
+    (STAMP, "2020-01-01T23:59:61Z", "reject:invalid_datetime"),
+    (STAMP, "2020-01-01T23:60Z", "reject:invalid_datetime"),
+    (STAMP, "2020-01-01T25:00Z", "reject:invalid_datetime"),
+    (STAMP, "2020-01-01.5", "reject:invalid_datetime"),  # a fraction needs seconds
+    (STAMP, "2020-01-01Z", "reject:invalid_datetime"),
+])
+def test_f9_end_of_day_and_leap_second(field: dict[str, object], value: str,
+                                       expected: str) -> None:
+    assert outcome(one_field(field), value) == expected
+
+
+@pytest.mark.parametrize(("field", "value", "detail"), [
+    (STAMP, "2020-13-01", "has month 13 (months are 01-12)"),
+    (STAMP, "2020-00-10T10:00Z", "has month 00 (months are 01-12)"),
+    (STAMP, "2021-02-29T10:00:00Z", "has day 29, but 2021-02 has 28 days"),
+    (STAMP, "0000-01-01T00:00:00Z", "has year 0000 (years are 0001-9999)"),
+    (STAMP, "2020-01-01T24:00:01Z", "has a time of day after 24:00:00"),
+    (STAMP, "2020-01-01T10:61Z", "has time 10:61:00 (hours are 00-24, minutes 00-59, "
+                                 "seconds 00-60)"),
+    (STAMP, "2020-01-01t10:00z", "is not an ISO 8601 datetime"),
+    ({"type": "date"}, "2020-13-01", "has month 13 (months are 01-12)"),
+    ({"type": "date"}, "2020-02-30", "has day 30, but 2020-02 has 29 days"),
+    ({"type": "date"}, "2020-W01-1", "is not a date YYYY-MM-DD"),  # no week form
+    ({"type": "date"}, "2020-001", "is not a date YYYY-MM-DD"),  # no ordinal form
+    ({"type": "date"}, "+2020-01-01", "is not a date YYYY-MM-DD"),
+    ({"type": "time"}, "24:00:00", "is not a time of day 00:00:00-23:59:59"),
+    ({"type": "time"}, "10:00", "is not a time hh:mm:ss"),
+    (BALANCE, "1.234", "has 1 integer and 3 fraction digits; numeric(14,2) holds at most 12 "
+                       "and 2"),
+    (BALANCE, "1234567890123", "has 13 integer and 0 fraction digits"),
+    (BALANCE, "1e3", "has an exponent; a numeric(14,2) value is written without one"),
+    (BALANCE, "NaN", "is not a finite number, which a numeric(14,2) column needs"),
+    (BALANCE, "+-1", "is not a number (ASCII digits, decimal mark '.')"),
+    (BALANCE, "\uff11.00", "is not a number (ASCII digits"),
+])
+def test_f9_details_are_true(field: dict[str, object], value: str, detail: str) -> None:
+    assert detail in reject_of(field, value).detail
+
+
+@pytest.mark.parametrize(("field", "value", "expected"), [
+    (BALANCE, ".5", ".5"), (BALANCE, "5.", "5."), (BALANCE, "-.5", "-.5"),
+    (BALANCE, "+.5", "+.5"), (BALANCE, "+5", "+5"), (BALANCE, "-0", "-0"),
+    (BALANCE, "0000000000001.00", "0000000000001.00"),  # 1 significant integer digit
+    (BALANCE, "000000000000999999999999.99", "000000000000999999999999.99"),
+    (BALANCE, "1.230", "1.230"),  # 1.23: trailing zeros do not count
+    (BALANCE, "0.000", "0.000"),
+    (BALANCE, ".", "reject:invalid_number"), (BALANCE, "1e-2", "reject:invalid_number"),
+    (BALANCE, "1_000", "reject:invalid_number"), (BALANCE, "\u0663.00", "reject:invalid_number"),
+    ({**BALANCE, "decimalChar": ",", "groupChar": "."}, ",5", ".5"),
+    ({**BALANCE, "decimalChar": ",", "groupChar": "."}, "5,", "5."),
+    ({**BALANCE, "decimalChar": ",", "groupChar": "."}, "0.000.000.000.001,00",
+     "0000000000001.00"),
+    ({**BALANCE, "decimalChar": ",", "groupChar": "."}, "1.5", "reject:invalid_number"),
+    ({"type": "number", "bareNumber": False}, "€.5", ".5"),  # the mark is kept: never 5
+    ({"type": "number", "bareNumber": False, "decimalChar": ","}, "R$ ,5", ".5"),
+    ({"type": "integer"}, "+0", "0"), ({"type": "integer"}, "-000", "0"),
+    ({"type": "integer"}, "1e5", "reject:invalid_integer"),
+    ({"type": "year"}, "\uff12\uff10\uff12\uff14", "reject:invalid_year"),
+])
+def test_f9_numbers_postgresql_reads(field: dict[str, object], value: str,
+                                     expected: str) -> None:
+    assert outcome(one_field(field), value) == expected
+
+
+EMAIL = {"type": "string", "format": "email"}
+
+
+@pytest.mark.parametrize(("value", "detail"), [
+    ("m1@x.org\u200b", "contains an invisible character U+200B"),
+    ("\ufeffm1@x.org", "contains an invisible character U+FEFF"),
+    ("m\u00adx@x.org", "contains an invisible character U+00AD"),
+    ("a\u200d@x.org", "contains an invisible character U+200D"),
+    ("m1@x.org\u200e", "contains an invisible character U+200E"),
+    ("a\x00b@x.org", "contains a control character U+0000"),
+    ("a\x7f@x.org", "contains a control character U+007F"),
+    ("a\x1fb@x.org", "contains whitespace U+001F"),  # inside: not trimmed
+    ("a b@x.org", "contains whitespace U+0020"),
+    ("m2\uff20x.org", "has 0 '@' (exactly one is needed)"),
+    ("a@b.co.", "ends its domain with a dot"),
+    ("a@b..co", "has an empty label in its domain"),
+    ("@b.co", "has an empty local part"),
+    ("a@bco", "has a domain without a dot"),
+])
+def test_f10_invisible_characters_make_no_second_key(value: str, detail: str) -> None:
+    result = reject_of(EMAIL, value)
+    assert result.reason == "invalid_email"
+    assert detail in result.detail
+
+
+@pytest.mark.parametrize(("value", "key"), [
+    ("\u00a0m4@x.org\u2003", "m4@x.org"),  # Unicode whitespace is trimmed
+    ("\x1fm5@x.org\x1c", "m5@x.org"),  # str.strip: U+001C-U+001F are whitespace to Python
+    ("\tm6@x.org\r\n", "m6@x.org"),
+    ("\u3000m7@x.org\u2029", "m7@x.org"),
+])
+def test_f10_what_is_trimmed(value: str, key: str) -> None:
+    assert outcome(one_field(EMAIL), value) == key
+
+
+@pytest.mark.parametrize(("field", "value", "expected"), [
+    ({"type": "datetime", "format": "%d/%m/%Y %H:%M:%S"}, "31/12/2016 23:59:60",
+     "2017-01-01T00:00:00"),  # a leap second, as PostgreSQL reads it
+    ({"type": "datetime", "format": "%d/%m/%Y %H:%M:%S"}, "31/12/2016 23:59:61",
+     "reject:invalid_datetime"),
+    ({"type": "datetime", "format": "%d/%m/%Y %H:%M%z"}, "01/01/2020 10:00+1600",
+     "2019-12-31T18:00:00+00:00"),  # PostgreSQL reads offsets up to 15:59
+    ({"type": "datetime", "format": "%d/%m/%Y %H:%M%z"}, "01/01/2020 10:00+1559",
+     "2020-01-01T10:00:00+15:59"),
+    ({"type": "datetime", "format": "%d/%m/%Y %H:%M%z"}, "01/01/2020 10:00+1560",
+     "reject:invalid_datetime"),
+    ({"type": "datetime", "format": "%d/%m/%Y %H:%M%z", "x-ingest": {"columnType": "timestamp"}},
+     "01/01/2020 10:00+0200", "2020-01-01T08:00:00"),  # a timestamp column keeps no zone
+])
+def test_pattern_datetimes_like_the_default_form(field: dict[str, object], value: str,
+                                                 expected: str) -> None:
+    assert outcome(one_field(field), value) == expected

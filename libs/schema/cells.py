@@ -57,7 +57,7 @@ def parser_for(f: Field) -> Parser | None:
     if kind == "string":
         return STRING_FORMATS.get(f.format)
     if kind in ("date", "time", "datetime") and f.format != "default":
-        return pattern_parser(kind, f.format)
+        return pattern_parser(kind, f.format, naive_column=kind == "datetime" and _naive(f))
     simple: dict[str, Parser] = {"date": parse_date, "time": parse_time, "year": parse_year}
     if kind in simple:
         return simple[kind]

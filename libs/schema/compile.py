@@ -8,7 +8,10 @@ is NULL in a CSV COPY.
 
 Per field, one closure (``cells``); a field kept as it is has none, so the record costs one
 ``itemgetter`` plus a call per checked field. Fields are checked in the dataset's order; the
-first broken rule is the reject.
+first broken rule is the reject. A rule that raises anything but ``Invalid`` (a value no rule
+foresaw: ``OverflowError``, ``RecursionError``, ...) rejects that record only, with the field's
+reason (``failure_code``) and a detail naming the column, the value and the exception: one odd
+value never takes its batch down. The ``try`` costs nothing while nothing is raised.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from libs.errors import UserError
 from libs.schema.cells import Cell, cell_for, check, parser_for
 from libs.schema.model import Dataset, Field
 from libs.schema.names import normalize
-from libs.schema.reasons import WRONG_COLUMN_COUNT, show
+from libs.schema.reasons import WRONG_COLUMN_COUNT, invalid, show
 from libs.schema.types import Invalid
 
 Row = tuple[str, ...]
@@ -63,7 +66,19 @@ class Plan:
         except Invalid as exc:  # ``at`` is the field that broke its rule: the first one
             f = self._fields[at]
             return Reject(f.reason or exc.code, f"{f.name}: {show(raw[at])} {exc}")
+        except Exception as exc:  # a rule failed on a value no rule foresaw: this record only
+            f = self._fields[at]
+            return Reject(f.reason or failure_code(f),
+                          f"{f.name}: {show(raw[at])} could not be checked "
+                          f"({type(exc).__name__}: {exc})")
         return (*values, *tail)
+
+
+def failure_code(f: Field) -> str:
+    """The code of a rule of ``f`` that raised something other than ``Invalid``: the field's
+    format or type code (``invalid_email``, ``invalid_datetime``; ``invalid_string`` for a
+    plain string's constraint)."""
+    return invalid(f.format if f.type == "string" and f.format != "default" else f.type)
 
 
 def default_header(dataset: Dataset) -> tuple[str, ...]:

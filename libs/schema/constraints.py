@@ -14,28 +14,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time
+from datetime import date, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from libs.errors import UserError
 from libs.schema.model import Field, Scalar
 from libs.schema.reasons import NOT_IN_ENUM, OUT_OF_RANGE, PATTERN_MISMATCH, TOO_LONG, TOO_SHORT
+from libs.schema.temporal import instant
 from libs.schema.types import ColumnRules, Invalid, Parser
 
 Check = Callable[[str], None]
 _FRACTION = re.compile(r"(\.[0-9]{6})[0-9]+")
 
 
-def _moment(text: str) -> datetime:
-    moment = datetime.fromisoformat(_FRACTION.sub(r"\1", text))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 VALUE_OF: dict[str, Callable[[str], Any]] = {
     "integer": int, "year": int, "number": Decimal, "date": date.fromisoformat,
     "time": lambda text: time.fromisoformat(_FRACTION.sub(r"\1", text)),
-    "datetime": _moment, "boolean": str, "string": str, "any": str,
+    "datetime": instant, "boolean": str, "string": str, "any": str,
 }
 
 

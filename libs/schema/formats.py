@@ -2,10 +2,14 @@
 (ours, checked with python-stdnum). Each parser trims the value itself (Unicode whitespace) and
 returns the stored form, or raises ``Invalid`` with ``invalid_<format>``.
 
-- email (issue 10's rule): Unicode NFC, trimmed of Unicode whitespace (NBSP included),
-  ``str.lower`` (not casefold), no IDNA; valid when it has exactly one ``@``, a non-empty local
-  part, no whitespace anywhere, and a domain of at least two non-empty dot-separated labels (so
-  a trailing dot is invalid: ``a@b.co.`` is refused rather than silently made a second key).
+- email (issue 10's rule): Unicode NFC, trimmed with ``str.strip()`` (what Python calls
+  whitespace: Unicode White_Space such as space, tab, CR, LF, NBSP, U+2003, U+3000, and also the
+  information separators U+001C-U+001F), ``str.lower`` (not casefold), no IDNA; valid when it
+  has exactly one ``@``, a non-empty local part, no whitespace, no control character (Cc) and
+  no invisible format character (Cf: U+200B, U+FEFF, U+200D, U+00AD...) anywhere once trimmed
+  (each would make a second key that looks the same), and a domain of at least two non-empty
+  dot-separated labels (so a trailing dot is invalid: ``a@b.co.`` is refused rather than
+  silently made a second key).
 - uuid: what Python's ``uuid.UUID`` reads (as frictionless does); stored as lowercase
   ``8-4-4-4-12``.
 - cpf / cnpj: whatever ``stdnum.br.cpf`` / ``stdnum.br.cnpj`` ``validate`` accept (check
@@ -40,17 +44,42 @@ def parse_email(value: str) -> str:
     """The normalized address (see the module docstring), or Invalid ``invalid_email``."""
     text = value if value.isascii() else unicodedata.normalize("NFC", value)
     email = text.strip().lower()
-    if EMAIL_OK.fullmatch(email) or _email_valid(email):
+    if EMAIL_OK.fullmatch(email):
         return email
-    raise Invalid("invalid_email", "is not an address of the form local@domain.tld")
+    fault = _email_fault(email)
+    if fault is None:
+        return email
+    raise Invalid("invalid_email", fault)
 
 
-def _email_valid(email: str) -> bool:
-    if email.count("@") != 1 or any(ch.isspace() for ch in email):
-        return False
+def _email_fault(email: str) -> str | None:
+    """Why a trimmed, lowercased address breaks issue 10's rule (a true detail), or None."""
+    for ch in email:
+        if ch.isspace():
+            return f"contains whitespace U+{ord(ch):04X}"
+        category = unicodedata.category(ch)
+        if category in _INVISIBLE:
+            return f"contains {_INVISIBLE[category]} U+{ord(ch):04X}"
+    if email.count("@") != 1:
+        return f"has {email.count('@')} '@' (exactly one is needed)"
     local, domain = email.split("@")
+    if not local:
+        return "has an empty local part (before '@')"
     labels = domain.split(".")
-    return bool(local) and len(labels) >= 2 and all(labels)
+    if len(labels) < 2:
+        return "has a domain without a dot (local@domain.tld is needed)"
+    if not labels[-1]:
+        return "ends its domain with a dot (RFC 5321 domains have none)"
+    if not all(labels):
+        return "has an empty label in its domain ('..' or a leading dot)"
+    return None
+
+
+# Characters that do not show: a control character (Cc: NUL-U+001F, DEL, C1) or a format
+# character (Cf: zero-width space U+200B, joiners, BOM U+FEFF, bidi marks, soft hyphen...).
+# Trimmed whitespace is removed first; inside an address, these would make a second key that
+# looks the same.
+_INVISIBLE: Final = {"Cc": "a control character", "Cf": "an invisible character"}
 
 
 def parse_uuid(value: str) -> str:

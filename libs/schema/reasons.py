@@ -21,6 +21,10 @@ legacy code (``x-ingest.reason``: customers keeps ``invalid_timestamp`` for ``si
 - ``out_of_range``: below ``minimum``, above ``maximum``, or outside the column's integer type
   (Constraints).
 
+A rule that fails on a value in a way no rule foresaw (an exception other than ``Invalid``)
+gives its field's code all the same (``invalid_<format>``, else ``invalid_<type>``:
+``invalid_string`` for a plain string), the detail naming the exception.
+
 A number that does not fit the column's ``numeric(p,s)`` is ``invalid_number`` (the type of
 the column is part of the type). The pipeline adds ``invalid_encoding``, ``malformed_csv``,
 ``duplicate_key`` and ``database_rejected``; they are listed here so that one module names

@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Final
 
 Parser = Callable[[str], str]
@@ -26,7 +27,8 @@ _INT_BOUNDS: Final = {"smallint": 2**15, "int2": 2**15, "integer": 2**31, "int":
 _VARCHAR: Final = re.compile(r"(?:character varying|varchar|character|char|bpchar)\((\d+)\)")
 _NUMERIC: Final = re.compile(r"(?:numeric|decimal)\((\d+)(?:,\s*(\d+))?\)")
 _SPECIALS: Final = {"nan": "NaN", "inf": "Infinity", "+inf": "Infinity", "-inf": "-Infinity"}
-_BARE_LEAD: Final = re.compile(r"^[^0-9+\-]+")
+_BARE_LEAD: Final = re.compile(r"[^0-9+\-]+")
+MAX_INTEGER_DIGITS: Final = 4300  # Python's default int max_str_digits
 _BARE_TAIL: Final = re.compile(r"[^0-9]+$")
 
 
@@ -63,9 +65,12 @@ def column_rules(column_type: str | None) -> ColumnRules:
     return ColumnRules()
 
 
-def _unbare(text: str) -> str:
-    """``bareNumber: false``: strip leading and trailing non-numeric text (``€95``, ``95%``)."""
-    return _BARE_TAIL.sub("", _BARE_LEAD.sub("", text))
+def _unbare(text: str, decimal_char: str = "") -> str:
+    """``bareNumber: false``: strip leading and trailing non-numeric text (``€95``, ``95%``).
+    A leading decimal mark is kept (``€.5`` is ``.5``, never ``5``)."""
+    lead = re.match(f"[^0-9+\\-{re.escape(decimal_char)}]+", text) if decimal_char else \
+        _BARE_LEAD.match(text)
+    return _BARE_TAIL.sub("", text[lead.end():] if lead else text)
 
 
 def _digits_pattern(group_char: str) -> str:
@@ -83,7 +88,13 @@ def integer_parser(group_char: str = "", bare: bool = True) -> Parser:
         text = value if bare else _unbare(value)
         if form.fullmatch(text) is None:
             raise Invalid("invalid_integer", "is not an integer")
-        return str(int(text.replace(group_char, ""))) if group_char else str(int(text))
+        if group_char:
+            text = text.replace(group_char, "")
+        sign, digits = ("-", text[1:]) if text[0] == "-" else ("", text.lstrip("+"))
+        digits = digits.lstrip("0") or "0"
+        if len(digits) > MAX_INTEGER_DIGITS:  # int() refuses more (sys.int_info)
+            raise Invalid("invalid_integer", f"has more than {MAX_INTEGER_DIGITS} digits")
+        return "0" if digits == "0" else sign + digits
 
     return parse
 
@@ -92,24 +103,33 @@ def number_parser(decimal_char: str = ".", group_char: str = "", bare: bool = Tr
                   rules: ColumnRules = ColumnRules()) -> Parser:
     """Canonical: the decimal with ``.``, no group characters; NaN/Infinity spelt as PostgreSQL.
 
-    Forms (XML Schema decimal, as Table Schema says): ``1``, ``-1.5``, ``.5``, ``5.``, an
-    optional exponent ``1.5E3``; ``NaN``, ``INF``, ``-INF`` in any case.
+    Forms (XML Schema decimal, as Table Schema says; PostgreSQL's numeric reads them all):
+    ``1``, ``-1.5``, ``.5``, ``5.``, ``+.5``, an optional exponent ``1.5E3``; ``NaN``, ``INF``,
+    ``-INF`` in any case. ASCII digits only; a ``groupChar`` only between groups of three.
 
-    With a ``numeric(p,s)`` column the value must fit as written: at most p-s integer digits
-    and s fraction digits, no exponent, no NaN/INF (PostgreSQL would round extra fraction
+    With a ``numeric(p,s)`` column the value must fit without rounding: at most p-s
+    significant integer digits (leading zeros do not count: ``0000000000001.00`` fits
+    numeric(14,2)) and s fraction digits (trailing zeros do not count: ``1.50`` and ``1.500``
+    are the same number); no exponent, no NaN/INF (PostgreSQL would round extra fraction
     digits silently, and refuses the rest).
     """
     point = re.escape(decimal_char)
     body = f"[+-]?(?:{_digits_pattern(group_char)}(?:{point}[0-9]*)?|{point}[0-9]+)"
     form = re.compile(body + "(?:[eE][+-]?[0-9]+)?")
     fits = _fits(rules)
+    shape = (f"is not a number (ASCII digits, decimal mark {decimal_char!r}"
+             + (f", groups of three split by {group_char!r}" if group_char else "") + ")")
 
     def parse(value: str) -> str:
-        text = value if bare else _unbare(value)
+        text = value if bare else _unbare(value, decimal_char)
         if form.fullmatch(text) is None:
             special = _SPECIALS.get(text.lower())
-            if special is None or fits is not None:
-                raise Invalid("invalid_number", "is not a number")
+            if special is None:
+                raise Invalid("invalid_number", shape)
+            if fits is not None:
+                raise Invalid("invalid_number", f"is not a finite number, which a "
+                                                f"numeric({rules.precision},{rules.scale or 0})"
+                                                " column needs")
             return special
         if group_char:
             text = text.replace(group_char, "")
@@ -123,7 +143,8 @@ def number_parser(decimal_char: str = ".", group_char: str = "", bare: bool = Tr
 
 
 def fits_pattern(rules: ColumnRules) -> re.Pattern[str] | None:
-    """The canonical numbers a ``numeric(p,s)`` column holds as written, or None."""
+    """Canonical numbers a ``numeric(p,s)`` column holds as written (a fast subset of what
+    ``number_parser`` accepts), or None."""
     if rules.precision is None:
         return None
     scale = rules.scale or 0
@@ -133,18 +154,35 @@ def fits_pattern(rules: ColumnRules) -> re.Pattern[str] | None:
     return re.compile(f"[+-]?{integer_part}{fraction}")
 
 
+def significant_digits(text: str) -> tuple[int, int]:
+    """(integer digits, fraction digits) of a decimal, without leading or trailing zeros:
+    ``0012.50`` -> (2, 1), ``1e3`` -> (4, 0), ``0.00`` -> (0, 0)."""
+    _, digits, exponent = Decimal(text).as_tuple()
+    assert isinstance(exponent, int)  # a finite number: the form was matched first
+    if not any(digits):
+        return 0, 0
+    size = len(digits)
+    while exponent < 0 and digits[size - 1] == 0:
+        size -= 1
+        exponent += 1
+    return max(0, size + exponent), max(0, -exponent)
+
+
 def _fits(rules: ColumnRules) -> Callable[[str], None] | None:
-    form = fits_pattern(rules)
-    if form is None:
+    if rules.precision is None:
         return None
     scale = rules.scale or 0
-    whole = (rules.precision or 0) - scale
+    whole = rules.precision - scale
     limit = f"numeric({rules.precision},{scale})"
 
     def check(text: str) -> None:
-        if form.fullmatch(text) is None:
-            raise Invalid("invalid_number", f"does not fit {limit} "
-                          f"(at most {whole} integer and {scale} fraction digits)")
+        if "e" in text or "E" in text:
+            raise Invalid("invalid_number", f"has an exponent; a {limit} value is written "
+                                            "without one")
+        integer, fraction = significant_digits(text)
+        if integer > whole or fraction > scale:
+            raise Invalid("invalid_number", f"has {integer} integer and {fraction} fraction "
+                          f"digits; {limit} holds at most {whole} and {scale}")
 
     return check
 
@@ -168,7 +206,7 @@ _YEAR: Final = re.compile(r"[0-9]{4}")
 def parse_year(value: str) -> str:
     """Four ASCII digits (XML Schema gYear as ``YYYY``); canonical ``str(int)``."""
     if _YEAR.fullmatch(value) is None:
-        raise Invalid("invalid_year", "is not a year YYYY")
+        raise Invalid("invalid_year", "is not a year YYYY (four ASCII digits)")
     return str(int(value))
 
 
@@ -185,6 +223,8 @@ def json_parser(kind: str) -> Parser:
             loaded = json.loads(value, parse_constant=_no_constant)
         except ValueError:
             raise Invalid(f"invalid_{kind}", f"is not a JSON {kind}") from None
+        except RecursionError:
+            raise Invalid(f"invalid_{kind}", "nests deeper than can be read") from None
         if not isinstance(loaded, wanted):
             raise Invalid(f"invalid_{kind}", f"is not a JSON {kind}")
         return value
