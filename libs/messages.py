@@ -19,9 +19,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from libs import constants as c
-from libs.errors import PoisonMessage
+from libs.errors import PoisonMessage, UserError
 
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+# The header's names travel in every message's AMQP headers, which must fit in one frame
+# (RabbitMQ's frame_max, 128 KiB by default, shared with the other headers): a bound well
+# below it, checked once before anything is published.
+MAX_COLUMNS_BYTES = 64 * 1024
+
+
+def check_columns_fit(columns: tuple[str, ...]) -> None:
+    """UserError if the header's names cannot travel in a message's AMQP headers."""
+    size = sum(len(name.encode()) + 5 for name in columns)  # AMQP field: type + length + text
+    if size > MAX_COLUMNS_BYTES:
+        raise UserError(
+            f"the header has {len(columns)} columns ({size // 1024} KiB of names): more than a "
+            f"message can carry ({MAX_COLUMNS_BYTES // 1024} KiB, within RabbitMQ's frame_max); "
+            "remove the columns the table does not need from the file")
 
 
 @dataclass(frozen=True)

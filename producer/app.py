@@ -28,7 +28,7 @@ from libs.errors import (
 from libs.formats import Reader, reader_for, with_overrides
 from libs.formats.base import Header
 from libs.formats.sniff import SAMPLE_BYTES, hints
-from libs.messages import Batch
+from libs.messages import Batch, check_columns_fit
 from libs.offsets import Offset, OffsetStore
 from libs.retry import retry_transient
 from libs.schema.model import Dataset
@@ -154,6 +154,7 @@ class Producer:
         self.summary.dataset = spec.name
         header = self._read_header(handle, reader)
         header_plan(resolved, header.columns)
+        check_columns_fit(header.columns)
         digest = await asyncio.to_thread(fingerprint, self.s.file)
         self.summary.job_id = job_id = job_id_for(spec.name, spec.fingerprint, digest)
         structlog.contextvars.bind_contextvars(job_id=job_id)

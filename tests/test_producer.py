@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import aio_pika
+import aiormq
 import pytest
 
 from libs import constants as c
@@ -161,3 +162,21 @@ def test_header_only_publishes_nothing(tmp_path: Path, service_env: dict[str, st
     assert run.rc == 0
     assert run.summary["rows_read"] == 0
     assert run.summary["batches_published"] == 0
+
+
+async def test_a_header_too_wide_for_a_message_is_refused_at_once(
+        tmp_path: Path, service_env: dict[str, str]) -> None:
+    """20,000 extra columns: their names cannot travel in AMQP headers (frame_max); exit 2 at
+    once saying so, instead of reconnecting until the retry budget is spent."""
+    extra = ",".join(f"c{i:05d}" for i in range(20_000))
+    header = "email,first_name,last_name,phone,birth_date,city,country,signup_at,balance"
+    path = write_csv(tmp_path / "wide.csv", [r + "," * 20_000 for r in customers_rows(3)],
+                     header=f"{header},{extra}")
+    run = produce(path, service_env)
+    assert run.rc == 2, run.stderr
+    errors = [line for line in run.lines if line.startswith("error: ")]
+    assert len(errors) == 1, run.stderr
+    assert "20009 columns" in errors[0]
+    assert "remove the columns" in errors[0]
+    with pytest.raises(aiormq.exceptions.ChannelNotFoundEntity):  # nothing declared
+        await queue_depth(service_env["AMQP_URL"], service_env["INGEST_QUEUE"])
