@@ -3,64 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
 
 from libs.csvfile import MalformedRecord, RawRecord, parse_fields, split_records
-from libs.dataset import DUPLICATE_KEY, INVALID_ENCODING, MALFORMED_CSV, FieldPlan, Reject
+from libs.load.prepared import Prepared, RejectRow, printable
 from libs.messages import Batch
+from libs.schema.compile import Plan, Reject
+from libs.schema.reasons import DUPLICATE_KEY, INVALID_ENCODING, MALFORMED_CSV
 
-
-@dataclass(frozen=True, slots=True)
-class RejectRow:
-    line_no: int
-    reason: str
-    raw: str
-    detail: str
-
-
-@dataclass
-class Prepared:
-    """A batch after validation: rows to load (with lineage) and rejects, in line order."""
-
-    body: bytes
-    first_line: int
-    max_record_bytes: int
-    rows: list[tuple[str, ...]] = field(default_factory=list)
-    plain: bool = False  # no value holds a quote, comma, CR or LF: no CSV quoting needed
-    rejects: list[RejectRow] = field(default_factory=list)
-    # Rows rejected duplicate_key within the batch, by key, in line order: the next one takes
-    # the key if the database refuses the record that held it (see readmit).
-    duplicates: dict[str, list[tuple[int, tuple[str, ...]]]] = field(default_factory=dict)
-    _raw: dict[int, bytes] | None = None
-
-    def raw_text(self, line_no: int) -> str:
-        """The record that starts at ``line_no``, as text (indexed on first need only)."""
-        if self._raw is None:
-            records = split_records(self.body, self.first_line, self.max_record_bytes)
-            self._raw = {record.line_no: record.data for record in records}
-        return printable(self._raw.get(line_no, b""))
-
-    def reject(self, line_no: int, why: Reject) -> None:
-        self.rejects.append(RejectRow(line_no, why.reason, self.raw_text(line_no), why.detail))
-
-    def readmit(self, key: str) -> tuple[str, ...] | None:
-        """The next row of ``key`` (the database refused the one that held it): its
-        duplicate_key reject is dropped and the later ones now name its line. None if none."""
-        waiting = self.duplicates.get(key)
-        if not waiting:
-            return None
-        line, row = waiting.pop(0)
-        later = {other for other, _ in waiting}
-        self.rejects = [
-            replace(r, detail=f"{r.detail.rsplit(' already on line ', 1)[0]} already on line "
-                              f"{line}") if r.line_no in later else r
-            for r in self.rejects if r.line_no != line]
-        return row
-
-
-def printable(data: bytes) -> str:
-    """As much of the record's text as decodes; NUL (impossible in PostgreSQL text) shown as \\0."""
-    return data.decode("utf-8", "replace").replace("\x00", "\\0")
+__all__ = ["Prepared", "RejectRow", "prepare", "printable"]
 
 
 def _decode(record: RawRecord) -> str | Reject:
@@ -82,11 +32,15 @@ def _fields(text: str, line_no: int) -> list[str] | Reject:
         return Reject(MALFORMED_CSV, str(exc))
 
 
-def prepare(batch: Batch, plan: FieldPlan, max_record_bytes: int) -> Prepared:
-    """Validate every record of the batch; the earliest line keeps a key used twice."""
+def prepare(batch: Batch, plan: Plan, max_record_bytes: int) -> Prepared:
+    """Validate every record of the batch; the earliest line keeps a key used twice (a
+    keyless dataset keeps every record)."""
     out = Prepared(body=batch.body, first_line=batch.first_line,
                    max_record_bytes=max_record_bytes)
-    key_index = plan.dataset.key_index
+    key = plan.dataset.primary_key
+    index = tuple(plan.columns.index(name) for name in key)
+    one = index[0] if len(index) == 1 else None
+    key_name = ", ".join(key) if one is not None else f"({', '.join(key)})"
     seen: dict[object, int] = {}
     validate, job = plan.validate, batch.job_id
     out.plain = _is_plain(batch.body)
@@ -98,12 +52,16 @@ def prepare(batch: Batch, plan: FieldPlan, max_record_bytes: int) -> Prepared:
         if isinstance(result, Reject):
             out.reject(line_no, result)
             continue
-        key = result[key_index]
-        first = seen.setdefault(key, line_no)
+        if not index:
+            out.rows.append(result)
+            continue
+        value = result[one] if one is not None else tuple(result[i] for i in index)
+        first = seen.setdefault(value, line_no)
         if first != line_no:
+            shown = value if one is not None else f"({', '.join(map(str, value))})"
             out.reject(line_no, Reject(DUPLICATE_KEY,
-                                       f"{plan.dataset.key} {key} already on line {first}"))
-            out.duplicates.setdefault(key, []).append((line_no, result))
+                                       f"{key_name} {shown} already on line {first}"))
+            out.duplicates.setdefault(value, []).append((line_no, result))
             continue
         out.rows.append(result)
     return out

@@ -2,7 +2,11 @@
 
 from typing import Final
 
-SCHEMA_VERSION: Final = 1
+# The batch message's schema version; decode also accepts the older ones listed.
+# 1: no dataset fingerprint (the consumer resolves the dataset by name);
+# 2: x-ingest-fingerprint names the descriptor registered in ingest_datasets.
+SCHEMA_VERSION: Final = 2
+SCHEMA_VERSIONS: Final = (1, 2)
 CONTENT_TYPE: Final = "text/csv"
 
 DEFAULT_AMQP_URL: Final = "amqp://guest:guest@127.0.0.1:5672/"
@@ -35,6 +39,7 @@ H_LAST_LINE: Final = "x-ingest-last-line"
 H_RECORDS: Final = "x-ingest-records"
 H_COLUMNS: Final = "x-ingest-columns"
 H_SOURCE: Final = "x-ingest-source"
+H_FINGERPRINT: Final = "x-ingest-fingerprint"  # version 2
 
 # Exit codes.
 EXIT_OK: Final = 0

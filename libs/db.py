@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Final
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from libs.dataset import Dataset
 from libs.errors import ConfigurationError, DatabaseUnavailable, IngestError, PermanentError
 from libs.settings import PostgresSettings, redact_text, redact_url
 
@@ -88,12 +87,14 @@ async def create_pool(settings: PostgresSettings, size: int) -> asyncpg.Pool:
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 
-REQUIRED_TABLES: Final = ("ingest_rejects", "ingest_batches", "ingest_jobs")
+REQUIRED_TABLES: Final = ("ingest_rejects", "ingest_batches", "ingest_jobs", "ingest_datasets",
+                          "ingest_keys")
 
 
-async def check_schema(pool: asyncpg.Pool, dataset: Dataset) -> None:
-    """Fail fast with a clear message when the database was not migrated."""
-    tables = (dataset.table, *REQUIRED_TABLES)
+async def check_schema(pool: asyncpg.Pool) -> None:
+    """Fail fast with a clear message when the database was not migrated (the tool's own
+    tables; a dataset's table is checked before its job's first batch)."""
+    tables = REQUIRED_TABLES
     async with translated(""), pool.acquire(timeout=CONNECT_TIMEOUT) as conn:
         found = await conn.fetch("SELECT name FROM unnest($1::text[]) AS name "
                                  "WHERE to_regclass(quote_ident(name)) IS NOT NULL", tables)
@@ -101,15 +102,6 @@ async def check_schema(pool: asyncpg.Pool, dataset: Dataset) -> None:
     if missing:
         raise ConfigurationError(f"the database lacks table(s) {', '.join(missing)}: "
                                  "run `make migrate-db`")
-
-
-def quote_ident(name: str) -> str:
-    """An identifier from a dataset definition (already allow-listed), quoted."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_all(names: Iterable[str]) -> str:
-    return ", ".join(quote_ident(name) for name in names)
 
 
 async def wait_closed(pool: asyncpg.Pool, wait_s: float) -> None:

@@ -1,17 +1,27 @@
 """The batch message: a slice of the CSV file plus what the consumer needs to load it.
 
 The body is the file's bytes from one record boundary to another, unchanged; the metadata
-travels in AMQP headers, with a schema version so the format can evolve.
+travels in AMQP headers, with a schema version so the format can evolve:
+
+- version 1: no dataset fingerprint; the consumer resolves the dataset by its name;
+- version 2 (written now): ``x-ingest-fingerprint`` is the sha256 of the dataset's descriptor,
+  registered in ``ingest_datasets`` by the producer before its first publish, so any consumer
+  rebuilds the dataset without local files.
+
+A Batch without a fingerprint is written as version 1; ``decode`` reads both.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from libs import constants as c
 from libs.errors import PoisonMessage
+
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -25,14 +35,19 @@ class Batch:
     columns: tuple[str, ...]
     source: str
     body: bytes
+    fingerprint: str = ""  # the dataset descriptor's sha256 (version 2); "" in version 1
+
+    @property
+    def version(self) -> int:
+        return c.SCHEMA_VERSION if self.fingerprint else 1
 
     @property
     def message_id(self) -> str:
         return f"{self.job_id}:{self.first_line}-{self.last_line}"
 
     def headers(self) -> dict[str, Any]:
-        return {
-            c.H_VERSION: c.SCHEMA_VERSION,
+        headers: dict[str, Any] = {
+            c.H_VERSION: self.version,
             c.H_JOB: self.job_id,
             c.H_DATASET: self.dataset,
             c.H_SEQ: self.seq,
@@ -42,6 +57,9 @@ class Batch:
             c.H_COLUMNS: list(self.columns),
             c.H_SOURCE: self.source,
         }
+        if self.fingerprint:
+            headers[c.H_FINGERPRINT] = self.fingerprint
+        return headers
 
 
 def _text(value: object, name: str, empty: bool = False) -> str:
@@ -59,12 +77,20 @@ def _int(value: object, name: str) -> int:
     return value
 
 
+def _fingerprint(headers: Mapping[str, Any]) -> str:
+    value = _text(headers.get(c.H_FINGERPRINT), c.H_FINGERPRINT)
+    if _FINGERPRINT.fullmatch(value) is None:
+        raise PoisonMessage(f"header {c.H_FINGERPRINT} is not a sha256 hex digest")
+    return value
+
+
 def decode(headers: Mapping[str, Any] | None, body: bytes) -> Batch:
     """Rebuild a Batch from a delivery; raise PoisonMessage if it can never be processed."""
     headers = headers or {}
     version = headers.get(c.H_VERSION)
-    if version != c.SCHEMA_VERSION:
-        raise PoisonMessage(f"unknown schema version {version!r} (expected {c.SCHEMA_VERSION})")
+    if isinstance(version, bool) or version not in c.SCHEMA_VERSIONS:
+        known = " or ".join(map(str, c.SCHEMA_VERSIONS))
+        raise PoisonMessage(f"unknown schema version {version!r} (expected {known})")
     columns = headers.get(c.H_COLUMNS)
     if not isinstance(columns, list | tuple) or not columns:
         raise PoisonMessage(f"header {c.H_COLUMNS} is missing or not a list")
@@ -78,7 +104,9 @@ def decode(headers: Mapping[str, Any] | None, body: bytes) -> Batch:
         columns=tuple(_text(col, c.H_COLUMNS, empty=True) for col in columns),
         source=str(headers.get(c.H_SOURCE) or ""),
         body=body,
+        fingerprint=_fingerprint(headers) if version != 1 else "",
     )
-    if batch.first_line < 2 or batch.last_line < batch.first_line:
+    # Line 1 is a record in a header-less file (dialect header: false).
+    if batch.first_line < 1 or batch.last_line < batch.first_line:
         raise PoisonMessage(f"bad line range {batch.first_line}-{batch.last_line}")
     return batch

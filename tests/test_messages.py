@@ -47,3 +47,48 @@ def test_redaction() -> None:
     assert redact_url(url) == "amqp://user:***@host:5672/vh"
     assert redact_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
     assert "s3cret" not in redact_text(f"failed to reach {url}: s3cret rejected", url)
+
+
+FINGERPRINT = "0123456789abcdef" * 4
+BATCH_V2 = Batch("orders-abc", "orders", 0, 2, 3, 2, ("id",), "o.csv", b"1\n2\n", FINGERPRINT)
+
+
+def test_version_2_carries_the_fingerprint() -> None:
+    headers = BATCH_V2.headers()
+    assert headers[c.H_VERSION] == 2 == c.SCHEMA_VERSION
+    assert headers[c.H_FINGERPRINT] == FINGERPRINT
+    assert decode(headers, BATCH_V2.body) == BATCH_V2
+
+
+def test_version_1_messages_still_decode() -> None:
+    """As a producer of the previous version wrote them: no fingerprint header."""
+    headers = {c.H_VERSION: 1, c.H_JOB: "customers-abc", c.H_DATASET: "customers",
+               c.H_SEQ: 0, c.H_FIRST_LINE: 2, c.H_LAST_LINE: 2, c.H_RECORDS: 1,
+               c.H_COLUMNS: ["email"], c.H_SOURCE: "f.csv"}
+    batch = decode(headers, b"a@b.c\n")
+    assert batch.fingerprint == ""
+    assert batch.version == 1
+    assert (batch.job_id, batch.dataset, batch.columns) == ("customers-abc", "customers",
+                                                            ("email",))
+    assert BATCH.headers()[c.H_VERSION] == 1, "a Batch without a fingerprint is written as v1"
+    assert c.H_FINGERPRINT not in BATCH.headers()
+
+
+@pytest.mark.parametrize("value", [None, "", "abc", FINGERPRINT.upper(), FINGERPRINT + "0", 7])
+def test_version_2_without_a_valid_fingerprint_is_poison(value: object) -> None:
+    headers = BATCH_V2.headers()
+    headers[c.H_FINGERPRINT] = value
+    with pytest.raises(PoisonMessage, match=c.H_FINGERPRINT):
+        decode(headers, BATCH_V2.body)
+
+
+def test_version_true_is_not_version_1() -> None:
+    headers = BATCH.headers()
+    headers[c.H_VERSION] = True
+    with pytest.raises(PoisonMessage, match="schema version"):
+        decode(headers, BATCH.body)
+
+
+def test_a_header_less_file_starts_at_line_1() -> None:
+    batch = Batch("x-abc", "x", 0, 1, 1, 1, ("a",), "f.csv", b"1\n", FINGERPRINT)
+    assert decode(batch.headers(), batch.body).first_line == 1

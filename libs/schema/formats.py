@@ -42,7 +42,7 @@ def parse_email(value: str) -> str:
     email = text.strip().lower()
     if EMAIL_OK.fullmatch(email) or _email_valid(email):
         return email
-    raise Invalid("invalid_email", "is not an address of the form local@domain.tld")
+    raise Invalid("invalid_email", _email_problem(email))
 
 
 def _email_valid(email: str) -> bool:
@@ -51,6 +51,26 @@ def _email_valid(email: str) -> bool:
     local, domain = email.split("@")
     labels = domain.split(".")
     return bool(local) and len(labels) >= 2 and all(labels)
+
+
+def _email_problem(email: str) -> str:
+    """Why ``email`` (normalized) is not an address; true for each case (issue 10)."""
+    if not email:
+        return "is empty"
+    if any(ch.isspace() for ch in email):
+        return "contains whitespace"
+    if email.count("@") != 1:
+        return f"has {email.count('@')} '@' (exactly one is needed)"
+    local, domain = email.split("@")
+    if not local:
+        return "has an empty local part (before '@')"
+    if not domain:
+        return "has an empty domain (after '@')"
+    if domain.endswith("."):
+        return "ends its domain with a dot (RFC 5321 allows no trailing dot)"
+    if "." not in domain:
+        return "has no dot in its domain (local@domain.tld is needed)"
+    return "has an empty label in its domain (a leading dot or two dots in a row)"
 
 
 def parse_uuid(value: str) -> str:
