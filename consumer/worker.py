@@ -12,9 +12,15 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
+import aio_pika
 import asyncpg
 import structlog
-from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
+from aio_pika.abc import (
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
 
 from consumer.datasets import Resolver, TableChanged
 from consumer.parse import prepare
@@ -93,9 +99,11 @@ class Worker:
         self._pool: asyncpg.Pool | None = None
         self._connection: AbstractRobustConnection | None = None
         self._queue: AbstractQueue | None = None
+        self._exchange: AbstractExchange | None = None
         self._resolver: Resolver | None = None
         self._loaders: dict[str, Loader] = {}
         self._deliveries = 0
+        self._returning = 0  # in-flight tasks that only send a batch back
 
     async def main(self) -> Stats:
         started = time.monotonic()
@@ -129,7 +137,7 @@ class Worker:
             what="connect to RabbitMQ", stop=self.stop)
         channel = await self._connection.channel()
         await channel.set_qos(prefetch_count=self.s.parallel)
-        _, self._queue = await amqp.declare(channel, self.s.amqp)
+        self._exchange, self._queue = await amqp.declare(channel, self.s.amqp)
         self._tag = await self._queue.consume(self._on_message)
         log.info("consuming", queue=self.s.amqp.queue, parallel=self.s.parallel,
                  burst=self.s.burst, database=self.s.postgres.safe_url,
@@ -162,7 +170,7 @@ class Worker:
         while not self.stop.is_set():
             await asyncio.sleep(BURST_POLL_S)
             ours = self._deliveries - self.stats.returned
-            if self.in_flight or seen != ours:
+            if len(self.in_flight) > self._returning or seen != ours:
                 idle_checks, seen, returned = 0, ours, self.stats.returned
                 continue
             # Only batches of other datasets keep coming back: nothing left for this one.
@@ -231,8 +239,12 @@ class Worker:
             log.warning("batch of another dataset: returned to the queue", dataset=str(exc),
                         loads=list(self.s.datasets))
             self.stats.returned += 1
-            await asyncio.sleep(RETURN_DELAY_S)
-            await self._settle(message, requeue=True)
+            self._returning += 1
+            try:
+                await asyncio.sleep(RETURN_DELAY_S)
+                await self._return(message)
+            finally:
+                self._returning -= 1
         except (PoisonMessage, PermanentError) as exc:
             if isinstance(exc, ConfigurationError):
                 log.error("configuration error: requeued, stopping", error=str(exc))
@@ -305,6 +317,23 @@ class Worker:
             assert self._pool is not None
             found = self._loaders[mode] = mode_class(mode)(self._pool, self.s.postgres.url)
         return found
+
+    async def _return(self, message: AbstractIncomingMessage) -> None:
+        """Publish a copy (confirmed) and ack the delivery: a nack with requeue would count
+        toward the quorum queue's x-delivery-limit and dead-letter a good batch. A crash in
+        between leaves two copies; the batch-done record makes the second a no-op."""
+        assert self._exchange is not None
+        copy = aio_pika.Message(body=message.body, headers=message.headers,
+                                content_type=message.content_type,
+                                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                message_id=message.message_id)
+        try:
+            await amqp.publish(self._exchange, self.s.amqp, copy, 10)
+        except Exception as exc:  # not republished: requeue instead (counts a delivery)
+            log.warning("could not republish: requeued", error=str(exc))
+            await self._settle(message, requeue=True)
+            return
+        await self._settle(message, ack=True)
 
     async def _settle(self, message: AbstractIncomingMessage, *, ack: bool = False,
                       requeue: bool = False) -> None:
