@@ -247,3 +247,29 @@ async def test_dataset_filter_returns_other_datasets_to_the_queue(
     run = consume_burst(service_env)
     assert run.rc == 0, run.stderr
     assert await fetch(fresh, "SELECT count(*) FROM suppliers") == [(19,)]
+
+
+async def test_side_table_refused_record_gives_its_key_to_the_next_line(
+        tmp_path: Path, fresh: str, service_env: dict[str, str]) -> None:
+    await sql(fresh, "DROP TABLE IF EXISTS checked",
+              "CREATE TABLE checked (k text PRIMARY KEY, n integer CHECK (n > 0))")
+    dataset = Dataset.from_descriptor({
+        "name": "checked", "schema": {"fields": [{"name": "k"}, {"name": "n", "type": "integer"}],
+                                      "primaryKey": ["k"]}, "x-ingest": {"table": "checked"}})
+    fingerprint = await register(fresh, dataset)
+    first = write_csv(tmp_path / "a.csv", ["a,1", "b,-1", "b,2", "c,-3", "d,4"], header="k,n")
+    second = write_csv(tmp_path / "b.csv", ["c,5", "d,6", "e,-7", "e,8"], header="k,n")
+    await publish(service_env, batches(first, 10, "checked-1", "checked", fingerprint))
+    assert consume_burst(service_env).rc == 0
+    await publish(service_env, batches(second, 10, "checked-2", "checked", fingerprint))
+    assert consume_burst(service_env).rc == 0
+    assert await fetch(fresh, "SELECT k, n FROM checked ORDER BY 1") == [
+        ("a", 1), ("b", 2), ("c", 5), ("d", 4), ("e", 8)]
+    assert await fetch(fresh, "SELECT job_id, line_no, reason FROM ingest_rejects "
+                       "ORDER BY 1, 2") == [
+        ("checked-1", 3, "database_rejected"), ("checked-1", 5, "database_rejected"),
+        ("checked-2", 3, "duplicate_key"), ("checked-2", 4, "database_rejected")]
+    assert await fetch(fresh, "SELECT key, job_id, line_no FROM ingest_keys "
+                       "WHERE target = 'public.checked' ORDER BY 1") == [
+        ("a", "checked-1", 2), ("b", "checked-1", 4), ("c", "checked-2", 2),
+        ("d", "checked-1", 6), ("e", "checked-2", 5)]

@@ -52,95 +52,123 @@ KEYS_COLUMNS: Final = ("target", "key", "job_id", "line_no")
 UNTRACKED: Final = "key already in the table, not loaded by this tool"
 
 
+def _literal(text: str) -> str:
+    """``text`` as an SQL string literal (catalog names may hold quotes)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 class Sql:
     """The statements of one target, built once; identifiers quoted, values as parameters.
 
-    Parameters: ``$1`` is the line list where a statement takes one; statements of the side
-    table take the target's name as the last parameter.
+    ``Sql(t)`` holds what both lineage kinds share; ``InRowSql`` and ``SideSql`` add the
+    statements that differ. ``$1`` is the line list where a statement takes one; statements
+    on ``ingest_keys`` take the target's name as their last parameter.
     """
 
+    job: str
+    line: str
+    stage_columns: tuple[str, ...]
+    copy_columns: tuple[str, ...]
+    create_stage: str
+    insert_new = insert_lines = conflicts = displace = replace = relineage = ""
+
     def __init__(self, t: Target) -> None:
-        table, stage = t.table, quote_ident(t.stage)
+        self.t = t
         self.stage = t.stage
-        cols = quote_list(t.columns)
-        key = quote_list(t.key)
-        on = " AND ".join(f"c.{quote_ident(k)} = s.{quote_ident(k)}" for k in t.key)
-        self.copy_columns = (*t.columns, *LINEAGE) if t.in_row else t.columns
-        job, line = ("job_id", "line_no") if t.in_row else STAGE_LINEAGE[:2]
-        self.stage_columns = (*t.columns, *LINEAGE) if t.in_row else (*t.columns, *STAGE_LINEAGE)
-        job, line = quote_ident(job), quote_ident(line)
-        extra = "" if t.in_row else ", " + ", ".join(
-            f"{quote_ident(n)} {ty}" for n, ty in zip(STAGE_LINEAGE, ("text", "integer", "text"),
-                                                       strict=True))
-        self.create_stage = (f"CREATE TEMP TABLE IF NOT EXISTS {stage} "
-                             f"(LIKE {table} INCLUDING DEFAULTS{extra}) ON COMMIT DELETE ROWS; "
-                             f"DELETE FROM {stage}")
+        self.table, self.q_stage = t.table, quote_ident(t.stage)
+        self.cols, self.key = quote_list(t.columns), quote_list(t.key)
+        self.on = " AND ".join(f"c.{quote_ident(k)} = s.{quote_ident(k)}" for k in t.key)
+        self.order = ", ".join(f"c.{quote_ident(k)}" for k in t.key)
+        self.values = ", ".join(f"s.{quote_ident(n)}" for n in t.columns)
+        line = quote_ident(self.line)
         # The stage has no statistics (ANALYZE costs ~7 ms a batch): without them the planner
         # may hash-join it against the whole target table. A batch is small: index lookups.
         self.index_joins = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"
-        self.staged = f"SELECT {line} AS line_no FROM {stage} ORDER BY {line}"
-        self.unstage = f"DELETE FROM {stage} WHERE {line} = ANY($1::int[])"
+        self.staged = f"SELECT {line} AS line_no FROM {self.q_stage} ORDER BY {line}"
+        self.unstage = f"DELETE FROM {self.q_stage} WHERE {line} = ANY($1::int[])"
         as_text = ", ".join(f"c.{quote_ident(name)}::text" for name in t.columns)
-        key_names = ", ".join(t.key)
         key_values = " || ', ' || ".join(f"c.{quote_ident(k)}::text" for k in t.key)
-        rebuilt = (f"concat_ws(',', {as_text}), '{key_names} ' || {key_values} || ' is on "
-                   f"earlier line ' || s.{line} || ' (record rebuilt from the loaded row)'")
-        values = ", ".join(f"s.{quote_ident(n)}" for n in t.columns)
-        new_rows = f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} s"
-        if t.in_row:
-            lcols = quote_list(self.stage_columns)
-            self.insert_new = (f"INSERT INTO {table} ({lcols}) SELECT {lcols} FROM {stage} "
-                               f"ORDER BY {key} ON CONFLICT ({key}) DO NOTHING")
-            self.insert_lines = (f"INSERT INTO {table} ({lcols}) SELECT {lcols} FROM {stage} "
-                                 f"WHERE line_no = ANY($1::int[]) "
-                                 f"ORDER BY {key} ON CONFLICT ({key}) DO NOTHING")
-            self.conflicts = (
-                f"SELECT s.line_no, c.job_id AS held_job, c.line_no AS held_line FROM {stage} s "
-                f"JOIN {table} c ON {on} WHERE NOT (c.job_id IS NOT DISTINCT FROM "
-                f"s.job_id AND c.line_no IS NOT DISTINCT FROM s.line_no) ORDER BY "
-                f"{', '.join(f'c.{quote_ident(k)}' for k in t.key)} "
-                "FOR UPDATE OF c")
-            self.displace = (
-                "INSERT INTO ingest_rejects (job_id, line_no, reason, raw, detail) "
-                f"SELECT c.job_id, c.line_no, '{DUPLICATE_KEY}', {rebuilt} "
-                f"FROM {table} c JOIN {stage} s ON {on} "
-                "WHERE s.line_no = ANY($1::int[]) ON CONFLICT DO NOTHING")
-            self.replace = (
-                f"UPDATE {table} c SET ({lcols}) = ROW({values}, s.job_id, s.line_no) "
-                f"FROM {stage} s WHERE {on} AND s.line_no = ANY($1::int[])")
-            self.relineage = ""
-            return
-        returned = " AND ".join(f"i.{quote_ident(k)} = s.{quote_ident(k)}" for k in t.key)
+        self.rebuilt = (f"concat_ws(',', {as_text}), {_literal(', '.join(t.key) + ' ')} || "
+                        f"{key_values} || ' is on earlier line ' || s.{line} || "
+                        "' (record rebuilt from the loaded row)'")
 
-        def keys_insert(name: str) -> str:
-            return (f"INSERT INTO ingest_keys ({quote_list(KEYS_COLUMNS)}) "
-                    f"SELECT {name}, s.{quote_ident(STAGE_LINEAGE[2])}, s.{job}, s.{line} "
-                    f"FROM {stage} s JOIN ins i ON {returned} "
-                    "ON CONFLICT (target, key) DO UPDATE SET job_id = EXCLUDED.job_id, "
-                    "line_no = EXCLUDED.line_no")
+    def create_stage_sql(self, extra: str = "") -> str:
+        return (f"CREATE TEMP TABLE IF NOT EXISTS {self.q_stage} (LIKE {self.table} "
+                f"INCLUDING DEFAULTS{extra}) ON COMMIT DELETE ROWS; DELETE FROM {self.q_stage}")
 
-        self.insert_new = (f"WITH ins AS ({new_rows} ORDER BY {key} ON CONFLICT ({key}) "
-                           f"DO NOTHING RETURNING {key}) {keys_insert('$1')}")
-        self.insert_lines = (f"WITH ins AS ({new_rows} WHERE s.{line} = ANY($1::int[]) "
-                             f"ORDER BY {key} ON CONFLICT ({key}) DO NOTHING RETURNING {key}) "
-                             f"{keys_insert('$2')}")
-        skey = f"s.{quote_ident(STAGE_LINEAGE[2])}"
+
+class InRowSql(Sql):
+    """Lineage in the table's own job_id / line_no columns."""
+
+    job, line = LINEAGE
+
+    def __init__(self, t: Target) -> None:
+        super().__init__(t)
+        self.copy_columns = self.stage_columns = (*t.columns, *LINEAGE)
+        self.create_stage = self.create_stage_sql()
+        table, stage, key, on = self.table, self.q_stage, self.key, self.on
+        lcols = quote_list(self.stage_columns)
+        insert = f"INSERT INTO {table} ({lcols}) SELECT {lcols} FROM {stage}"
+        conflict = f"ORDER BY {key} ON CONFLICT ({key}) DO NOTHING"
+        self.insert_new = f"{insert} {conflict}"
+        self.insert_lines = f"{insert} WHERE line_no = ANY($1::int[]) {conflict}"
         self.conflicts = (
-            f"SELECT s.{line} AS line_no, k.job_id AS held_job, k.line_no AS held_line "
-            f"FROM {stage} s JOIN {table} c ON {on} LEFT JOIN ingest_keys k "
-            f"ON k.target = $1 AND k.key = {skey} WHERE NOT (k.job_id IS NOT DISTINCT FROM "
-            f"s.{job} AND k.line_no IS NOT DISTINCT FROM s.{line}) "
-            f"ORDER BY {', '.join(f'c.{quote_ident(k)}' for k in t.key)} FOR UPDATE OF c")
+            f"SELECT s.line_no, c.job_id AS held_job, c.line_no AS held_line FROM {stage} s "
+            f"JOIN {table} c ON {on} WHERE NOT (c.job_id IS NOT DISTINCT FROM s.job_id AND "
+            f"c.line_no IS NOT DISTINCT FROM s.line_no) ORDER BY {self.order} FOR UPDATE OF c")
         self.displace = (
             "INSERT INTO ingest_rejects (job_id, line_no, reason, raw, detail) "
-            f"SELECT k.job_id, k.line_no, '{DUPLICATE_KEY}', {rebuilt} "
+            f"SELECT c.job_id, c.line_no, '{DUPLICATE_KEY}', {self.rebuilt} "
+            f"FROM {table} c JOIN {stage} s ON {on} "
+            "WHERE s.line_no = ANY($1::int[]) ON CONFLICT DO NOTHING")
+        self.replace = (
+            f"UPDATE {table} c SET ({lcols}) = ROW({self.values}, s.job_id, s.line_no) "
+            f"FROM {stage} s WHERE {on} AND s.line_no = ANY($1::int[])")
+
+
+class SideSql(Sql):
+    """Lineage in ingest_keys; the stage carries it in columns of its own."""
+
+    job, line = STAGE_LINEAGE[:2]
+
+    def __init__(self, t: Target) -> None:
+        super().__init__(t)
+        self.copy_columns = t.columns
+        self.stage_columns = (*t.columns, *STAGE_LINEAGE)
+        self.create_stage = self.create_stage_sql(", " + ", ".join(
+            f"{quote_ident(n)} {kind}"
+            for n, kind in zip(STAGE_LINEAGE, ("text", "integer", "text"), strict=True)))
+        table, stage, key, on = self.table, self.q_stage, self.key, self.on
+        job, line, skey = (f"s.{quote_ident(n)}" for n in STAGE_LINEAGE)
+        returned = " AND ".join(f"i.{quote_ident(k)} = s.{quote_ident(k)}" for k in t.key)
+        new_rows = f"INSERT INTO {table} ({self.cols}) SELECT {self.cols} FROM {stage} s"
+        conflict = f"ORDER BY {key} ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
+
+        def with_keys(rows: str, name: str) -> str:
+            return (f"WITH ins AS ({rows} {conflict}) "
+                    f"INSERT INTO ingest_keys ({quote_list(KEYS_COLUMNS)}) "
+                    f"SELECT {name}, {skey}, {job}, {line} FROM {stage} s JOIN ins i "
+                    f"ON {returned} ON CONFLICT (target, key) DO UPDATE "
+                    "SET job_id = EXCLUDED.job_id, line_no = EXCLUDED.line_no")
+
+        self.insert_new = with_keys(new_rows, "$1")
+        self.insert_lines = with_keys(f"{new_rows} WHERE {line} = ANY($1::int[])", "$2")
+        self.conflicts = (
+            f"SELECT {line} AS line_no, k.job_id AS held_job, k.line_no AS held_line "
+            f"FROM {stage} s JOIN {table} c ON {on} LEFT JOIN ingest_keys k "
+            f"ON k.target = $1 AND k.key = {skey} WHERE NOT (k.job_id IS NOT DISTINCT FROM "
+            f"{job} AND k.line_no IS NOT DISTINCT FROM {line}) "
+            f"ORDER BY {self.order} FOR UPDATE OF c")
+        self.displace = (
+            "INSERT INTO ingest_rejects (job_id, line_no, reason, raw, detail) "
+            f"SELECT k.job_id, k.line_no, '{DUPLICATE_KEY}', {self.rebuilt} "
             f"FROM {table} c JOIN {stage} s ON {on} JOIN ingest_keys k ON k.target = $2 "
-            f"AND k.key = {skey} WHERE s.{line} = ANY($1::int[]) ON CONFLICT DO NOTHING")
-        self.replace = (f"UPDATE {table} c SET ({cols}) = ROW({values}) FROM {stage} s "
-                        f"WHERE {on} AND s.{line} = ANY($1::int[])")
-        self.relineage = (f"UPDATE ingest_keys k SET job_id = s.{job}, line_no = s.{line} "
+            f"AND k.key = {skey} WHERE {line} = ANY($1::int[]) ON CONFLICT DO NOTHING")
+        self.replace = (f"UPDATE {table} c SET ({self.cols}) = ROW({self.values}) "
+                        f"FROM {stage} s WHERE {on} AND {line} = ANY($1::int[])")
+        self.relineage = (f"UPDATE ingest_keys k SET job_id = {job}, line_no = {line} "
                           f"FROM {stage} s WHERE k.target = $2 AND k.key = {skey} "
-                          f"AND s.{line} = ANY($1::int[])")
+                          f"AND {line} = ANY($1::int[])")
 
 
 async def _one(payload: bytes) -> AsyncIterator[bytes]:
@@ -162,7 +190,7 @@ class InsertLoader(Loader):
     def sql(self, target: Target) -> Sql:
         found = self._sql.get(target)
         if found is None:
-            found = self._sql[target] = Sql(target)
+            found = self._sql[target] = (InRowSql if target.in_row else SideSql)(target)
         return found
 
     async def write(self, conn: Conn, batch: Batch, prepared: Prepared, target: Target,
@@ -222,7 +250,7 @@ class _Run:
         async def both(part: Sequence[Row]) -> None:
             await rows_in(part)
             keys = [(name, t.key_text(row), job, row[-1]) for row in part]
-            await conn.copy_to_table("ingest_keys", source=_one(copy_payload(keys, False)),
+            await conn.copy_to_table("ingest_keys", source=_one(copy_payload(keys)),
                                      columns=KEYS_COLUMNS, format="csv")
 
         return both
