@@ -30,6 +30,7 @@ from libs.schema.from_table import check_against_table, reflect
 from libs.schema.model import Dataset
 
 _DESCRIPTOR: Final = "SELECT descriptor::text FROM ingest_datasets WHERE fingerprint = $1"
+MAX_CACHED: Final = 4096  # plans and checked jobs kept; past this the cache starts afresh
 
 
 class TableChanged(PoisonMessage):
@@ -80,6 +81,8 @@ class Resolver:
         key = (dataset.fingerprint, columns)
         found = self._plans.get(key)
         if found is None:
+            if len(self._plans) >= MAX_CACHED:
+                self._plans.clear()
             try:
                 found = self._plans[key] = plan(dataset, columns, partial=True)
             except UserError as exc:
@@ -105,6 +108,8 @@ class Resolver:
             raise TableChanged(f"job {batch.job_id} stopped: table {found.name} changed under "
                                f"it (lineage {'columns' if known.in_row else 'ingest_keys'} "
                                f"-> {'columns' if found.in_row else 'ingest_keys'})")
+        if len(self._targets) >= MAX_CACHED:  # a job seen again is checked again: harmless
+            self._targets.clear()
         self._targets[key] = found
         return found
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 from libs.csvfile import MalformedRecord, RawRecord, parse_fields, split_records
@@ -40,7 +41,7 @@ def prepare(batch: Batch, plan: Plan, max_record_bytes: int) -> Prepared:
     key = plan.dataset.primary_key
     index = tuple(plan.columns.index(name) for name in key)
     one = index[0] if len(index) == 1 else None
-    key_name = ", ".join(key) if one is not None else f"({', '.join(key)})"
+    key_name = ",".join(key)
     seen: dict[object, int] = {}
     validate, job = plan.validate, batch.job_id
     out.plain = _is_plain(batch.body)
@@ -55,12 +56,13 @@ def prepare(batch: Batch, plan: Plan, max_record_bytes: int) -> Prepared:
         if not index:
             out.rows.append(result)
             continue
-        value = result[one] if one is not None else tuple(result[i] for i in index)
+        # A composite key is the JSON array of its values (libs.load.target.Target.key_text).
+        value = result[one] if one is not None else json.dumps([result[i] for i in index],
+                                                               ensure_ascii=False)
         first = seen.setdefault(value, line_no)
         if first != line_no:
-            shown = value if one is not None else f"({', '.join(map(str, value))})"
             out.reject(line_no, Reject(DUPLICATE_KEY,
-                                       f"{key_name} {shown} already on line {first}"))
+                                       f"{key_name} {value} already on line {first}"))
             out.duplicates.setdefault(value, []).append((line_no, result))
             continue
         out.rows.append(result)

@@ -285,6 +285,7 @@ class Worker:
         try:
             target = await self._retry(lambda: resolver.target(batch, dataset, plan),
                                        "check the table")
+            # The reader seam: libs.formats.reader_for(dataset) replaces this call (FORMATS).
             prepared = prepare(batch, plan, self.s.max_record_bytes)
             try:
                 return await self._load(loader, batch, prepared, target)

@@ -29,7 +29,7 @@ PLAIN = ("CREATE TABLE IF NOT EXISTS customers_plain (email text PRIMARY KEY, fi
          "last_name text, phone text, birth_date date, city text, country text, "
          "signup_at timestamptz, balance numeric(14,2))")
 PAIRS = ("CREATE TABLE IF NOT EXISTS pairs (region text NOT NULL, code integer NOT NULL, "
-         "label text, PRIMARY KEY (region, code))")
+         "label text CHECK (label IS DISTINCT FROM 'bad'), PRIMARY KEY (region, code))")
 EVENTS = "CREATE TABLE IF NOT EXISTS events (kind text, n integer)"
 SUPPLIERS = ("CREATE TABLE IF NOT EXISTS suppliers (id uuid PRIMARY KEY, code varchar(8) NOT NULL, "
              "name varchar(100) NOT NULL, active boolean NOT NULL, preferred boolean NOT NULL, "
@@ -140,7 +140,8 @@ async def test_composite_key_and_rows_not_loaded_by_the_tool(
         tmp_path: Path, fresh: str, service_env: dict[str, str]) -> None:
     await sql(fresh, "INSERT INTO pairs VALUES ('eu', 9, 'there before')")
     path = write_csv(tmp_path / "p.csv", ["eu,1,a", "us,1,b", "eu,1,c", "eu,9,d", "us,2,e",
-                                          "EU,1,f"], header="region,code,label")
+                                          "EU,1,f", "us,3,bad", "us,3,ok"],
+                     header="region,code,label")
     dataset = Dataset.from_descriptor(PAIRS_DATASET)
     items = batches(path, 2, "pairs-1", "pairs", await register(fresh, dataset))
     await publish(service_env, items[::-1])
@@ -148,13 +149,14 @@ async def test_composite_key_and_rows_not_loaded_by_the_tool(
     assert run.rc == 0, run.stderr
     assert await fetch(fresh, "SELECT region, code, label FROM pairs ORDER BY 1, 2") == [
         ("EU", 1, "f"), ("eu", 1, "a"), ("eu", 9, "there before"), ("us", 1, "b"),
-        ("us", 2, "e")]
+        ("us", 2, "e"), ("us", 3, "ok")]
     rejects = await fetch(fresh, "SELECT line_no, reason, detail FROM ingest_rejects "
                           "ORDER BY 1")
-    assert [(r[0], r[1]) for r in rejects] == [(4, "duplicate_key"), (5, "duplicate_key")]
+    assert [(r[0], r[1]) for r in rejects] == [(4, "duplicate_key"), (5, "duplicate_key"),
+                                                (8, "database_rejected")]
     assert "not loaded by this tool" in rejects[1][2]
     keys = await fetch(fresh, "SELECT key, line_no FROM ingest_keys ORDER BY 2")
-    assert keys[0] == ('["eu","1"]', 2)
+    assert keys[0] == ('["eu", "1"]', 2)
 
 
 async def test_keyless_table_takes_every_record_once(

@@ -263,7 +263,7 @@ class _Run:
         rows = self.prepared.rows
         while refusals:
             lines = {r.line_no for r in refusals if r.reason == DATABASE_REJECTED}
-            keys = [self.t.key_of(row) for row in rows if int(row[-1]) in lines]
+            keys = [self.t.key_text(row) for row in rows if int(row[-1]) in lines]
             rows = [row for row in map(self.prepared.readmit, keys) if row is not None]
             if not rows:
                 break

@@ -7,7 +7,6 @@ The reader (``consumer/parse.py``, later ``libs.formats``) makes it; the load mo
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
 
 from libs.csvfile import split_records
@@ -36,7 +35,7 @@ class Prepared:
     rejects: list[RejectRow] = field(default_factory=list)
     # Rows rejected duplicate_key within the batch, by key, in line order: the next one takes
     # the key if the database refuses the record that held it (see readmit).
-    duplicates: dict[Hashable, list[tuple[int, Row]]] = field(default_factory=dict)
+    duplicates: dict[str, list[tuple[int, Row]]] = field(default_factory=dict)
     _raw: dict[int, bytes] | None = None
 
     def raw_text(self, line_no: int) -> str:
@@ -49,7 +48,7 @@ class Prepared:
     def reject(self, line_no: int, why: Reject) -> None:
         self.rejects.append(RejectRow(line_no, why.reason, self.raw_text(line_no), why.detail))
 
-    def readmit(self, key: Hashable) -> Row | None:
+    def readmit(self, key: str) -> Row | None:
         """The next row of ``key`` (the database refused the one that held it): its
         duplicate_key reject is dropped and the later ones now name its line. None if none."""
         waiting = self.duplicates.get(key)

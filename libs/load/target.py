@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Hashable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Final
@@ -54,18 +53,15 @@ class Target:
         digest = hashlib.sha256(f"{self.name}\0{self.in_row}".encode()).hexdigest()[:16]
         return f"_ingest_stage_{digest}"
 
-    def key_of(self, row: Row) -> Hashable:
-        """The key values of a row (a str for a one-column key, else a tuple)."""
-        index = self.key_index
-        return row[index[0]] if len(index) == 1 else tuple(row[i] for i in index)
-
     def key_text(self, row: Row) -> str:
-        """``ingest_keys.key``: the key's canonical value text as the plan made it (normalized
-        emails, lowercase uuids, ...); a JSON array of them for a composite key."""
+        """The key of a row as one text: the value the plan made (normalized emails,
+        lowercase uuids, ...); for a composite key the JSON array of the values
+        (``json.dumps(list, ensure_ascii=False)``, the form consumer/parse.prepare dedupes
+        a batch by). ``ingest_keys.key`` holds it."""
         index = self.key_index
         if len(index) == 1:
             return row[index[0]]
-        return json.dumps([row[i] for i in index], ensure_ascii=False, separators=(",", ":"))
+        return json.dumps([row[i] for i in index], ensure_ascii=False)
 
 
 def has_lineage_columns(reflected: Reflected, columns: tuple[str, ...]) -> bool:
