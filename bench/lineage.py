@@ -7,7 +7,8 @@ A scratch database is created (and dropped) on DATABASE_URL's server and migrate
 migrations/. The file is validated once (not timed); each variant then loads every batch on
 ``--parallel`` connections (one transaction per batch, as the consumer does), twice: a first
 load into the empty table, then a replay of every batch of a second job with the same rows (the
-duplicate-key path: every key is settled against the loaded row). Prints seconds and rows/s.
+duplicate-key path: every key is settled against the loaded row); the variants alternate
+``--repeat`` times and the best time of each is printed, with rows/s.
 """
 
 from __future__ import annotations
@@ -88,19 +89,28 @@ async def run(args: argparse.Namespace, url: str, base: str, path: Path) -> None
                                      server_settings={"timezone": "UTC"})
     try:
         await pool.execute(PLAIN)
-        for table in ("customers", "customers_plain"):
-            async with pool.acquire() as conn:
-                reflected = await reflect(conn, table)
-            for round_, job in (("first load", "first"), ("replay (all duplicates)", "again")):
-                items = batches(path, args.batch_size, f"{table}-{job}")
-                mapped: Plan = plan(dataset, items[0].columns, partial=True)
-                target = target_for(mapped, reflected)
-                work = [(b, prepare(b, mapped, 16 << 20)) for b in items]
-                rows = sum(len(p.rows) for _, p in work)
-                seconds = await load_all(pool, url, work, target, args.parallel)
-                lineage = "in-row job_id/line_no" if target.in_row else "ingest_keys"
-                print(f"{table:16} {lineage:22} {round_:24} {rows:>9,} rows "
-                      f"{seconds:7.2f} s {rows / seconds:>10,.0f} rows/s", flush=True)
+        best: dict[tuple[str, str], tuple[float, int, str]] = {}
+        for _ in range(args.repeat):  # the variants alternate: load on the host hits both
+            for table in ("customers", "customers_plain"):
+                await pool.execute(f"TRUNCATE {table}, ingest_keys, ingest_batches, "
+                                   "ingest_rejects, ingest_jobs")
+                async with pool.acquire() as conn:
+                    reflected = await reflect(conn, table)
+                for round_, job in (("first load", "first"), ("replay (all duplicates)", "again")):
+                    items = batches(path, args.batch_size, f"{table}-{job}")
+                    mapped: Plan = plan(dataset, items[0].columns, partial=True)
+                    target = target_for(mapped, reflected)
+                    work = [(b, prepare(b, mapped, 16 << 20)) for b in items]
+                    rows = sum(len(p.rows) for _, p in work)
+                    seconds = await load_all(pool, url, work, target, args.parallel)
+                    lineage = "in-row job_id/line_no" if target.in_row else "ingest_keys"
+                    key = (table, round_)
+                    if key not in best or seconds < best[key][0]:
+                        best[key] = (seconds, rows, lineage)
+        for (table, round_), (seconds, rows, lineage) in best.items():
+            print(f"{table:16} {lineage:22} {round_:24} {rows:>9,} rows "
+                  f"{seconds:7.2f} s {rows / seconds:>10,.0f} rows/s (best of {args.repeat})",
+                  flush=True)
     finally:
         await pool.close()
         conn = await asyncpg.connect(f"{base}/postgres")
@@ -113,6 +123,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     asyncio.run(run(args, *setup(args.rows)))
 

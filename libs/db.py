@@ -89,18 +89,27 @@ Conn = asyncpg.Connection | PoolConnectionProxy
 
 REQUIRED_TABLES: Final = ("ingest_rejects", "ingest_batches", "ingest_jobs", "ingest_datasets",
                           "ingest_keys")
+JOB_COLUMNS: Final = ("fingerprint", "error")
 
 
 async def check_schema(pool: asyncpg.Pool) -> None:
     """Fail fast with a clear message when the database was not migrated (the tool's own
-    tables; a dataset's table is checked before its job's first batch)."""
+    tables and the columns issue 11 added; a dataset's table is checked before its job's
+    first batch)."""
     tables = REQUIRED_TABLES
     async with translated(""), pool.acquire(timeout=CONNECT_TIMEOUT) as conn:
         found = await conn.fetch("SELECT name FROM unnest($1::text[]) AS name "
                                  "WHERE to_regclass(quote_ident(name)) IS NOT NULL", tables)
-    missing = sorted(set(tables) - {row["name"] for row in found})
+        missing = sorted(set(tables) - {row["name"] for row in found})
+        if not missing:
+            columns = await conn.fetch(
+                "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = "
+                "'ingest_jobs'::regclass AND attname = ANY($1::text[]) AND NOT attisdropped",
+                list(JOB_COLUMNS))
+            missing = [f"ingest_jobs.{name}" for name in
+                       sorted(set(JOB_COLUMNS) - {row["attname"] for row in columns})]
     if missing:
-        raise ConfigurationError(f"the database lacks table(s) {', '.join(missing)}: "
+        raise ConfigurationError(f"the database lacks {', '.join(missing)}: "
                                  "run `make migrate-db`")
 
 

@@ -3,12 +3,13 @@
 -- order (libs/load/insert.py). Written in the batch's transaction. `target` is the table as
 -- schema.table (catalog spelling); `key` the key's canonical text (a JSON array for a
 -- composite key). Tables with both columns `job_id text` and `line_no integer` keep lineage
--- in the row instead (one COPY, the fastest path): README, "Lineage".
+-- in the row instead (one COPY, the fastest path): README, "Lineage". Collation "C": byte
+-- order, the cheapest index; equality is the same in every deterministic collation.
 
 -- migrate:up
 CREATE TABLE ingest_keys (
-    target   text NOT NULL,
-    key      text NOT NULL,
+    target   text COLLATE "C" NOT NULL,
+    key      text COLLATE "C" NOT NULL,
     job_id   text NOT NULL,
     line_no  integer NOT NULL,
     PRIMARY KEY (target, key)

@@ -135,9 +135,10 @@ class SideSql(Sql):
         super().__init__(t)
         self.copy_columns = t.columns
         self.stage_columns = (*t.columns, *STAGE_LINEAGE)
+        # The key's collation is ingest_keys.key's (C: byte order, the cheapest index).
+        kinds = ("text", "integer", 'text COLLATE "C"')
         self.create_stage = self.create_stage_sql(", " + ", ".join(
-            f"{quote_ident(n)} {kind}"
-            for n, kind in zip(STAGE_LINEAGE, ("text", "integer", "text"), strict=True)))
+            f"{quote_ident(n)} {kind}" for n, kind in zip(STAGE_LINEAGE, kinds, strict=True)))
         table, stage, key, on = self.table, self.q_stage, self.key, self.on
         job, line, skey = (f"s.{quote_ident(n)}" for n in STAGE_LINEAGE)
         returned = " AND ".join(f"i.{quote_ident(k)} = s.{quote_ident(k)}" for k in t.key)
