@@ -1,4 +1,4 @@
-# The producer and consumer image: runtime dependencies only (no test or dev extras).
+# The producer, consumer and ingest image: runtime dependencies only (no test or dev extras).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -11,6 +11,9 @@ COPY pyproject.toml README.md ./
 COPY libs ./libs
 COPY producer ./producer
 COPY consumer ./consumer
+# The bundled dataset files (INGEST_DATASETS_DIR in env/docker.env).
+COPY datasets ./datasets
+COPY ingest ./ingest
 RUN pip install . \
     && useradd --create-home --uid 10001 ingest
 

@@ -28,7 +28,8 @@ INGEST_FILE ?= data/customers_sample.csv
 CONSUMERS ?= 2
 CONSUMER_SHUTDOWN_TIMEOUT ?= 30
 START_TIMEOUT ?= 30
-SAMPLE ?= data/customers_sample.csv
+# `make demo` loads data/<name>_sample.* of each of these bundled datasets (datasets/<name>.yaml).
+DEMO_DATASETS ?= customers
 ROWS ?= 1000000
 SEED ?= 42
 DIRTY ?= 0
@@ -42,7 +43,12 @@ export $(sort $(ENV_VARS) AMQP_URL DATABASE_URL REDIS_URL INGEST_FILE CONSUMERS 
 # dbmate talks to PostgreSQL without TLS unless the URL says otherwise.
 DBMATE_URL = $(DATABASE_URL)$(if $(findstring sslmode=,$(DATABASE_URL)),,$(if \
 	$(findstring ?,$(DATABASE_URL)),&,?)sslmode=disable)
-DBMATE = .venv/bin/dbmate --url "$(DBMATE_URL)" --migrations-dir migrations --no-dump-schema
+DBMATE_BASE = .venv/bin/dbmate --url "$(DBMATE_URL)" --no-dump-schema
+DBMATE = $(DBMATE_BASE) --migrations-dir migrations
+# The bundled example tables (customers, user_purchase, suppliers) have their own migrations
+# and their own dbmate table, so a user's database gets them only when asked.
+DBMATE_EXAMPLES = $(DBMATE_BASE) --migrations-dir migrations-examples \
+	--migrations-table examples_schema_migrations
 
 VENV_STAMP := .venv/.installed
 LOG_DIR ?= volumes/logs
@@ -53,12 +59,12 @@ TEST_KEEPS := AMQP_URL DATABASE_URL REDIS_URL
 TEST_UNSET = $(foreach v,$(filter-out $(TEST_KEEPS),$(ENV_VARS)),$(if \
 	$(filter file,$(origin $(v))),-u $(v)))
 
-.PHONY: help install infra migrate-db drop-db start logs stop status test check data demo \
-	bench clean-data
+.PHONY: help install infra migrate-db migrate-examples drop-db start logs stop status test check \
+	data demo bench clean-data
 
 help: ## List the targets
 	@echo "Usage: make TARGET [VAR=value ...]   (settings: env/*.env, overridable)"
-	awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  %-12s %s\n", $$1, $$2}' \
+	awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  %-17s %s\n", $$1, $$2}' \
 		$(firstword $(MAKEFILE_LIST))
 
 install: $(VENV_STAMP) ## Create .venv with the project and its test and dev extras
@@ -75,6 +81,10 @@ infra: ## Bring up RabbitMQ, PostgreSQL and Redis (Docker if present, else local
 migrate-db: install ## Create the database if missing and apply migrations/ (idempotent)
 	@$(DBMATE) --wait --wait-timeout 30s --migration-lock up
 	echo "migrate-db: $$(sed -E 's#(//[^:/@]*):[^@/]*@#\1:***@#' <<<"$$DATABASE_URL") is up to date"
+
+migrate-examples: install ## Create the bundled datasets' example tables (migrations-examples/)
+	@$(DBMATE_EXAMPLES) --wait --wait-timeout 30s --migration-lock up
+	echo "migrate-examples: $$(sed -E 's#(//[^:/@]*):[^@/]*@#\1:***@#' <<<"$$DATABASE_URL") has the example tables"
 
 drop-db: install ## Drop the database named in DATABASE_URL
 	@$(DBMATE) drop
@@ -186,14 +196,21 @@ data: install ## Generate data/generated/customers-ROWS[-dirty].csv (ROWS, SEED,
 	  --out data/generated/customers-$(ROWS)$(if $(filter 1,$(DIRTY)),-dirty).csv \
 	  $(if $(filter 1,$(DIRTY)),--dirty)
 
-demo: install infra migrate-db ## Load the bundled sample with burst consumers; print the result
+demo: install infra migrate-db migrate-examples ## Load the bundled samples (DEMO_DATASETS) with burst consumers
 	@mkdir -p $(LOG_DIR)
-	echo "== producer: $(SAMPLE)"
-	.venv/bin/producer --no-progress --file "$(SAMPLE)" 2> $(LOG_DIR)/demo-producer.log
+	shopt -s nullglob
+	for name in $(DEMO_DATASETS); do
+	  samples=(data/$${name}_sample.*)
+	  (( $${#samples[@]} == 1 )) || { echo "error: want one data/$${name}_sample.*, found $${#samples[@]}" >&2; exit 2; }
+	  echo "== producer: $${samples[0]} (dataset $$name)"
+	  .venv/bin/producer --no-progress --dataset "$$name" --file "$${samples[0]}" \
+	    2> $(LOG_DIR)/demo-producer-$$name.log
+	done
 	echo "== consumers: $(CONSUMERS) x consumer --burst"
 	pids=()
 	for i in $$(seq 1 $(CONSUMERS)); do
-	  .venv/bin/consumer --burst > $(LOG_DIR)/demo-consumer-$$i.out 2> $(LOG_DIR)/demo-consumer-$$i.log &
+	  env -u INGEST_DATASET .venv/bin/consumer --burst \
+	    > $(LOG_DIR)/demo-consumer-$$i.out 2> $(LOG_DIR)/demo-consumer-$$i.log &
 	  pids+=($$!)
 	done
 	rc=0; for pid in "$${pids[@]}"; do wait "$$pid" || rc=$$?; done

@@ -10,7 +10,7 @@ from consumer.worker import Worker
 from libs import constants as c
 from libs.cli import Command, common_options, fail, print_result, run_main, setup_logging
 from libs.errors import UserError
-from libs.settings import AmqpSettings, ConsumerSettings, PostgresSettings
+from libs.settings import DATASETS_DIR_ENV, AmqpSettings, ConsumerSettings, PostgresSettings
 
 HELP = """Load batches from RabbitMQ into PostgreSQL with exactly-once effect.
 
@@ -51,7 +51,7 @@ one line, no traceback."""
 @click.option("--dataset", "datasets", envvar="CONSUMER_DATASETS", default="",
               help="Load only these datasets (names, comma-separated); a batch of another "
                    "dataset goes back to the queue. Default: every dataset.")
-@click.option("--datasets-dir", envvar="INGEST_DATASETS_DIR", default=None,
+@click.option("--datasets-dir", envvar=DATASETS_DIR_ENV, default=None,
               type=click.Path(path_type=Path, file_okay=False),
               help="Where batches without a registered dataset (message version 1) find "
                    "their dataset by name. Default: datasets/.")

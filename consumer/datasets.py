@@ -1,8 +1,10 @@
 """Which dataset, plan and table shape a batch loads with; each resolved once and cached.
 
 - Dataset: a version 2 batch names it by fingerprint: the descriptor registered in
-  ``ingest_datasets`` (cached by fingerprint; unknown -> PoisonMessage, dead-lettered); a
+  ``ingest_datasets`` (``libs.registry.load_descriptor``; cached by fingerprint; unknown ->
+  PoisonMessage, dead-lettered); a
   version 1 batch by name, from the datasets directory (``libs.schema.from_file``).
+- Reader: ``libs.formats.reader_for(dataset)``, once per dataset.
 - Plan: compiled once per (fingerprint, header). Always ``partial``: the producer checked the
   header (a declared dataset's header has every field; a reflected table's has its required
   columns), so this maps exactly what the producer mapped.
@@ -14,14 +16,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Final
 
 import asyncpg
 
+from libs import registry
+from libs.constants import MAX_RECORD_BYTES
 from libs.db import translated
 from libs.errors import PoisonMessage, UserError
+from libs.formats import Reader, reader_for
 from libs.load.target import Target, target_for
 from libs.messages import Batch
 from libs.schema import from_file
@@ -29,7 +33,6 @@ from libs.schema.compile import Plan, plan
 from libs.schema.from_table import check_against_table, reflect
 from libs.schema.model import Dataset
 
-_DESCRIPTOR: Final = "SELECT descriptor::text FROM ingest_datasets WHERE fingerprint = $1"
 MAX_CACHED: Final = 4096  # plans and checked jobs kept; past this the cache starts afresh
 
 
@@ -38,8 +41,11 @@ class TableChanged(PoisonMessage):
 
 
 class Resolver:
-    def __init__(self, pool: asyncpg.Pool, url: str, datasets_dir: Path | None = None) -> None:
+    def __init__(self, pool: asyncpg.Pool, url: str, datasets_dir: Path | None = None,
+                 max_record_bytes: int = MAX_RECORD_BYTES) -> None:
         self._pool, self._url, self._dir = pool, url, datasets_dir
+        self._max_record_bytes = max_record_bytes
+        self._readers: dict[str, Reader] = {}
         self._by_fingerprint: dict[str, Dataset] = {}
         self._by_name: dict[str, Dataset] = {}
         self._plans: dict[tuple[str, tuple[str, ...]], Plan] = {}
@@ -55,17 +61,15 @@ class Resolver:
 
     async def _registered(self, batch: Batch) -> Dataset:
         async with translated(self._url), self._pool.acquire() as conn:
-            text: str | None = await conn.fetchval(_DESCRIPTOR, batch.fingerprint)
-        if text is None:
-            raise PoisonMessage(f"unknown dataset fingerprint {batch.fingerprint[:12]} (not in "
-                                "ingest_datasets: was the job produced against another "
-                                "database?)")
-        try:
-            dataset = Dataset.from_descriptor(json.loads(text),
-                                              f"ingest_datasets[{batch.fingerprint[:12]}]")
-        except UserError as exc:  # written by another version of the tool
-            raise PoisonMessage(f"registered dataset cannot be read: {exc}") from exc
-        return dataset
+            return await registry.load_descriptor(conn, batch.fingerprint)
+
+    def reader(self, dataset: Dataset) -> Reader:
+        """The job's reader (layout, dialect, encoding), one per dataset."""
+        found = self._readers.get(dataset.fingerprint)
+        if found is None:
+            found = self._readers[dataset.fingerprint] = reader_for(dataset,
+                                                                    self._max_record_bytes)
+        return found
 
     def _named(self, name: str) -> Dataset:
         found = self._by_name.get(name)

@@ -131,7 +131,8 @@ class Worker:
             lambda: db.create_pool(self.s.postgres, self.s.parallel), budget=budget,
             what="connect to PostgreSQL", stop=self.stop)
         await db.check_schema(self._pool)
-        self._resolver = Resolver(self._pool, self.s.postgres.url, self.s.datasets_dir)
+        self._resolver = Resolver(self._pool, self.s.postgres.url, self.s.datasets_dir,
+                                  self.s.max_record_bytes)
         self._connection = await retry_transient(
             lambda: amqp.connect(self.s.amqp, "csv-ingest-consumer"), budget=budget,
             what="connect to RabbitMQ", stop=self.stop)
@@ -285,8 +286,7 @@ class Worker:
         try:
             target = await self._retry(lambda: resolver.target(batch, dataset, plan),
                                        "check the table")
-            # The reader seam: libs.formats.reader_for(dataset) replaces this call (FORMATS).
-            prepared = prepare(batch, plan, self.s.max_record_bytes)
+            prepared = prepare(batch, plan, resolver.reader(dataset))
             try:
                 return await self._load(loader, batch, prepared, target)
             except ConfigurationError as exc:

@@ -157,7 +157,7 @@ def to_message(batch: Batch) -> aio_pika.Message:
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         message_id=batch.message_id,
         content_type=c.CONTENT_TYPE,
-        type=f"{batch.dataset}.batch.v{c.SCHEMA_VERSION}",
+        type=f"{batch.dataset}.batch.v{batch.version}",
         app_id="csv-ingest-producer",
     )
 

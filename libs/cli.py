@@ -37,6 +37,30 @@ class Command(click.Command):
             raise OneLineUsageError(exc.format_message(), exc.ctx or ctx) from exc
 
 
+class Group(click.Group):
+    """A click group whose usage errors, its subcommands' and an unknown command's, are one
+    line as :class:`Command`'s; subcommands and subgroups get these classes too."""
+
+    command_class = Command
+    group_class = type  # subgroups: this class
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args and self.no_args_is_help and not ctx.resilient_parsing:
+            click.echo(ctx.get_help())  # no command: the help, as click does, on stdout
+            ctx.exit(c.EXIT_USAGE)
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise OneLineUsageError(exc.format_message(), exc.ctx or ctx) from exc
+
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            raise OneLineUsageError(exc.format_message(), exc.ctx or ctx) from exc
+
+
 @overload
 def common_options(func: F) -> F: ...
 @overload

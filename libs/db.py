@@ -85,6 +85,15 @@ async def create_pool(settings: PostgresSettings, size: int) -> asyncpg.Pool:
     return pool
 
 
+async def connect(settings: PostgresSettings, application_name: str) -> asyncpg.Connection:
+    """One connection with a UTC session (the producer's); errors are translated."""
+    async with translated(settings.url):
+        conn: asyncpg.Connection = await asyncpg.connect(
+            settings.url, timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT,
+            server_settings={"timezone": "UTC", "application_name": application_name})
+    return conn
+
+
 Conn = asyncpg.Connection | PoolConnectionProxy
 
 REQUIRED_TABLES: Final = ("ingest_rejects", "ingest_batches", "ingest_jobs", "ingest_datasets",

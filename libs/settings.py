@@ -5,12 +5,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from libs import constants as c
 from libs.errors import UserError
 
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+
+# Where a dataset NAME is looked up (``NAME.yaml``, ``.yml`` or ``.json``): the producer's
+# --datasets-dir, else this variable, else this directory (relative to the working directory).
+DATASETS_DIR_ENV: Final = "INGEST_DATASETS_DIR"
+DEFAULT_DATASETS_DIR: Final = "datasets"
 
 
 def redact_url(url: str) -> str:
@@ -119,12 +125,32 @@ class RedisSettings:
         return redact_url(self.url)
 
 
+def parse_key(text: str | None) -> tuple[str, ...]:
+    """``--key a,b`` -> ``("a", "b")``; None or blank -> ``()``."""
+    if text is None or not text.strip():
+        return ()
+    parts = tuple(part.strip() for part in text.split(","))
+    if not all(parts):
+        raise UserError(f"--key {text!r}: expected column names separated by commas")
+    if len(set(parts)) != len(parts):
+        raise UserError(f"--key {text!r} names a column twice")
+    return parts
+
+
 @dataclass(frozen=True)
 class ProducerSettings:
+    """``dataset`` is a NAME (in ``datasets_dir``) or a PATH; ``table`` (a table name, or
+    ``schema.table``) overrides it: the dataset is the reflection of that table, with ``key``
+    choosing among several unique keys."""
+
     file: Path
     amqp: AmqpSettings = field(default_factory=AmqpSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
+    postgres: PostgresSettings = field(default_factory=PostgresSettings)
     dataset: str = c.DEFAULT_DATASET
+    table: str | None = None
+    key: tuple[str, ...] = ()
+    datasets_dir: Path = Path(DEFAULT_DATASETS_DIR)
     parallel: int = 4
     batch_size: int = c.DEFAULT_BATCH_SIZE
     batch_bytes: int = c.DEFAULT_BATCH_BYTES
@@ -134,6 +160,12 @@ class ProducerSettings:
     offset_ttl_days: int = 30
     progress: bool = True
     blocked_timeout: float = c.DEFAULT_BLOCKED_TIMEOUT_S
+    # Dialect and encoding overrides of the dataset's (None: the dataset's own).
+    delimiter: str | None = None
+    quote_char: str | None = None
+    escape_char: str | None = None
+    encoding: str | None = None
+    no_header: bool = False
 
     def __post_init__(self) -> None:
         if self.parallel < 1:
@@ -146,6 +178,11 @@ class ProducerSettings:
             raise UserError("--retry-budget and --publish-timeout must be positive")
         if self.blocked_timeout <= 0:
             raise UserError("--blocked-timeout must be positive")
+        if self.key and not self.table:
+            raise UserError("--key chooses the key of a reflected table: use it with --table "
+                            "(a dataset file declares its key as schema.primaryKey)")
+        if self.table is not None and not self.table.strip():
+            raise UserError("--table is empty")
 
 
 @dataclass(frozen=True)
@@ -170,3 +207,15 @@ class ConsumerSettings:
             raise UserError("--parallel must be at least 1")
         if self.retry_timeout <= 0 or self.shutdown_timeout <= 0:
             raise UserError("--retry-timeout and --shutdown-timeout must be positive")
+        if self.ready_file is not None and not self.ready_file.parent.is_dir():
+            raise UserError(f"--ready-file {self.ready_file}: directory "
+                            f"{self.ready_file.parent} does not exist")
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """``ingest`` (the operators' CLI): where the database and the dataset files are."""
+
+    postgres: PostgresSettings = field(default_factory=PostgresSettings)
+    # None: $INGEST_DATASETS_DIR, else the default of libs.schema.from_file (datasets/).
+    datasets_dir: Path | None = None

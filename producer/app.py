@@ -6,17 +6,18 @@ import asyncio
 import hashlib
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import structlog
 from aio_pika.abc import AbstractExchange
 
-from libs import amqp, dataset, faults
+from libs import amqp, db, faults, registry
 from libs import constants as c
-from libs.csvfile import READ_CHUNK, fingerprint, read_header
+from libs.csvfile import READ_CHUNK, fingerprint
 from libs.errors import (
     BrokerRefused,
     OffsetStoreUnavailable,
@@ -24,21 +25,28 @@ from libs.errors import (
     Stopped,
     UserError,
 )
+from libs.formats import Reader, reader_for, with_overrides
+from libs.formats.base import Header
+from libs.formats.sniff import SAMPLE_BYTES, hints
 from libs.messages import Batch
 from libs.offsets import Offset, OffsetStore
 from libs.retry import retry_transient
+from libs.schema.model import Dataset
 from libs.settings import ProducerSettings
-from producer.chunks import Chunk, Position, iter_chunks
+from producer.chunks import Chunk, Position
+from producer.datasets import declared, header_plan, resolve
 from producer.progress import Progress
 from producer.watermark import Watermark
 
 log = structlog.get_logger("producer")
+T = TypeVar("T")
 
 
 @dataclass
 class Summary:
     job_id: str = ""
     file: str = ""
+    dataset: str = ""
     status: str = "ok"
     rows_read: int = 0
     rows_confirmed: int = 0
@@ -57,9 +65,10 @@ class Summary:
         return asdict(self)
 
 
-def job_id_for(dataset_name: str, file_digest: str) -> str:
-    """The job id: derived from the dataset and the file's content only."""
-    digest = hashlib.sha256(f"{dataset_name}\0{file_digest}".encode()).hexdigest()
+def job_id_for(dataset_name: str, dataset_fingerprint: str, file_digest: str) -> str:
+    """The job id: derived from the dataset (its rules, dialect, table: the fingerprint) and the
+    file's content only; the same file under another dataset or dialect is another job."""
+    digest = hashlib.sha256(f"{dataset_fingerprint}\0{file_digest}".encode()).hexdigest()
     return f"{dataset_name}-{digest[:24]}"
 
 
@@ -86,7 +95,9 @@ class Producer:
         self.progress = Progress(enabled=settings.progress)
         self._offset_warned = False
         self._start_rows = 0
+        self.reader: Reader  # set by _run, from the dataset and the options
         self.flow = amqp.FlowControl(settings.blocked_timeout, self.stop, self._on_flow)
+        self.gave_up_on = "the broker"
 
     async def run(self) -> Summary:
         started = time.monotonic()
@@ -103,16 +114,21 @@ class Producer:
         return self.summary
 
     async def _run(self, handle: BinaryIO) -> None:
-        spec = dataset.get(self.s.dataset)
-        header = read_header(handle)
-        plan = spec.plan(header.columns)
-        if plan.extra:
-            log.warning("extra columns ignored", columns=list(plan.extra))
-        if plan.unnamed:
-            log.warning("columns without a name ignored", positions=list(plan.unnamed))
-        digest = await asyncio.to_thread(fingerprint, self.s.file)
-        self.summary.job_id = job_id = job_id_for(spec.name, digest)
-        structlog.contextvars.bind_contextvars(job_id=job_id)
+        file_dataset = declared(self.s)
+        try:
+            spec, header = await self._start_job(file_dataset, handle)
+        except RetryBudgetExhausted as exc:
+            self.gave_up_on = "PostgreSQL"
+            self.summary.status = "gave_up"
+            self.summary.message = str(exc)
+            return
+        except Stopped:
+            if self.signal is None:
+                raise
+            self.summary.status = "interrupted"
+            self.summary.message = f"stopped by {signal.Signals(self.signal).name}"
+            return
+        job_id = self.summary.job_id
         size = self.s.file.stat().st_size
         start = await self._resume_position(job_id, header.end_offset, header.next_line, size)
         if start is None:
@@ -121,8 +137,72 @@ class Producer:
         self.watermark = Watermark(start)
         self._start_rows = start.rows
         self.progress.start(total=size, done=start.byte)
-        batch = Batch(job_id, spec.name, 0, 2, 2, 0, header.columns, self.s.file.name, b"")
+        batch = Batch(job_id, spec.name, 0, 2, 2, 0, header.columns, self.s.file.name, b"",
+                      spec.fingerprint)
         await self._publish_file(handle, start, batch, size)
+
+    async def _start_job(self, file_dataset: Dataset | None,
+                         handle: BinaryIO) -> tuple[Dataset, Header]:
+        """Resolve the dataset, read and map the header, derive the job id and register the
+        job: every refusal (exit 2) comes before anything is published. The dataset that is
+        registered (and so reaches the consumers) carries the dialect and encoding options."""
+        what = (f"reflect table {self.s.table}" if file_dataset is None
+                else f"check dataset {file_dataset.name} against its table")
+        resolved = await self._database(what, lambda conn: resolve(conn, self.s, file_dataset))
+        self.reader = reader = self._reader(resolved.dataset)
+        spec = reader.dataset
+        self.summary.dataset = spec.name
+        header = self._read_header(handle, reader)
+        header_plan(resolved, header.columns)
+        digest = await asyncio.to_thread(fingerprint, self.s.file)
+        self.summary.job_id = job_id = job_id_for(spec.name, spec.fingerprint, digest)
+        structlog.contextvars.bind_contextvars(job_id=job_id)
+        await self._register(spec, job_id)
+        return spec, header
+
+    @staticmethod
+    def _read_header(handle: BinaryIO, reader: Reader) -> Header:
+        """The header, after one warning if the start of the file suggests another dialect or
+        encoding than the dataset's."""
+        sample = handle.read(SAMPLE_BYTES)
+        handle.seek(0)
+        if found := hints(sample, reader.dataset):
+            log.warning("the file may not be in the dataset's dialect or encoding", hints=found)
+        return reader.read_header(handle)
+
+    async def _database(self, what: str, work: Callable[[db.Conn], Awaitable[T]]) -> T:
+        """``work`` on a fresh connection; PostgreSQL unavailable is retried within the retry
+        budget (then RetryBudgetExhausted); a refused login or a missing table is permanent."""
+
+        async def once() -> T:
+            conn = await db.connect(self.s.postgres, "csv-ingest-producer")
+            try:
+                async with db.translated(self.s.postgres.url):
+                    return await work(conn)
+            finally:
+                with suppress(Exception):
+                    await conn.close(timeout=db.CONNECT_TIMEOUT)
+
+        return await retry_transient(once, budget=self.s.retry_budget,
+                                     what=f"PostgreSQL: {what}", stop=self.stop)
+
+    async def _register(self, spec: Dataset, job_id: str) -> None:
+        """The descriptor and the job in PostgreSQL before the first publish (idempotent)."""
+        job = registry.Job(job_id, spec.name, spec.fingerprint, self.s.file.name)
+        error = await self._database("register the job",
+                                     lambda conn: registry.register(conn, spec, job))
+        log.info("job registered", dataset=spec.name, fingerprint=spec.fingerprint[:12])
+        if error is not None:
+            log.warning("this job was stopped earlier; its batches may be refused again",
+                        error=error)
+
+    def _reader(self, spec: Dataset) -> Reader:
+        """The file's reader: the dataset's layout with the dialect and encoding options."""
+        s = self.s
+        spec = with_overrides(spec, delimiter=s.delimiter, quote_char=s.quote_char,
+                              escape_char=s.escape_char, encoding=s.encoding,
+                              no_header=s.no_header)
+        return reader_for(spec, s.max_record_bytes)
 
     async def _resume_position(self, job_id: str, header_end: int, next_line: int,
                                size: int) -> Position | None:
@@ -235,8 +315,8 @@ class Producer:
     async def _feed(self, queue: asyncio.Queue[Chunk | None], handle: BinaryIO,
                     start: Position) -> bool:
         complete = True
-        for chunk in iter_chunks(handle, start, self.s.batch_size, self.s.max_record_bytes,
-                                 self.s.batch_bytes):
+        for chunk in self.reader.iter_chunks(handle, start, self.s.batch_size,
+                                             self.s.batch_bytes):
             if self.stop.is_set():
                 complete = False
                 break
@@ -251,7 +331,7 @@ class Producer:
         while not self.stop.is_set() and (chunk := await queue.get()) is not None:
             batch = Batch(template.job_id, template.dataset, chunk.seq, chunk.first_line,
                           chunk.last_line, chunk.records, template.columns, template.source,
-                          chunk.body)
+                          chunk.body, template.fingerprint)
             message = amqp.to_message(batch)
             try:  # an attempt under way finishes (bounded by _await_all); no retry after a stop
                 await retry_transient(

@@ -9,10 +9,26 @@ import click
 from libs import constants as c
 from libs.cli import Command, common_options, fail, print_result, run_main, setup_logging
 from libs.errors import UserError
-from libs.settings import AmqpSettings, ProducerSettings, RedisSettings
+from libs.settings import (
+    DATASETS_DIR_ENV,
+    DEFAULT_DATASETS_DIR,
+    AmqpSettings,
+    PostgresSettings,
+    ProducerSettings,
+    RedisSettings,
+    parse_key,
+)
 from producer.app import Producer, exit_code
 
 HELP = """Stream a CSV file into RabbitMQ in batches, with publisher confirms.
+
+What the file loads into: --table T reflects an existing table from PostgreSQL (columns,
+types, NOT NULL, the primary key or the only unique key; --key COLS chooses among several),
+no dataset file needed; header names match columns exactly or after normalization ('Order Id'
+fills order_id). Otherwise --dataset NAME|PATH names a dataset file (a Frictionless Tabular
+Data Resource, YAML or JSON; NAME is looked up in --datasets-dir), checked against its live
+table. Before the first publish the producer registers the dataset and the job in PostgreSQL,
+so consumers load it without local files.
 
 Each batch is a slice of the file (whole records) published as a persistent message to a
 durable quorum queue. After confirms, the end of the confirmed prefix is saved in Redis
@@ -23,10 +39,12 @@ start: republishing is safe, the consumer loads each record once.
 While RabbitMQ blocks publishers (a memory or disk alarm) the producer waits, says so, and
 carries on when the alarm clears; --blocked-timeout bounds that wait, apart from the retry budget.
 
-Exit codes: 0 all batches confirmed; 1 gave up on the broker (retry budget spent, or blocked
-longer than --blocked-timeout: rerun to continue); 2 user or configuration error (missing file,
-bad header, bad option, a refusal of the broker: login, permissions, message size); 130/143
-stopped by SIGINT/SIGTERM after saving the offset. The result is one JSON line on stdout."""
+Exit codes: 0 all batches confirmed; 1 gave up on the broker or PostgreSQL (retry budget
+spent, or blocked longer than --blocked-timeout: rerun to continue); 2 user or configuration
+error (missing file, bad header, unknown dataset or table, a dataset that does not fit its
+table, bad option, database not migrated, a refusal of the broker or PostgreSQL: login,
+permissions, message size); 130/143 stopped by SIGINT/SIGTERM after saving the offset. The
+result is one JSON line on stdout."""
 
 
 @click.command(cls=Command, help=HELP,
@@ -34,6 +52,17 @@ stopped by SIGINT/SIGTERM after saving the offset. The result is one JSON line o
 @click.option("--file", "file", envvar="INGEST_FILE", required=True,
               type=click.Path(path_type=Path, dir_okay=False),
               help="CSV file to publish (header on line 1).")
+@click.option("--table", envvar="INGEST_TABLE", default=None, metavar="[SCHEMA.]TABLE",
+              help="Load into this existing table, reflected from PostgreSQL; overrides "
+                   "--dataset.")
+@click.option("--key", "key", envvar="INGEST_KEY", default=None, metavar="COLS",
+              help="With --table: the key columns (comma-separated) when the table has "
+                   "several unique keys.")
+@click.option("--datasets-dir", envvar=DATASETS_DIR_ENV, default=DEFAULT_DATASETS_DIR,
+              type=click.Path(path_type=Path, file_okay=False),
+              help="Where --dataset NAME is looked up (NAME.yaml, NAME.yml or NAME.json).")
+@click.option("--database-url", envvar="DATABASE_URL", default=c.DEFAULT_DATABASE_URL,
+              help="PostgreSQL URL: the table is read and the job registered there.")
 @click.option("--parallel", envvar="PRODUCER_PARALLEL", type=int, default=4,
               help="Publishing tasks, i.e. batches in flight awaiting confirms.")
 @click.option("--batch-size", envvar="INGEST_BATCH_SIZE", type=int,
@@ -46,7 +75,8 @@ stopped by SIGINT/SIGTERM after saving the offset. The result is one JSON line o
 @click.option("--redis-prefix", envvar="INGEST_REDIS_PREFIX", default=c.DEFAULT_REDIS_PREFIX,
               help="Prefix of the Redis keys.")
 @click.option("--retry-budget", envvar="PRODUCER_RETRY_BUDGET", type=float, default=60.0,
-              help="Seconds to keep retrying an unreachable broker before exiting 1.")
+              help="Seconds to keep retrying an unreachable broker or PostgreSQL before "
+                   "exiting 1.")
 @click.option("--publish-timeout", envvar="PRODUCER_PUBLISH_TIMEOUT", type=float,
               default=10.0, help="Seconds to wait for one confirm before retrying.")
 @click.option("--blocked-timeout", envvar="PRODUCER_BLOCKED_TIMEOUT", type=float,
@@ -57,10 +87,25 @@ stopped by SIGINT/SIGTERM after saving the offset. The result is one JSON line o
               help="How long Redis keeps a file's offset.")
 @click.option("--progress/--no-progress", envvar="PRODUCER_PROGRESS", default=True,
               help="Progress bar on a terminal (never in non-TTY output).")
+@click.option("--delimiter", envvar="INGEST_DELIMITER", default=None,
+              help="Field delimiter, overriding the dataset's: , ; | or tab (also \\t).")
+@click.option("--quote-char", envvar="INGEST_QUOTE_CHAR", default=None,
+              help="Quote character, overriding the dataset's (default \").")
+@click.option("--escape-char", envvar="INGEST_ESCAPE_CHAR", default=None,
+              help="Escape character inside quoted fields, MySQL style (e.g. \\ makes \\\" "
+                   "a quote); overrides the dataset's (default none).")
+@click.option("--encoding", envvar="INGEST_ENCODING", default=None,
+              help="File encoding, overriding the dataset's: utf-8 (with or without BOM), "
+                   "utf-8-sig, latin-1, cp1252, utf-16, utf-16le, utf-16be (transcoded).")
+@click.option("--no-header", envvar="INGEST_NO_HEADER", is_flag=True, default=False,
+              help="The file has no header line: columns are the dataset's fields in order.")
 @common_options
-def main(file: Path, parallel: int, batch_size: int, batch_bytes: int, redis_url: str,
+def main(file: Path, table: str | None, key: str | None, datasets_dir: Path,
+         database_url: str, parallel: int, batch_size: int, batch_bytes: int, redis_url: str,
          redis_prefix: str, retry_budget: float, publish_timeout: float, blocked_timeout: float,
-         offset_ttl_days: int, progress: bool, amqp_url: str, queue: str, delivery_limit: int,
+         offset_ttl_days: int, progress: bool, delimiter: str | None, quote_char: str | None,
+         escape_char: str | None, encoding: str | None, no_header: bool, amqp_url: str,
+         queue: str, delivery_limit: int,
          dataset: str, log_level: str, log_format: str) -> None:
     setup_logging(log_level, log_format)
     try:
@@ -68,18 +113,22 @@ def main(file: Path, parallel: int, batch_size: int, batch_bytes: int, redis_url
             file=file,
             amqp=AmqpSettings.from_url(amqp_url, queue, delivery_limit),
             redis=RedisSettings.from_url(redis_url, redis_prefix),
-            dataset=dataset, parallel=parallel, batch_size=batch_size, batch_bytes=batch_bytes,
+            postgres=PostgresSettings.from_url(database_url),
+            dataset=dataset, table=table, key=parse_key(key), datasets_dir=datasets_dir,
+            parallel=parallel, batch_size=batch_size, batch_bytes=batch_bytes,
             retry_budget=retry_budget, publish_timeout=publish_timeout,
             blocked_timeout=blocked_timeout,
-            offset_ttl_days=offset_ttl_days, progress=progress)
+            offset_ttl_days=offset_ttl_days, progress=progress, delimiter=delimiter,
+            quote_char=quote_char, escape_char=escape_char, encoding=encoding,
+            no_header=no_header)
     except UserError as exc:
         fail(str(exc), c.EXIT_USAGE)
     producer = Producer(settings)
     summary = run_main(producer.run, producer.handle_signal)
     print_result(summary.as_dict())
     if summary.status == "gave_up":
-        click.echo(f"error: gave up on the broker: {summary.rows_confirmed} rows confirmed "
-                   f"(up to line {summary.confirmed_up_to_line}); rerun to continue. "
+        click.echo(f"error: gave up on {producer.gave_up_on}: {summary.rows_confirmed} rows "
+                   f"confirmed (up to line {summary.confirmed_up_to_line}); rerun to continue. "
                    f"{summary.message}", err=True)
     elif summary.status == "refused":
         click.echo(f"error: {summary.message}", err=True)

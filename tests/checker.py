@@ -3,10 +3,15 @@
 It reads the files with its own code, written from the rules of the spec (never with libs/,
 producer/ or consumer/), so that a bug in the product cannot hide itself in the answer.
 
-- :func:`expected` computes, for files loaded in order as jobs, every record's outcome: a row
-  of ``customers`` (typed values) or a reject with its reason, by (file index, line number).
-- :func:`check` compares that with ``customers`` and ``ingest_rejects`` and lists what is lost,
+- :func:`expected` computes, for files of one dataset loaded in order as jobs, every record's
+  outcome: a row of the dataset's table (typed values) or a reject with its reason, by (file
+  index, line number). ``customers`` has its rules here; ``user_purchase`` and ``suppliers``
+  theirs in ``tests/checker_rules.py`` (same independence).
+- :func:`check` compares that with the table and ``ingest_rejects`` and lists what is lost,
   duplicated, unexpected, of wrong content or rejected for a wrong reason, with line numbers.
+  Each row's job and line come from the table's own ``job_id`` and ``line_no`` columns when it
+  has both, else from the tool's side table ``ingest_keys`` (target, key, job_id, line_no); a
+  table without a key has no lineage, and its rows are compared as a multiset.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from pathlib import Path
 from typing import Any, Final
 
 import asyncpg
+
+from tests import checker_rules
+from tests.checker_rules import Invalid, Rules
 
 BOM: Final = b"\xef\xbb\xbf"
 REQUIRED: Final = ("email", "first_name", "last_name", "phone", "birth_date", "city", "country",
@@ -51,14 +59,6 @@ NUMBER_FORM: Final = re.compile(r"[+-]?[0-9]{1,12}(?:\.[0-9]{1,2})?")
 SHOWN: Final = 20  # entries of each list that str(report) shows
 
 
-class Invalid(Exception):
-    """A record that breaks a rule; ``reason`` is the reject's reason code."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 @dataclass(frozen=True, slots=True)
 class ExpectedRow:
     """A customers row as the rules make it: typed values, None for NULL."""
@@ -75,20 +75,50 @@ class ExpectedRow:
     signup_at: datetime | None
     balance: Decimal | None
 
+    def get(self, column: str) -> Any:
+        return getattr(self, column)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A row of another dataset: typed values by column, None for NULL."""
+
+    file_index: int
+    line_no: int
+    values: dict[str, Any]
+
+    def get(self, column: str) -> Any:
+        return self.values[column]
+
+
+AnyRow = ExpectedRow | Row
+CUSTOMERS_COLUMNS: Final = ("email", *TEXT_COLUMNS, "birth_date", "signup_at", "balance")
+
 
 @dataclass
 class Expected:
-    """Every record's outcome, for files loaded in the order given."""
+    """Every record's outcome, for files of one dataset loaded in the order given.
+
+    ``rows`` are keyed by the key's value (customers: the normalized e-mail; a tuple for a
+    composite key), or by (file index, line number) for a table without a key.
+    """
 
     paths: list[Path]
-    rows: dict[str, ExpectedRow] = field(default_factory=dict)  # by normalized e-mail
+    rows: dict[Any, AnyRow] = field(default_factory=dict)
     rejects: dict[tuple[int, int], str] = field(default_factory=dict)  # (file, line) -> reason
     records: list[int] = field(default_factory=list)  # records per file
+    table: str = "customers"
+    columns: tuple[str, ...] = CUSTOMERS_COLUMNS
+    key: tuple[str, ...] = ("email",)
 
     @property
-    def loaded(self) -> dict[tuple[int, int], ExpectedRow]:
+    def loaded(self) -> dict[tuple[int, int], AnyRow]:
         """The rows by (file index, line number)."""
         return {(row.file_index, row.line_no): row for row in self.rows.values()}
+
+    def key_text(self, row: AnyRow) -> str:
+        """How a row is named in a report: ``email 'a@x.io'``."""
+        return " ".join(f"{name} {row.get(name)!r}" for name in self.key) or "(no key)"
 
     def reasons(self) -> Counter[str]:
         return Counter(self.rejects.values())
@@ -108,38 +138,58 @@ class Expected:
 
 MAX_LINES: Final = 100
 MAX_BYTES: Final = 16 * 1024 * 1024
-FIELD_START, UNQUOTED, QUOTED, QUOTE_SEEN, BROKEN = range(5)
-QUOTE_BYTE, COMMA_BYTE = ord('"'), ord(",")
+FIELD_START, UNQUOTED, QUOTED, QUOTE_SEEN, BROKEN, ESCAPED = range(6)
 
 
-def _step(state: int, char: int) -> int:
+@dataclass(frozen=True)
+class CsvDialect:
+    """The dialect of the files: the same rules with another delimiter and quote; with an
+    escape character, in a quoted field it takes the next character literally (an escaped
+    quote or escape is that character, anything else keeps both); the encoding of records."""
+
+    delimiter: str = ","
+    quote: str = '"'
+    escape: str | None = None
+    encoding: str = "utf-8"
+
+
+CSV: Final = CsvDialect()
+
+
+def _step(state: int, char: int, dialect: CsvDialect = CSV) -> int:
     """The automaton's next state for one character (as its code point)."""
+    quote, delimiter = ord(dialect.quote), ord(dialect.delimiter)
+    if state == ESCAPED:
+        return QUOTED
     if state == QUOTED:
-        return QUOTE_SEEN if char == QUOTE_BYTE else QUOTED
+        if dialect.escape is not None and char == ord(dialect.escape):
+            return ESCAPED
+        return QUOTE_SEEN if char == quote else QUOTED
     if state == QUOTE_SEEN:
-        if char == QUOTE_BYTE:
+        if char == quote:
             return QUOTED
-        return FIELD_START if char == COMMA_BYTE else BROKEN
-    if char == COMMA_BYTE:
+        return FIELD_START if char == delimiter else BROKEN
+    if char == delimiter:
         return FIELD_START
-    if state == FIELD_START and char == QUOTE_BYTE:
+    if state == FIELD_START and char == quote:
         return QUOTED
     return UNQUOTED
 
 
-def _state_after(content: bytes, state: int) -> int:
+def _state_after(content: bytes, state: int, dialect: CsvDialect = CSV) -> int:
     for char in content:
-        state = _step(state, char)
+        state = _step(state, char, dialect)
         if state == BROKEN:
             break
     return state
 
 
-def iter_records(data: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
+def iter_records(data: Iterator[bytes], dialect: CsvDialect = CSV) -> Iterator[tuple[int, bytes]]:
     """(line number, record bytes without its line end) from physical lines (with their LF)."""
     line_no = start = lines = size = 0
     parts: list[bytes] = []
     state = FIELD_START
+    quote = dialect.quote.encode()
     for line in data:
         line_no += 1
         if not parts:
@@ -150,8 +200,10 @@ def iter_records(data: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
         lines += 1
         size += len(line)
         content = _without_line_end(line)
-        state = _state_after(content, state) if b'"' in content else (
-            QUOTED if state == QUOTED else FIELD_START)
+        state = _state_after(content, state, dialect) if quote in content else (
+            QUOTED if state in (QUOTED, ESCAPED) else FIELD_START)
+        if state == ESCAPED:
+            state = QUOTED  # the escape takes the line end: still in the quoted field
         still_open = state == QUOTED and line.endswith(b"\n")
         if not still_open or lines >= MAX_LINES or size > MAX_BYTES:
             yield start, _without_line_end(b"".join(parts))
@@ -166,9 +218,9 @@ def _without_line_end(record: bytes) -> bytes:
     return record
 
 
-def decode(record: bytes) -> str:
+def decode(record: bytes, dialect: CsvDialect = CSV) -> str:
     try:
-        text = record.decode("utf-8")
+        text = record.decode(dialect.encoding)
     except UnicodeDecodeError:
         raise Invalid(INVALID_ENCODING) from None
     if "\x00" in text:
@@ -176,23 +228,29 @@ def decode(record: bytes) -> str:
     return text
 
 
-def split_fields(text: str) -> list[str]:
+def split_fields(text: str, dialect: CsvDialect = CSV) -> list[str]:
     """The record's fields by the automaton; Invalid(MALFORMED_CSV) if it breaks the syntax."""
-    if '"' not in text:
-        return text.split(",")
+    if dialect.quote not in text:
+        return text.split(dialect.delimiter)
     fields: list[str] = []
     value: list[str] = []
     state = FIELD_START
     for char in text:
-        after = _step(state, ord(char))
+        after = _step(state, ord(char), dialect)
         if after == BROKEN:
             raise Invalid(MALFORMED_CSV)
         if after == FIELD_START:
             fields.append("".join(value))
             value = []
+        elif state == ESCAPED:  # the escaped character: itself if a quote or escape
+            value.append(char if char in (dialect.quote, dialect.escape) else
+                         f"{dialect.escape}{char}")
         elif after == UNQUOTED or (after == QUOTED and state != FIELD_START):
             value.append(char)  # text, or a quote's second half, or a quoted character
         state = after
+    if state == ESCAPED:
+        value.append(dialect.escape or "")
+        state = QUOTED
     if state == QUOTED:
         raise Invalid(MALFORMED_CSV)  # never closed
     fields.append("".join(value))
@@ -305,12 +363,99 @@ def _lines(path: Path) -> Iterator[bytes]:
         yield from handle
 
 
-def expected(paths: Sequence[Path]) -> Expected:
-    """What loading ``paths`` in this order (one job each) must leave in the database."""
-    result = Expected([Path(p) for p in paths])
+DATASETS: Final = ("customers", *checker_rules.RULES)
+
+
+def expected(paths: Sequence[Path], dataset: str | Rules = "customers") -> Expected:
+    """What loading ``paths`` of ``dataset`` in this order (one job each) must leave.
+
+    ``dataset``: a bundled dataset's name, or a test's own ``checker_rules.Rules`` (e.g. for a
+    user's table: its columns in field order, each with a parser written in the test).
+    """
+    if dataset == "customers":
+        result = Expected([Path(p) for p in paths])
+        for file_index, path in enumerate(result.paths):
+            result.records.append(_read_file(result, file_index, path))
+        return result
+    if isinstance(dataset, str) and dataset not in checker_rules.RULES:
+        raise ValueError(f"the checker has no rules for dataset {dataset!r} ({DATASETS})")
+    rules = checker_rules.RULES[dataset] if isinstance(dataset, str) else dataset
+    result = Expected([Path(p) for p in paths], table=rules.table, columns=rules.names,
+                      key=rules.key)
     for file_index, path in enumerate(result.paths):
-        result.records.append(_read_file(result, file_index, path))
+        records = _aligned(path, rules) if rules.layout == "aligned" else _delimited(path, rules)
+        result.records.append(_outcomes(result, rules, file_index, records))
     return result
+
+
+Values = dict[str, str] | Invalid
+
+
+def _delimited(path: Path, rules: Rules) -> Iterator[tuple[int, Values]]:
+    """Each record's values by column (issue 10's CSV syntax, header names normalized)."""
+    records = iter_records(_lines(path))
+    first = next(records, None)
+    if first is None:
+        raise ValueError(f"{path}: no header")
+    header = first[1][len(BOM):] if first[1].startswith(BOM) else first[1]
+    names = [checker_rules.normalize(name) for name in split_fields(decode(header))]
+    missing = [name for name in rules.names if name not in names]
+    if missing:
+        raise ValueError(f"{path}: header lacks {', '.join(missing)}: {names}")
+    for line_no, record in records:
+        try:
+            fields = split_fields(decode(record))
+            if len(fields) != len(names):
+                raise Invalid(WRONG_COLUMN_COUNT)
+        except Invalid as bad:
+            yield line_no, bad
+            continue
+        yield line_no, {name: fields[names.index(name)] for name in rules.names}
+
+
+def _aligned(path: Path, rules: Rules) -> Iterator[tuple[int, Values]]:
+    """Each non-blank line's values: cut where the header's column names start, stripped."""
+    lines = enumerate(_lines(path), start=1)
+    header = next(lines, None)
+    if header is None:
+        raise ValueError(f"{path}: no header")
+    text = _without_line_end(header[1])
+    starts = checker_rules.aligned_starts(decode(text[len(BOM):] if text.startswith(BOM)
+                                                 else text), rules.names)
+    order = sorted(starts, key=starts.__getitem__)
+    for line_no, line in lines:
+        content = _without_line_end(line)
+        if not content.strip():
+            continue
+        try:
+            values = checker_rules.aligned_fields(decode(content),
+                                                  [starts[name] for name in order])
+        except Invalid as bad:
+            yield line_no, bad
+            continue
+        yield line_no, dict(zip(order, values, strict=True))
+
+
+def _outcomes(result: Expected, rules: Rules, file_index: int,
+              records: Iterator[tuple[int, Values]]) -> int:
+    """Each record's outcome into ``result``: the first valid record of a key wins."""
+    count = 0
+    for line_no, values in records:
+        count += 1
+        try:
+            if isinstance(values, Invalid):
+                raise values
+            row = Row(file_index, line_no, rules.row(values))
+        except Invalid as bad:
+            result.rejects[(file_index, line_no)] = bad.reason
+            continue
+        key = tuple(row.values[name] for name in rules.key)
+        identity: Any = (file_index, line_no) if not key else key[0] if len(key) == 1 else key
+        if identity in result.rows:
+            result.rejects[(file_index, line_no)] = DUPLICATE_KEY
+        else:
+            result.rows[identity] = row
+    return count
 
 
 def _read_file(result: Expected, file_index: int, path: Path) -> int:
@@ -372,10 +517,52 @@ class Report:
         return "\n".join(lines)
 
 
-ROWS_SQL: Final = ("SELECT email, first_name, last_name, phone, birth_date, city, country, "
-                   "signup_at, balance, job_id, line_no FROM customers")
 REJECTS_SQL: Final = "SELECT id, job_id, line_no, reason FROM ingest_rejects"
 LOADED: Final = "loaded"
+TABLE_SQL: Final = """
+SELECT c.oid::regclass::text AS sql_name,
+       ARRAY[c.oid::text, c.oid::regclass::text, n.nspname || '.' || c.relname,
+             quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.relname] AS spellings,
+       ARRAY(SELECT a.attname FROM pg_catalog.pg_attribute a
+             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS names,
+       ARRAY(SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS types
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.oid = $1::regclass
+"""
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def rows_query(conn: asyncpg.Connection, exp: Expected,
+                     table: str | None = None) -> tuple[str, list[Any], str]:
+    """(SQL, arguments, lineage source) reading the table's rows with their job and line.
+
+    The lineage source is ``columns`` (the table has ``job_id`` and ``line_no``), ``ingest_keys``
+    (the side table, matched on the key cast to the column types; ``target`` may hold the
+    table's oid, its regclass text or its name), or ``none`` (no key, or no side table).
+    """
+    found = await conn.fetchrow(TABLE_SQL, table or exp.table)
+    types = dict(zip(found["names"], found["types"], strict=True))
+    columns = ", ".join(f"t.{_quote(name)}" for name in exp.columns)
+    source = found["sql_name"]
+    if "job_id" in types and "line_no" in types:
+        return f"SELECT {columns}, t.job_id, t.line_no FROM {source} t", [], "columns"
+    side = await conn.fetchval("SELECT to_regclass('ingest_keys') IS NOT NULL")
+    if not exp.key or not side:
+        return (f"SELECT {columns}, NULL::text AS job_id, NULL::integer AS line_no "
+                f"FROM {source} t", [], "none")
+    if len(exp.key) == 1:
+        match = f"t.{_quote(exp.key[0])} = CAST(k.key AS {types[exp.key[0]]})"
+    else:
+        match = " AND ".join(f"t.{_quote(name)} = CAST(k.key::jsonb ->> {i} AS {types[name]})"
+                             for i, name in enumerate(exp.key))
+    sql = (f"WITH k AS MATERIALIZED (SELECT key, job_id, line_no FROM ingest_keys "
+           f"WHERE target::text = ANY($1::text[])) "
+           f"SELECT {columns}, k.job_id, k.line_no FROM {source} t LEFT JOIN k ON {match}")
+    return sql, [list(found["spellings"])], "ingest_keys"
 
 
 @dataclass
@@ -383,7 +570,7 @@ class _Diff:
     exp: Expected
     job_ids: list[str]
     report: Report
-    loaded: dict[tuple[int, int], ExpectedRow]
+    loaded: dict[tuple[int, int], AnyRow]
     seen: dict[tuple[int, int], list[str]] = field(default_factory=lambda: defaultdict(list))
 
     def where(self, key: tuple[int, int]) -> str:
@@ -397,6 +584,12 @@ class _Diff:
             return LOADED
         return self.exp.rejects.get(key)
 
+    def label(self, row: AnyRow | asyncpg.Record) -> str:
+        """A row as a report names it: its key's value (``'a@x.io'``), or its values."""
+        names = self.exp.key or self.exp.columns
+        values = tuple(_value(row, name) for name in names)
+        return repr(values[0] if len(values) == 1 else values)
+
     def key_of(self, job_id: str | None, line_no: int | None, what: str) -> tuple[int, int] | None:
         if job_id not in self.job_ids or line_no is None:
             self.report.unexpected.append(f"{what}: job {job_id} is none of the checked jobs")
@@ -407,21 +600,23 @@ class _Diff:
             return None
         return key
 
-    def customer(self, rec: asyncpg.Record) -> None:
-        what = f"customers row {rec['email']!r} (job {rec['job_id']}, line {rec['line_no']})"
+    def row(self, rec: asyncpg.Record) -> None:
+        named = " ".join(f"{name} {rec[name]!r}" for name in self.exp.key) or self.label(rec)
+        what = f"{self.exp.table} row {named} (job {rec['job_id']}, line {rec['line_no']})"
         key = self.key_of(rec["job_id"], rec["line_no"], what)
         if key is None:
             return
-        self.seen[key].append(f"customers row {rec['email']!r}")
+        self.seen[key].append(f"{self.exp.table} row {self.label(rec)}")
         want = self.outcome(key)
         if want != LOADED:
             self.report.wrong_reason.append(f"{self.where(key)}: expected reject {want}, "
-                                            f"but loaded as {rec['email']!r}")
+                                            f"but loaded as {self.label(rec)}")
             return
-        diffs = _differences(self.loaded[key], rec)
+        diffs = _differences(self.exp.columns, self.loaded[key], rec)
         if diffs:
-            self.report.wrong_content.append(f"{self.where(key)} email {rec['email']!r}: "
-                                             + "; ".join(diffs))
+            self.report.wrong_content.append(f"{self.where(key)} {named}: " + "; ".join(diffs))
+
+    customer = row  # the name of the customers-only checker
 
     def reject(self, rec: asyncpg.Record) -> None:
         what = f"reject id {rec['id']} {rec['reason']} (job {rec['job_id']}, line {rec['line_no']})"
@@ -432,11 +627,24 @@ class _Diff:
         want = self.outcome(key)
         if want == LOADED:
             self.report.wrong_reason.append(
-                f"{self.where(key)}: expected loaded as {self.loaded[key].email!r}, "
+                f"{self.where(key)}: expected loaded as {self.label(self.loaded[key])}, "
                 f"but rejected as {rec['reason']}")
         elif want != rec["reason"]:
             self.report.wrong_reason.append(f"{self.where(key)}: expected reject {want}, "
                                             f"found reject {rec['reason']}")
+
+    def unattributed_rows(self, rows: list[asyncpg.Record]) -> None:
+        """A table without lineage (no key): its rows against the expected ones, as multisets;
+        the loaded lines count as seen, the rows say nothing of lines."""
+        want = Counter(tuple(row.get(name) for name in self.exp.columns)
+                       for row in self.loaded.values())
+        have = Counter(tuple(rec[name] for name in self.exp.columns) for rec in rows)
+        for values, n in sorted((want - have).items(), key=repr):
+            self.report.lost.append(f"{self.exp.table} row {values!r}: {n} missing")
+        for values, n in sorted((have - want).items(), key=repr):
+            self.report.unexpected.append(f"{self.exp.table} row {values!r}: {n} too many")
+        for key in self.loaded:
+            self.seen[key].append(f"{self.exp.table} row")
 
     def finish(self) -> None:
         for key, found in sorted(self.seen.items()):
@@ -446,18 +654,22 @@ class _Diff:
         for key in sorted([*self.loaded, *self.exp.rejects]):
             if key not in self.seen:
                 want = self.outcome(key)
-                shown = (f"loaded as {self.loaded[key].email!r}" if want == LOADED
+                shown = (f"loaded as {self.label(self.loaded[key])}" if want == LOADED
                          else f"reject {want}")
                 self.report.lost.append(f"{self.where(key)}: expected {shown}, found in "
-                                        "neither customers nor ingest_rejects")
+                                        f"neither {self.exp.table} nor ingest_rejects")
 
 
-def _differences(want: ExpectedRow, rec: asyncpg.Record) -> list[str]:
+def _value(row: AnyRow | asyncpg.Record, name: str) -> Any:
+    return row.get(name) if isinstance(row, ExpectedRow | Row) else row[name]
+
+
+def _differences(columns: Sequence[str], want: AnyRow, rec: asyncpg.Record) -> list[str]:
     """The columns whose stored value is not the expected one (instants, Decimals)."""
     diffs = []
-    for name in ("email", *TEXT_COLUMNS, "birth_date", "signup_at", "balance"):
+    for name in columns:
         have: Any = rec[name]
-        wanted: Any = getattr(want, name)
+        wanted: Any = want.get(name)
         if have != wanted:
             diffs.append(f"{name} is {_short(have)}, expected {_short(wanted)}")
     return diffs
@@ -468,17 +680,26 @@ def _short(value: object) -> str:
     return text if len(text) <= 80 else f"{text[:60]}...({len(text)} chars)"
 
 
-async def check(conn: asyncpg.Connection, exp: Expected, job_ids: list[str]) -> Report:
-    """Compare the tables with ``exp``; ``job_ids[i]`` is the job of ``exp.paths[i]``."""
+async def check(conn: asyncpg.Connection, exp: Expected, job_ids: list[str], *,
+                table: str | None = None, ignore_jobs: Sequence[str] = ()) -> Report:
+    """Compare the tables with ``exp``; ``job_ids[i]`` is the job of ``exp.paths[i]``.
+
+    ``table``: where the rows are, when not ``exp.table`` (SQL text such as ``s.t``);
+    ``ignore_jobs``: rejects of these jobs (other datasets loaded alongside) are left out.
+    """
     if len(job_ids) != len(exp.paths):
         raise ValueError(f"{len(job_ids)} job ids for {len(exp.paths)} files")
     report = Report(expected_rows=len(exp.rows), expected_rejects=len(exp.rejects))
     diff = _Diff(exp, list(job_ids), report, exp.loaded)
-    rows = await conn.fetch(ROWS_SQL)
-    rejects = await conn.fetch(REJECTS_SQL)
+    sql, args, lineage = await rows_query(conn, exp, table)
+    rows = await conn.fetch(sql, *args)
+    rejects = [rec for rec in await conn.fetch(REJECTS_SQL) if rec["job_id"] not in ignore_jobs]
     report.found_rows, report.found_rejects = len(rows), len(rejects)
-    for rec in rows:
-        diff.customer(rec)
+    if lineage == "none" and not exp.key:
+        diff.unattributed_rows(rows)
+    else:
+        for rec in rows:
+            diff.row(rec)
     for rec in rejects:
         diff.reject(rec)
     diff.finish()

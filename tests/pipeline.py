@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,15 +174,17 @@ def gendata(path: Path, rows: int, seed: int, *extra: str) -> Path:
     return path
 
 
-async def assert_loaded_exactly(database_url: str, paths: list[Path],
-                                job_ids: list[str]) -> None:
-    """The independent checker: every record of the files in customers or rejects, once."""
+async def assert_loaded_exactly(database_url: str, paths: list[Path], job_ids: list[str],
+                                dataset: str = "customers",
+                                ignore_jobs: Sequence[str] = ()) -> None:
+    """The independent checker: every record of the files in the dataset's table or rejects,
+    once; ``ignore_jobs``: jobs of other datasets loaded alongside."""
     from tests.checker import assert_exact, check, expected
 
-    exp = expected(paths)
+    exp = expected(paths, dataset=dataset)
     conn = await asyncpg.connect(database_url)
     try:
-        assert_exact(await check(conn, exp, job_ids))
+        assert_exact(await check(conn, exp, job_ids, ignore_jobs=ignore_jobs))
     finally:
         await conn.close()
 

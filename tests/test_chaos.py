@@ -20,6 +20,7 @@ import redis
 
 from libs import constants as c
 from libs.csvfile import read_header
+from libs.schema import from_file
 from producer.app import job_id_for
 from producer.chunks import Position, iter_chunks
 from tests import services
@@ -41,6 +42,7 @@ from tests.pipeline import (
 pytestmark = [pytest.mark.chaos, pytest.mark.usefixtures("clean_tables"),
               pytest.mark.timeout(240)]
 
+ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261124
 ARGS = ("--batch-size", "100", "--parallel", "4")
 
@@ -63,6 +65,12 @@ async def batches_done(database_url: str) -> int:
         return int(await conn.fetchval("SELECT count(*) FROM ingest_batches"))
     finally:
         await conn.close()
+
+
+def customers_job(path: Path) -> str:
+    """The job id the producer gives ``path`` under the bundled customers dataset."""
+    spec = from_file.load("customers", ROOT / "datasets")
+    return job_id_for(spec.name, spec.fingerprint, hashlib.sha256(path.read_bytes()).hexdigest())
 
 
 def records_in(path: Path) -> int:
@@ -329,7 +337,7 @@ async def test_file_changed_between_runs_does_not_use_the_old_offset(
     client.close()
     # The old content is never consumed: its batches go, as if the file was replaced in time.
     assert await purge(service_env["AMQP_URL"], service_env["INGEST_QUEUE"]) > 0
-    old_job = job_id_for("customers", hashlib.sha256(path.read_bytes()).hexdigest())
+    old_job = customers_job(path)
     gendata(path, 60_000, SEED + 3, "--dirty")  # same path, other content
     rerun = produce(path, service_env, *ARGS)
     assert rerun.rc == 0
@@ -374,7 +382,7 @@ async def test_poison_message_dead_lettered_after_the_delivery_limit(
         header = read_header(handle, 1 << 20)
         chunks = list(iter_chunks(handle, Position(0, header.end_offset, 2, 0), 50, 1 << 20))
     poison = chunks[3]
-    job = job_id_for("customers", hashlib.sha256(path.read_bytes()).hexdigest())
+    job = customers_job(path)
     assert job == produced.summary["job_id"]
     crash = {**env, c.FAULT_ENV: "consumer.received",
              c.FAULT_KEY_ENV: f"{job}:{poison.first_line}-{poison.last_line}"}

@@ -8,6 +8,7 @@ and ``scripts/gendata.py`` (determinism, every kind of dirty input present). Int
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import subprocess
 import sys
@@ -15,10 +16,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
+import yaml
 
+from tests import checker_rules
 from tests.checker import (
     DATABASE_REJECTED,
     DUPLICATE_KEY,
@@ -34,12 +38,24 @@ from tests.checker import (
     FileRules,
     Invalid,
     Report,
+    Row,
     assert_exact,
     check,
     expected,
     iter_records,
     parse_timestamp,
     read_header,
+)
+from tests.checker_rules import (
+    INVALID_BOOLEAN,
+    INVALID_CNPJ,
+    INVALID_CPF,
+    INVALID_UUID,
+    MISSING_VALUE,
+    NOT_IN_ENUM,
+    OUT_OF_RANGE,
+    PATTERN_MISMATCH,
+    TOO_LONG,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -551,3 +567,368 @@ async def test_fraction_rounding_agrees_with_postgresql(database_url: str) -> No
         await connection.close()
     for value, rec in zip(values, stored, strict=True):
         assert parse_timestamp(value) == rec["t"], value
+# --- the other bundled datasets: user_purchase (aligned) and suppliers ----------------------
+
+UP_SAMPLE = ROOT / "data" / "user_purchase_sample.txt"
+SUPPLIERS_SAMPLE = ROOT / "data" / "suppliers_sample.csv"
+
+
+@unit
+def test_user_purchase_sample_outcomes() -> None:
+    exp = expected([UP_SAMPLE], dataset="user_purchase")
+    assert exp.records == [6]
+    assert outcomes(exp) == {2: "ok", 3: "ok", 4: "ok", 5: INVALID_CPF, 6: INVALID_DATE,
+                             7: "ok"}
+    assert (exp.table, exp.key) == ("user_purchase", ("cpf",))
+    assert exp.rows["15881399803"].values == {
+        "cpf": "15881399803", "private": False, "incompleto": False,
+        "data_da_ultima_compra": None, "ticket_medio": None, "ticket_da_ultima_compra": None,
+        "loja_mais_frequente": None, "loja_da_ultima_compra": None}
+    row = exp.rows["76804571746"].values
+    assert row["ticket_medio"] == Decimal("1234567.89")
+    assert row["ticket_da_ultima_compra"] == Decimal("99.90")
+    assert row["data_da_ultima_compra"] == date(2013, 4, 2)
+    assert (row["loja_mais_frequente"], row["loja_da_ultima_compra"]) == (
+        "84726714000171", None)
+    assert exp.rows["69879730917"].values["ticket_medio"] == Decimal("1090.00")
+
+
+@unit
+def test_suppliers_sample_outcomes() -> None:
+    exp = expected([SUPPLIERS_SAMPLE], dataset="suppliers")
+    assert exp.records == [12]
+    assert outcomes(exp) == {
+        2: "ok", 3: "ok", 4: "ok", 5: "ok", 6: INVALID_UUID, 7: PATTERN_MISMATCH,
+        8: MISSING_VALUE, 9: INVALID_BOOLEAN, 10: NOT_IN_ENUM, 11: WRONG_COLUMN_COUNT,
+        12: MISSING_VALUE, 13: "ok"}
+    upper = exp.rows[UUID("6f9619ff-8b86-d011-b42d-00c04fc964ff")].values
+    assert upper["name"] == "Bolts & Nuts, Ltda"
+    assert (upper["active"], upper["preferred"], upper["blocked"], upper["op"]) == (
+        True, True, False, "I")
+
+
+UP_HEADER = ("CPF                PRIVATE     INCOMPLETO  DATA DA ÚLTIMA COMPRA TICKET MÉDIO"
+             "            TICKET DA ÚLTIMA COMPRA   LOJA MAIS FREQUÊNTE LOJA DA ÚLTIMA COMPRA")
+UP_STARTS = (0, 19, 31, 43, 65, 89, 115, 135)
+
+
+def aligned_line(*values: str) -> str:
+    ends = [*UP_STARTS[1:], None]
+    cells = [value.ljust((end or len(value) + start) - start) for value, start, end in
+             zip(values, UP_STARTS, ends, strict=True)]
+    return "".join(cells).rstrip()
+
+
+@unit
+def test_user_purchase_rules_each_reason_and_duplicates(tmp_path: Path) -> None:
+    ok = ("158.813.998-03", "0", "1", "2013-05-13", "1,5", "0,00", "11.417.075/0001-99", "NULL")
+    lines = [
+        aligned_line(*ok),                                                    # 2
+        "",                                                                   # 3 blank
+        aligned_line("158.813.998-04", *ok[1:]),                              # 4
+        aligned_line("15881399803", *ok[1:]),                                 # 5 duplicate
+        aligned_line("698.797.309-17", "2", *ok[2:]),                         # 6
+        aligned_line("518.844.729-07", "NULL", *ok[2:]),                      # 7
+        aligned_line("486.488.766-72", *ok[1:4], "1.2345,00", *ok[5:]),       # 8
+        aligned_line("768.045.717-46", *ok[1:4], "-1,00", *ok[5:]),           # 9
+        aligned_line("11144477735", *ok[1:4], "1,234", *ok[5:]),              # 10
+        aligned_line("52998224725", *ok[1:6], "11.417.075/0001-98", "NULL"),  # 11
+        aligned_line("NULL", *ok[1:]),                                        # 12
+        aligned_line("39053344705", *ok[1:3], "13/05/2013", *ok[4:]),         # 13
+    ]
+    path = tmp_path / "up.txt"
+    path.write_text("\n".join([UP_HEADER, *lines]) + "\r\n", encoding="utf-8")
+    exp = expected([path], dataset="user_purchase")
+    assert exp.records == [11]
+    assert outcomes(exp) == {2: "ok", 4: INVALID_CPF, 5: DUPLICATE_KEY, 6: INVALID_BOOLEAN,
+                             7: MISSING_VALUE, 8: INVALID_NUMBER, 9: OUT_OF_RANGE,
+                             10: INVALID_NUMBER, 11: INVALID_CNPJ, 12: MISSING_VALUE,
+                             13: INVALID_DATE}
+    assert exp.rows["15881399803"].values["ticket_medio"] == Decimal("1.5")
+
+
+@unit
+def test_aligned_header_names_with_single_spaces_between_columns() -> None:
+    names = checker_rules.USER_PURCHASE.names
+    starts = checker_rules.aligned_starts(UP_HEADER, names)
+    assert tuple(starts[name] for name in names) == UP_STARTS
+    with pytest.raises(ValueError, match="starts no column"):
+        checker_rules.aligned_starts(UP_HEADER + " EXTRA", names)
+    with pytest.raises(ValueError, match="header lacks"):
+        checker_rules.aligned_starts(UP_HEADER.replace("PRIVATE ", ""), names)
+
+
+FULLWIDTH_CPF = "".join(chr(0xFF10 + int(d)) for d in "52998224725")
+
+
+@unit
+@pytest.mark.parametrize(("value", "stored"), [
+    ("529.982.247-25", "52998224725"), ("52998224725", "52998224725"),
+    (" 111.444.777-35 ", "11144477735"), ("529.982.247-24", None), ("5299822472", None),
+    ("529.982.247-2x", None), ("000.000.000-00", None),
+    pytest.param(FULLWIDTH_CPF, None, id="fullwidth"),
+])
+def test_cpf_check_digits(value: str, stored: str | None) -> None:
+    if stored is None:
+        with pytest.raises(Invalid) as caught:
+            checker_rules.cpf(value)
+        assert caught.value.reason == INVALID_CPF
+    else:
+        assert checker_rules.cpf(value) == stored
+
+
+@unit
+@pytest.mark.parametrize(("value", "stored"), [
+    ("11.222.333/0001-81", "11222333000181"), ("11222333000181", "11222333000181"),
+    ("12.ABC.345/01DE-35", "12ABC34501DE35"),  # the Receita's alphanumeric example
+    ("12.abc.345/01de-35", "12ABC34501DE35"), ("11.222.333/0001-80", None),
+    ("00.000.000/0000-00", None), ("12.ABC.345/01DE-3A", None), ("1122233300018", None),
+])
+def test_cnpj_check_digits(value: str, stored: str | None) -> None:
+    if stored is None:
+        with pytest.raises(Invalid) as caught:
+            checker_rules.cnpj(value)
+        assert caught.value.reason == INVALID_CNPJ
+    else:
+        assert checker_rules.cnpj(value) == stored
+
+
+@unit
+def test_cpf_and_cnpj_agree_with_python_stdnum() -> None:
+    """The checker's digits come from the definition; stdnum (what the product uses) agrees."""
+    from stdnum.br import cnpj, cpf
+
+    rng = random.Random(11)
+    for _ in range(3000):
+        number = f"{rng.randrange(10**11):011d}"
+        expected_ok = cpf.is_valid(number)
+        try:
+            checker_rules.cpf(number)
+            ok = True
+        except Invalid:
+            ok = False
+        assert ok == expected_ok, number
+        [valid] = [v for v in (f"{number[:9]}{d:02d}" for d in range(100)) if cpf.is_valid(v)]
+        assert checker_rules.cpf(cpf.format(valid)) == valid
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    for _ in range(3000):
+        base = "".join(rng.choice(alphabet) for _ in range(12))
+        number = base + cnpj.calc_check_digits(base + "00")
+        assert checker_rules.cnpj(number) == number
+        wrong = number[:-1] + str((int(number[-1]) + 1) % 10)
+        with pytest.raises(Invalid):
+            checker_rules.cnpj(wrong)
+
+
+@unit
+def test_suppliers_rules_agree_with_frictionless() -> None:
+    """frictionless-py (an oracle sharing no code with the pipeline) flags the same records
+    of the sample, for the same kinds of rules, with the schema of datasets/suppliers.yaml."""
+    from frictionless import Resource, Schema
+
+    descriptor = yaml.safe_load((ROOT / "datasets" / "suppliers.yaml").read_text())
+    fields = [{k: v for k, v in f.items() if k != "x-ingest"}
+              for f in descriptor["schema"]["fields"]]
+    schema = Schema.from_descriptor({"fields": fields,
+                                     "primaryKey": descriptor["schema"]["primaryKey"]})
+    resource = Resource(path=str(SUPPLIERS_SAMPLE.relative_to(ROOT)), basepath=str(ROOT),
+                        schema=schema)
+    found: dict[int, str] = {}
+    for error in resource.validate().tasks[0].errors:
+        if error.type == "missing-cell":  # the record is short: that comes first
+            found[error.row_number] = WRONG_COLUMN_COUNT
+        elif error.type == "type-error":
+            found.setdefault(error.row_number, {"id": INVALID_UUID,
+                                                "active": INVALID_BOOLEAN}[error.field_name])
+        elif error.type == "constraint-error":
+            constraint = error.message.split('constraint "')[1].split('"')[0]
+            found.setdefault(error.row_number, {"required": MISSING_VALUE,
+                                                "pattern": PATTERN_MISMATCH,
+                                                "enum": NOT_IN_ENUM}[constraint])
+        else:
+            assert error.type == "primary-key", error.message  # of a row refused already
+    mine = expected([SUPPLIERS_SAMPLE], dataset="suppliers").rejects
+    assert found == {line: reason for (_, line), reason in mine.items()}
+
+
+# --- check() on tables without lineage columns: ingest_keys ---------------------------------
+
+SIDE_TABLES = """
+CREATE TABLE suppliers (
+    id uuid PRIMARY KEY, code varchar(8) NOT NULL, name varchar(100) NOT NULL,
+    active boolean NOT NULL, preferred boolean NOT NULL, blocked boolean NOT NULL,
+    op char(1) NOT NULL);
+CREATE TABLE user_purchase (
+    cpf varchar(11) PRIMARY KEY, private boolean NOT NULL, incompleto boolean NOT NULL,
+    data_da_ultima_compra date, ticket_medio numeric(14, 2), ticket_da_ultima_compra
+    numeric(14, 2), loja_mais_frequente varchar(14), loja_da_ultima_compra varchar(14));
+CREATE TABLE ingest_rejects (id bigserial PRIMARY KEY, job_id text NOT NULL,
+    line_no integer NOT NULL, reason text NOT NULL, raw text, detail text);
+CREATE TABLE ingest_keys (target {target_type} NOT NULL, key text NOT NULL,
+    job_id text NOT NULL, line_no integer NOT NULL, PRIMARY KEY (target, key));
+"""
+
+
+@pytest.fixture(params=["oid", "regclass", "text"])
+async def side_conn(request: pytest.FixtureRequest,
+                    database_url: str) -> AsyncIterator[tuple[asyncpg.Connection, str]]:
+    """A connection whose search_path is a schema of its own: the example tables without
+    job_id/line_no, ingest_rejects, and ingest_keys with ``target`` of the parameter's type."""
+    schema = f"side_{uuid4().hex[:10]}"
+    connection = await asyncpg.connect(database_url)
+    await connection.execute(f"CREATE SCHEMA {schema}; SET search_path = {schema}")
+    await connection.execute(SIDE_TABLES.format(target_type=request.param))
+    try:
+        yield connection, request.param
+    finally:
+        await connection.execute(f"DROP SCHEMA {schema} CASCADE")
+        await connection.close()
+
+
+TARGETS = {"oid": lambda table: f"'{table}'::regclass::oid",
+           "regclass": lambda table: f"'{table}'::regclass",
+           "text": lambda table: f"'{table}'"}
+
+
+async def load_side_state(conn: asyncpg.Connection, target_type: str, exp: Expected,
+                          jobs: list[str]) -> None:
+    """Write exactly the expected state, lineage in ingest_keys, as a correct loader would."""
+    columns = ", ".join(exp.columns)
+    marks = ", ".join(f"${i}" for i in range(1, len(exp.columns) + 1))
+    await conn.executemany(f"INSERT INTO {exp.table} ({columns}) VALUES ({marks})",
+                           [tuple(r.get(c) for c in exp.columns) for r in exp.rows.values()])
+    target = TARGETS[target_type](exp.table)
+    await conn.executemany(
+        f"INSERT INTO ingest_keys (target, key, job_id, line_no) VALUES ({target}, $1, $2, $3)",
+        [(str(r.get(exp.key[0])), jobs[r.file_index], r.line_no) for r in exp.rows.values()])
+    await conn.executemany(
+        "INSERT INTO ingest_rejects (job_id, line_no, reason) VALUES ($1, $2, $3)",
+        [(jobs[index], line, why) for (index, line), why in exp.rejects.items()])
+
+
+@pytest.mark.integration
+async def test_check_reads_lineage_from_ingest_keys(
+        side_conn: tuple[asyncpg.Connection, str]) -> None:
+    conn, target_type = side_conn
+    suppliers = expected([SUPPLIERS_SAMPLE], dataset="suppliers")
+    purchases = expected([UP_SAMPLE, UP_SAMPLE], dataset="user_purchase")
+    await load_side_state(conn, target_type, suppliers, ["sup-1"])
+    await load_side_state(conn, target_type, purchases, ["up-1", "up-2"])
+    assert outcomes(purchases, 1) == {line: DUPLICATE_KEY for line in (2, 3, 4, 7)} | {
+        5: INVALID_CPF, 6: INVALID_DATE}
+    report = await check(conn, suppliers, ["sup-1"], ignore_jobs=["up-1", "up-2"])
+    assert report.ok, str(report)
+    assert (report.found_rows, report.found_rejects) == (5, 7)
+    report = await check(conn, purchases, ["up-1", "up-2"], ignore_jobs=["sup-1"])
+    assert report.ok, str(report)
+    assert (report.found_rows, report.found_rejects) == (4, 8)
+    unscoped = await check(conn, purchases, ["up-1", "up-2"])
+    assert any("job sup-1 is none of the checked jobs" in e for e in unscoped.unexpected)
+
+
+SIDE_TAMPERING: list[tuple[str, str, str]] = [
+    ("UPDATE suppliers SET name = 'Acme' WHERE code = 'ACM-0001'", "wrong_content",
+     "line 2 id UUID('0b6c1c8e-4f5a-4d2b-9a51-3f1e2d7c8b90'): name is 'Acme', expected "
+     "'Acme Parts'"),
+    ("UPDATE suppliers SET op = 'D' WHERE code = 'LUM-0012'", "wrong_content",
+     "op is 'D', expected 'U'"),
+    ("DELETE FROM ingest_keys WHERE line_no = 3", "unexpected",
+     "suppliers row id UUID('6f9619ff-8b86-d011-b42d-00c04fc964ff') (job None, line None)"),
+    ("DELETE FROM suppliers WHERE code = 'CAS-0003'", "lost",
+     "line 4: expected loaded as UUID('3d2f0a8e-1b7c-4e6d-8f9a-0c1b2d3e4f50'), found in "
+     "neither suppliers nor ingest_rejects"),
+    ("UPDATE ingest_keys SET line_no = 6 WHERE line_no = 5", "wrong_reason",
+     "line 6: expected reject invalid_uuid, but loaded as UUID('a1b2c3d4"),
+    ("UPDATE ingest_rejects SET reason = 'too_long' WHERE line_no = 7", "wrong_reason",
+     "line 7: expected reject pattern_mismatch, found reject too_long"),
+    ("INSERT INTO ingest_rejects (job_id, line_no, reason) VALUES ('sup-1', 13, 'invalid_uuid')",
+     "duplicated", "line 13: 2 times"),
+]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("tamper", "kind", "needle"), SIDE_TAMPERING,
+                         ids=[f"{kind}-{n}" for n, (_, kind, _) in enumerate(SIDE_TAMPERING)])
+async def test_check_with_ingest_keys_reports_each_difference(
+        side_conn: tuple[asyncpg.Connection, str], tamper: str, kind: str,
+        needle: str) -> None:
+    conn, target_type = side_conn
+    suppliers = expected([SUPPLIERS_SAMPLE], dataset="suppliers")
+    await load_side_state(conn, target_type, suppliers, ["sup-1"])
+    await conn.execute(tamper)
+    report = await check(conn, suppliers, ["sup-1"])
+    entries: list[str] = getattr(report, kind)
+    assert any(needle in entry for entry in entries), str(report)
+
+
+@pytest.mark.integration
+async def test_check_a_keyless_table_compares_rows_as_a_multiset(
+        side_conn: tuple[asyncpg.Connection, str], tmp_path: Path) -> None:
+    """No key, no lineage: the rows must be the valid records' rows, each as often."""
+    conn, _ = side_conn
+    await conn.execute("ALTER TABLE suppliers DROP CONSTRAINT suppliers_pkey")
+    path = tmp_path / "twice.csv"
+    body = SUPPLIERS_SAMPLE.read_bytes()
+    path.write_bytes(body + body.split(b"\n", 1)[1])  # every record twice
+    keyed = expected([path], dataset="suppliers")
+    assert len(keyed.rows) == 5
+    exp = expected([path], dataset="suppliers")
+    exp.key = ()
+    exp.rows = {(r.file_index, r.line_no): r for r in keyed.loaded.values()}
+    again = {(0, line + 12): Row(0, line + 12, keyed.loaded[(0, line)].values)
+             for (_, line) in keyed.loaded}
+    exp.rows.update(again)
+    for key in again:
+        del exp.rejects[key]
+    await conn.executemany(
+        "INSERT INTO suppliers VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        [tuple(r.get(c) for c in exp.columns) for r in exp.rows.values()])
+    await conn.executemany("INSERT INTO ingest_rejects (job_id, line_no, reason) "
+                           "VALUES ('j', $1, $2)",
+                           [(line, why) for (_, line), why in exp.rejects.items()])
+    report = await check(conn, exp, ["j"])
+    assert report.ok, str(report)
+    assert report.found_rows == 10
+    await conn.execute("DELETE FROM suppliers WHERE ctid = "
+                       "(SELECT ctid FROM suppliers WHERE code = 'ACM-0001' LIMIT 1)")
+    report = await check(conn, exp, ["j"])
+    assert any("'ACM-0001'" in entry and "1 missing" in entry for entry in report.lost)
+
+
+ORDER_RULES = checker_rules.Rules(
+    name="orders", table="orders", key=("region", "order_no"), layout="delimited",
+    missing=("",), columns=(
+        checker_rules.Column("region", checker_rules.text(max_length=3), is_string=True),
+        checker_rules.Column("order_no", int),
+        checker_rules.Column("placed_on", checker_rules.iso_date, required=True),
+    ))
+
+
+@pytest.mark.integration
+async def test_check_a_composite_key_from_ingest_keys_json(
+        side_conn: tuple[asyncpg.Connection, str], tmp_path: Path) -> None:
+    """A test's own rules (a user's table); the side table holds the key as a JSON array."""
+    conn, target_type = side_conn
+    await conn.execute("CREATE TABLE orders (region varchar(3), order_no integer, "
+                       "placed_on date NOT NULL, PRIMARY KEY (region, order_no))")
+    path = tmp_path / "orders.csv"
+    path.write_text("Region,Order No,Placed On\nBR,1,2024-01-02\nBR,2,\nBR,1,2024-01-03\n"
+                    "US,1,2024-01-04\nLONG,3,2024-01-05\n")
+    exp = expected([path], dataset=ORDER_RULES)
+    assert outcomes(exp) == {2: "ok", 3: MISSING_VALUE, 4: DUPLICATE_KEY, 5: "ok", 6: TOO_LONG}
+    assert set(exp.rows) == {("BR", 1), ("US", 1)}
+    await conn.executemany("INSERT INTO orders VALUES ($1, $2, $3)",
+                           [tuple(r.get(c) for c in exp.columns) for r in exp.rows.values()])
+    await conn.executemany(
+        f"INSERT INTO ingest_keys VALUES ({TARGETS[target_type]('orders')}, $1, 'o-1', $2)",
+        [(json.dumps([r.get("region"), r.get("order_no")]), r.line_no)
+         for r in exp.rows.values()])
+    await conn.executemany("INSERT INTO ingest_rejects (job_id, line_no, reason) "
+                           "VALUES ('o-1', $1, $2)",
+                           [(line, why) for (_, line), why in exp.rejects.items()])
+    report = await check(conn, exp, ["o-1"])
+    assert report.ok, str(report)
+    await conn.execute("UPDATE ingest_keys SET line_no = 4 WHERE key = '[\"US\", 1]'")
+    report = await check(conn, exp, ["o-1"])
+    assert any("line 4: expected reject duplicate_key, but loaded as ('US', 1)" in entry
+               for entry in report.wrong_reason), str(report)

@@ -116,7 +116,7 @@ def test_block_boundaries_do_not_change_the_batches(monkeypatch: pytest.MonkeyPa
             parts.append(f"e{i}@x.io,{i}{chr(13) if kind > 0.9 else ''}\n".encode())
     data = b"".join(parts) + b"last@x.io,1"
     expected = chunks_from(data, fresh(), 16)
-    monkeypatch.setattr("producer.chunks.BLOCK", block)
+    monkeypatch.setattr("libs.formats.chunking.BLOCK", block)
     assert chunks_from(data, fresh(), 16) == expected
     assert b"".join(c.body for c in expected) == data[len(HEADER):]
     for chunk in expected:
@@ -172,7 +172,7 @@ def test_byte_bound_is_the_same_whatever_the_blocks(monkeypatch: pytest.MonkeyPa
                                                     block: int) -> None:
     data = plain_file(300, 1) + b"\n\nlate@x.io,1\r\n" + plain_file(200, 2)[len(HEADER):]
     expected = chunks_from_bytes(data, 20, 900)
-    monkeypatch.setattr("producer.chunks.BLOCK", block)
+    monkeypatch.setattr("libs.formats.chunking.BLOCK", block)
     assert chunks_from_bytes(data, 20, 900) == expected
     assert [(c.records, len(c.body)) for c in expected] == reference_batches(data, 20, 900)
 

@@ -32,6 +32,8 @@ def assert_one_error_line(run: Run, *words: str) -> str:
     ("producer", (), ("Missing option '--file'", "--help")),
     ("producer", ("--file", "x.csv", "--parallel", "many"), ("'--parallel'", "--help")),
     ("consumer", ("--no-such-option",), ("--no-such-option", "--help")),
+    ("consumer", ("--burst", "--ready-file", "/nonexistent/dir/ready"),
+     ("--ready-file", "/nonexistent/dir", "does not exist")),
 ])
 def test_usage_errors_look_like_ours(service_env: dict[str, str], module: str,
                                      args: tuple[str, ...], words: tuple[str, ...]) -> None:

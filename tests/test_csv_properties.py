@@ -80,8 +80,8 @@ def product_fields(text: str) -> list[str] | None:
 def test_splitter_parser_and_checker_agree(case: tuple[bytes, int, int, int, int, int]) -> None:
     body, batch_size, batch_bytes, max_bytes, max_lines, block = case
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("producer.chunks.BLOCK", block)
-        patch.setattr("libs.csvfile.MAX_RECORD_LINES", max_lines)
+        patch.setattr("libs.formats.chunking.BLOCK", block)
+        patch.setattr("libs.formats.delimited.MAX_RECORD_LINES", max_lines)
         patch.setattr(checker, "MAX_LINES", max_lines)
         patch.setattr(checker, "MAX_BYTES", max_bytes)
         check_one(body, batch_size, batch_bytes, max_bytes)
@@ -97,7 +97,7 @@ def chunks_of(body: bytes, batch_size: int, batch_bytes: int, max_bytes: int,
 def check_one(body: bytes, batch_size: int, batch_bytes: int, max_bytes: int) -> None:
     chunks = chunks_of(body, batch_size, batch_bytes, max_bytes)
     with pytest.MonkeyPatch.context() as patch:  # the blocks change nothing
-        patch.setattr("producer.chunks.BLOCK", 4 << 20)
+        patch.setattr("libs.formats.chunking.BLOCK", 4 << 20)
         assert chunks == chunks_of(body, batch_size, batch_bytes, max_bytes)
     for chunk in chunks[:-1]:  # a resume from any batch's end gives the same tail
         assert chunks_of(body, batch_size, batch_bytes, max_bytes, chunk.end) == \

@@ -24,8 +24,8 @@ from tests.pipeline import drop_database, with_database
 
 ROOT = Path(__file__).resolve().parent.parent
 STAMP = ".venv/.installed"
-TARGETS = ("help", "install", "infra", "migrate-db", "drop-db", "start", "logs", "stop",
-           "status", "test", "check", "data", "demo", "bench", "clean-data")
+TARGETS = ("help", "install", "infra", "migrate-db", "migrate-examples", "drop-db", "start",
+           "logs", "stop", "status", "test", "check", "data", "demo", "bench", "clean-data")
 SAMPLE_ROWS = 40  # records in data/customers_sample.csv (header excluded)
 
 
@@ -169,6 +169,33 @@ def test_dry_run_of_data_test_check_bench() -> None:
 
 
 @pytest.mark.unit
+def test_dry_run_of_migrate_examples_and_demo() -> None:
+    out = dry_run("migrate-examples")
+    assert "--migrations-dir migrations-examples" in out
+    assert "--migrations-table examples_schema_migrations" in out
+    assert "--migrations-dir migrations " not in out
+    demo = dry_run("demo", "-o", "infra", "CONSUMERS=3")
+    assert demo.index("--migrations-dir migrations ") < demo.index(
+        "--migrations-dir migrations-examples")
+    assert "for name in customers; do" in demo
+    assert "samples=(data/${name}_sample.*)" in demo
+    assert '.venv/bin/producer --no-progress --dataset "$name" --file "${samples[0]}"' in demo
+    assert "env -u INGEST_DATASET .venv/bin/consumer --burst" in demo
+    assert "seq 1 3" in demo
+    assert ".venv/bin/python scripts/db_counts.py" in demo
+    three = dry_run("demo", "-o", "infra", "DEMO_DATASETS=customers user_purchase suppliers")
+    assert "for name in customers user_purchase suppliers; do" in three
+
+
+@pytest.mark.unit
+def test_every_demo_dataset_has_one_sample_file() -> None:
+    """What `make demo` may list in DEMO_DATASETS: each bundled dataset has one sample."""
+    for dataset in sorted((ROOT / "datasets").glob("*.yaml")):
+        samples = list((ROOT / "data").glob(f"{dataset.stem}_sample.*"))
+        assert len(samples) == 1, (dataset.name, samples)
+
+
+@pytest.mark.unit
 def test_tests_see_service_urls_but_not_tuning_knobs() -> None:
     out = dry_run("test")
     assert "-u INGEST_BATCH_SIZE" in out
@@ -231,6 +258,45 @@ def test_migrate_db_twice_then_drop_db(scratch_db: tuple[str, str]) -> None:
 
     make_ok("-o", STAMP, "drop-db", env=env)
     assert not database_exists(name)
+
+
+@pytest.mark.integration
+def test_migrate_examples_twice_apart_from_migrate_db(scratch_db: tuple[str, str]) -> None:
+    _, url = scratch_db
+    env = clean_env(**{**SERVICES, "DATABASE_URL": url})
+    make_ok("-o", STAMP, "migrate-db", env=env)
+    tool = [row["version"] for row in fetch(url, "SELECT version FROM schema_migrations")]
+    first = make_ok("-o", STAMP, "migrate-examples", env=env)
+    assert "Applying: 20261129000001_create_example_tables.sql" in first.stdout
+    second = make_ok("-o", STAMP, "migrate-examples", env=env)
+    assert "Applying" not in second.stdout + second.stderr
+    examples = fetch(url, "SELECT version FROM examples_schema_migrations")
+    assert [row["version"] for row in examples] == ["20261129000001"]
+    assert [row["version"] for row in fetch(url, "SELECT version FROM schema_migrations")
+            ] == tool  # each target keeps its own migrations table
+    tables = {row["t"] for row in fetch(
+        url, "SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public'")}
+    assert {"customers", "user_purchase", "suppliers"} <= tables
+
+
+@pytest.mark.integration
+def test_db_counts_counts_only_tables_that_exist(scratch_db: tuple[str, str],
+                                                 tmp_path: Path) -> None:
+    _, url = scratch_db
+    env = clean_env(**{**SERVICES, "DATABASE_URL": url})
+    make_ok("-o", STAMP, "migrate-db", env=env)
+    folder = tmp_path / "sets"
+    folder.mkdir()
+    (folder / "ghost.yaml").write_text(
+        "name: ghost\nschema: {fields: [{name: x}]}\nx-ingest: {table: no_such_table}\n")
+    (folder / "broken.yaml").write_text("name: [\n")
+    result = subprocess.run([str(ROOT / ".venv/bin/python"), "scripts/db_counts.py"], cwd=ROOT,
+                            env={**env, "INGEST_DATASETS_DIR": str(folder)}, text=True,
+                            capture_output=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    counted = [line.split()[0] for line in result.stdout.splitlines()[1:]]
+    assert "no_such_table" not in counted
+    assert {"ingest_batches", "ingest_rejects"} <= set(counted)
 
 
 @pytest.mark.integration

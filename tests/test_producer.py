@@ -129,7 +129,7 @@ def test_broker_unreachable_exits_1_and_says_how_far_it_got(
     (None, "file not found"),
     (b"", "empty"),
     (b"email,first_name,last_name,birth_date,city,country,signup_at,balance\nx\n", "phone"),
-    (b"email,email\n", "twice"),
+    (b"email,email\n", "more than once"),
 ])
 def test_user_errors_are_one_line_and_exit_2(tmp_path: Path, service_env: dict[str, str],
                                              content: bytes | None, message: str) -> None:

@@ -82,8 +82,9 @@ def plan(dataset: Dataset, header: Sequence[str], partial: bool = False) -> Plan
     absent = [f.name for f in dataset.fields
               if f.name not in where and (not partial or dataset.is_required(f))]
     if absent:
+        needed = [f.name for f in dataset.fields if not partial or dataset.is_required(f)]
         raise UserError(f"the header lacks column(s) {', '.join(absent)} (dataset "
-                        f"{dataset.name} needs {', '.join(dataset.field_names)})")
+                        f"{dataset.name} needs {', '.join(needed)})")
     used = tuple(f for f in dataset.fields if f.name in where)
     index = tuple(where[f.name] for f in used)
     cells = tuple(cell_for(dataset, f) for f in used)

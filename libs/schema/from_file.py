@@ -23,9 +23,8 @@ from libs.errors import UserError
 from libs.schema import compile as compiler
 from libs.schema.model import Dataset
 from libs.schema.names import is_identifier
+from libs.settings import DATASETS_DIR_ENV, DEFAULT_DATASETS_DIR
 
-DATASETS_DIR_ENV: Final = "INGEST_DATASETS_DIR"
-DEFAULT_DATASETS_DIR: Final = "datasets"
 SUFFIXES: Final = (".yaml", ".yml", ".json")
 _TIMESTAMP: Final = "tag:yaml.org,2002:timestamp"
 _BOOL: Final = "tag:yaml.org,2002:bool"

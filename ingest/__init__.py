@@ -1,0 +1,1 @@
+"""``ingest``: the operators' CLI (dataset files, table reflection, lineage); imports libs only."""

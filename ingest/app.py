@@ -1,0 +1,68 @@
+"""What the ``ingest`` commands do, over libs: reflect a table, list datasets, lineage SQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+
+from libs.db import CONNECT_TIMEOUT, translated
+from libs.errors import UserError
+from libs.schema import catalog, lineage, to_file
+from libs.schema.from_table import dataset_from_table, reflect
+from libs.schema.model import Dataset
+from libs.settings import IngestSettings
+
+APPLICATION_NAME = "csv-ingest-ingest"
+
+
+def parse_key(text: str | None) -> tuple[str, ...]:
+    """``--key a,b`` -> ("a", "b"); names as stored (spaces inside a name are kept)."""
+    if text is None:
+        return ()
+    parts = tuple(part.strip() for part in text.split(","))
+    if not all(parts):
+        raise UserError(f"--key {text!r}: give column names separated by commas")
+    return parts
+
+
+@asynccontextmanager
+async def connect(settings: IngestSettings) -> AsyncIterator[asyncpg.Connection]:
+    url = settings.postgres.url
+    async with translated(url):
+        conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT,
+                                     server_settings={"application_name": APPLICATION_NAME})
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+
+async def reflect_dataset(settings: IngestSettings, table: str, schema: str | None,
+                          key: Sequence[str]) -> Dataset:
+    async with connect(settings) as conn:
+        return await dataset_from_table(conn, table, schema, key or None)
+
+
+async def schema_init(settings: IngestSettings, table: str, schema: str | None,
+                      key: Sequence[str], out: Path | None, force: bool) -> tuple[Dataset, str]:
+    """The reflected dataset and its file's text, written to ``out`` when given."""
+    dataset = await reflect_dataset(settings, table, schema, key)
+    if out is None:
+        return dataset, to_file.check(dataset)
+    return dataset, to_file.write(dataset, out, force)
+
+
+async def schema_lineage(settings: IngestSettings, table: str, schema: str | None) -> str:
+    """The commented SQL that adds the lineage columns ``table`` lacks (never executed)."""
+    async with connect(settings) as conn:
+        reflected = await reflect(conn, table, schema)
+    existing = {c.name: c.type for c in reflected.columns}
+    return lineage.sql(reflected.table.name, reflected.table.schema, existing,
+                       keyed=bool(reflected.candidates))
+
+
+def datasets(settings: IngestSettings) -> list[catalog.Entry]:
+    return catalog.entries(settings.datasets_dir)

@@ -1,0 +1,159 @@
+"""``ingest``: thin click commands for operators over ``ingest.app``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ingest import app
+from libs import constants as c
+from libs.cli import Group, fail, print_result
+from libs.errors import PermanentError, TransientError, UserError
+from libs.schema import from_file
+from libs.settings import DATASETS_DIR_ENV, DEFAULT_DATASETS_DIR, IngestSettings, PostgresSettings
+
+HELP = """Operators' tools for datasets: describe a table, list dataset files, lineage SQL.
+
+A dataset file is a Frictionless Tabular Data Resource (https://specs.frictionlessdata.io/)
+with the target table and load options under x-ingest; `producer --dataset NAME` reads
+datasets/NAME.yaml (or INGEST_DATASETS_DIR). Exit codes: 0 done; 1 the database could not be
+reached, or `ingest datasets` found a broken file; 2 user error (bad option, unknown table,
+file exists): one line on stderr, no traceback."""
+
+T = TypeVar("T")
+CONTEXT = {"show_default": True, "max_content_width": 100}
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run, with the project's errors as one line and an exit code."""
+    try:
+        return asyncio.run(work)
+    except (UserError, PermanentError) as exc:
+        fail(str(exc), c.EXIT_USAGE)
+    except TransientError as exc:
+        fail(f"PostgreSQL unavailable: {exc}", c.EXIT_FAILED)
+    raise AssertionError("unreachable")
+
+
+def _settings(database_url: str) -> IngestSettings:
+    try:
+        return IngestSettings(postgres=PostgresSettings.from_url(database_url))
+    except UserError as exc:
+        fail(str(exc), c.EXIT_USAGE)
+    raise AssertionError("unreachable")
+
+
+def _key(text: str | None) -> tuple[str, ...]:
+    try:
+        return app.parse_key(text)
+    except UserError as exc:
+        fail(str(exc), c.EXIT_USAGE)
+    raise AssertionError("unreachable")
+
+
+database_url_option = click.option(
+    "--database-url", envvar="DATABASE_URL", default=c.DEFAULT_DATABASE_URL,
+    help="PostgreSQL URL (postgresql://).")
+table_option = click.option("--table", required=True,
+                            help="Table name as stored in the catalog (capitals, accents and "
+                                 "spaces as they are).")
+schema_option = click.option("--db-schema", default=None,
+                             help="PostgreSQL schema of the table [default: the search_path].")
+
+
+@click.group(cls=Group, help=HELP, context_settings=CONTEXT)
+def main() -> None:
+    pass
+
+
+@main.group(help="Dataset files from tables, and the lineage columns of a table.",
+            context_settings=CONTEXT)
+def schema() -> None:
+    pass
+
+
+@schema.command("init", context_settings=CONTEXT, help="""Describe a live table as a dataset file.
+
+Reflects TABLE (columns, types, NOT NULL, the primary key or the only unique key) and writes
+its Tabular Data Resource: to --out (YAML, or JSON for a .json name; an existing file is kept
+unless --force), else to stdout. The file is loaded back before it is kept, so it always
+loads; a table whose names a file may not use (capitals, accents, spaces) is refused with a
+hint: such a table loads without a file (producer --table). With --out the result is one JSON
+line on stdout.""")
+@table_option
+@schema_option
+@click.option("--key", default=None,
+              help="Key columns, comma-separated, when the table has several unique keys.")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="File to write, e.g. datasets/orders.yaml [default: stdout].")
+@click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
+@database_url_option
+def schema_init(table: str, db_schema: str | None, key: str | None, out: Path | None,
+                force: bool, database_url: str) -> None:
+    settings = _settings(database_url)
+    dataset, text = _run(app.schema_init(settings, table, db_schema, _key(key), out, force))
+    if out is None:
+        sys.stdout.write(text)
+        return
+    print_result({"status": "written", "file": str(out), "dataset": dataset.name,
+                  "table": dataset.table.name, "key": list(dataset.primary_key),
+                  "fields": len(dataset.fields)})
+
+
+@schema.command("lineage", context_settings=CONTEXT, help="""Print the SQL for lineage in the row.
+
+Prints (never runs) the ALTER TABLE that adds job_id text and line_no integer to TABLE, with
+what it costs and saves: with both columns the tool writes each row's job and line in the row
+(one COPY); without them, in its side table ingest_keys (a second index write per row).""")
+@table_option
+@schema_option
+@database_url_option
+def schema_lineage(table: str, db_schema: str | None, database_url: str) -> None:
+    sys.stdout.write(_run(app.schema_lineage(_settings(database_url), table, db_schema)))
+
+
+@main.command("datasets", context_settings=CONTEXT, help="""List the dataset files.
+
+Each file of the datasets directory, loaded and checked: NAME (for producer --dataset), file,
+table, key, mode, layout; a file that does not load is listed with its error and the exit code
+is 1. --json prints one JSON line: a list of objects.""")
+@click.option("--datasets-dir", envvar=DATASETS_DIR_ENV,
+              type=click.Path(path_type=Path, file_okay=False),
+              default=DEFAULT_DATASETS_DIR, help="Where dataset files are.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line instead of a table.")
+def datasets(datasets_dir: Path, as_json: bool) -> None:
+    settings = IngestSettings(datasets_dir=datasets_dir)
+    try:
+        entries = app.datasets(settings)
+    except UserError as exc:
+        fail(str(exc), c.EXIT_USAGE)
+    rows = [entry.as_dict() for entry in entries]
+    if as_json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
+    else:
+        _print_table(rows, from_file.datasets_dir(settings.datasets_dir))
+    if any("error" in row for row in rows):
+        sys.exit(c.EXIT_FAILED)
+
+
+def _print_table(rows: list[dict[str, Any]], folder: Path) -> None:
+    if not rows:
+        click.echo(f"no dataset files in {folder}/")
+        return
+    header = ("NAME", "TABLE", "KEY", "MODE", "LAYOUT", "FILE")
+    lines = [header] + [
+        (row["name"], "-", "-", "-", "-", f"{row['file']}: BROKEN: {row['error']}")
+        if "error" in row else
+        (row["name"], row["table"], ",".join(row["key"]) or "-", row["mode"], row["layout"],
+         row["file"])
+        for row in rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    for line in lines:
+        cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
+        click.echo("  ".join([*cells, line[-1]]))

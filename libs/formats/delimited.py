@@ -1,0 +1,413 @@
+"""Delimited text (CSV and its dialects): the record syntax, defined here once.
+
+The producer's splitter and the consumer's field parser are both built from the patterns of
+one ``Syntax`` (delimiter D, quote Q, optional escape E), so they agree on every record
+boundary. With the default dialect (D ``,``, Q ``"``, no E) this is issue 10's syntax:
+
+- Lines end with LF or CRLF; a line empty apart from its line end is no record. A lone CR
+  (not followed by LF) is data, also at the end of the data.
+- Q opens a quoted field only as the first character of a field; anywhere else it is a
+  literal character (``Wilson"s Mills``).
+- In a quoted field QQ is one Q and LF / CRLF are data. A Q followed by D, by the line end or
+  by the end of the data closes the field; followed by anything else it is malformed: the
+  record ends at the end of that physical line (the rest of the line is read as unquoted text)
+  and is rejected ``malformed_csv``.
+- A quoted field that never closes ends its record at the end of its MAX_RECORD_LINES-th
+  physical line, at the first line end past ``max_record_bytes``, or at the end of the data
+  (the batch or the file); that record is rejected ``malformed_csv`` too.
+- With an escape character E (MySQL style, ``\\``): inside a quoted field E followed by any
+  character keeps that character from ending or closing anything; EQ is a literal Q and EE a
+  literal E in the value, E followed by anything else stays as written (both characters).
+  Outside quoted fields E is an ordinary character (as a Q there is).
+
+D, Q and E are single ASCII characters, all different: the splitter works on bytes, which is
+right for every encoding the producer splits (see ``encodings``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import BinaryIO, Final
+
+from libs import constants as c
+from libs.constants import MAX_HEADER_BYTES, MAX_RECORD_LINES
+from libs.errors import UserError
+from libs.formats import chunking
+from libs.formats.base import Chunk, Header, Position, Record
+from libs.formats.encodings import (
+    TRANSCODED,
+    UTF8_BOM,
+    Utf8Stream,
+    codec_name,
+    decode_error,
+    label,
+    wire_codec,
+)
+from libs.schema.compile import Reject
+from libs.schema.model import Dataset, Dialect
+from libs.schema.reasons import INVALID_ENCODING, MALFORMED_CSV
+
+BOM: Final = UTF8_BOM
+
+BLANK: Final = 0
+CONTINUES: Final = 1
+COMPLETE: Final = 2
+
+CR_ONLY: Final = ("line 1 holds a CR not followed by LF: the file has CR-only line ends "
+                  "(classic Mac); convert them to LF first, e.g. tr '\\r' '\\n' < in.csv > "
+                  "out.csv")
+
+
+class MalformedRecord(ValueError):
+    """A record that breaks the quoting rules; the message says where (the reject's detail)."""
+
+
+class Syntax:
+    """The compiled patterns of one dialect (see the module); ``Syntax()`` is the default."""
+
+    def __init__(self, delimiter: str = ",", quote: str = '"', escape: str | None = None) -> None:
+        chars = [delimiter, quote] + ([escape] if escape else [])
+        if any(len(ch) != 1 or not ch.isascii() or ch in "\r\n" for ch in chars):
+            raise UserError("the delimiter, quote and escape characters must each be one "
+                            "ASCII character other than CR and LF")
+        if len(set(chars)) != len(chars):
+            raise UserError("the delimiter, quote and escape characters must differ")
+        self.delimiter, self.quote, self.escape = delimiter, quote, escape
+        self.quote_byte = quote.encode()
+        d, q = re.escape(delimiter), re.escape(quote)
+        if escape is None:
+            inside = rf"(?:[^{q}]|{q}{q})*+"  # the inside of a quoted field: QQ is one Q
+        else:
+            e = re.escape(escape)
+            inside = rf"(?:[^{q}{e}]|{q}{q}|{e}(?s:.)?)*+"
+            self._unescape = re.compile(rf"{q}{q}|{e}(?s:.)?")
+        field = rf"(?:{q}{inside}{q}|(?:[^{q}{d}][^{d}]*+)?)"
+        # The rest of a physical line from a field start; ``open``: it ends inside a quoted field.
+        from_field = rf"(?:{field}{d})*+(?:(?P<open>{q}{inside})|{field})"
+        self.line_at_start = re.compile(from_field.encode())
+        # A physical line that begins inside a quoted field; ``close``: that field closes on it.
+        self.line_in_quotes = re.compile(rf"{inside}(?P<close>{q}(?:{d}{from_field})?)?".encode())
+        self.record = re.compile(rf"{field}(?:{d}{field})*+")
+        self.fields = re.compile(rf"{d}(?:{q}({inside}){q}|([^{d}]*+))")  # over D + a record
+        self.quoted_at = re.compile(rf"{q}{inside}({q})?")
+
+    @classmethod
+    def of(cls, dialect: Dialect) -> Syntax:
+        return cls(dialect.delimiter, dialect.quote_char, dialect.escape_char or None)
+
+    def parse_fields(self, text: str, line_no: int) -> list[str]:
+        """The fields of one record (text without its line end) that starts on ``line_no``.
+
+        Raise MalformedRecord for a quote closed before something other than the delimiter or
+        the end, or a quoted field that is not closed.
+        """
+        if self.quote not in text:
+            return text.split(self.delimiter)
+        if self.record.fullmatch(text) is None:
+            raise MalformedRecord(self._where_malformed(text, line_no))
+        pairs = self.fields.findall(self.delimiter + text)
+        if self.escape is None:
+            q = self.quote
+            return [quoted.replace(q + q, q) if quoted else plain for quoted, plain in pairs]
+        return [self._unescape.sub(self._unescaped, quoted) if quoted else plain
+                for quoted, plain in pairs]
+
+    def _unescaped(self, match: re.Match[str]) -> str:
+        token = match[0]
+        if token == self.quote + self.quote:
+            return self.quote
+        return token[1:] if token[1:] in (self.quote, self.escape) else token
+
+    def _where_malformed(self, text: str, line_no: int) -> str:
+        """The detail for a record that ``record`` does not match: the first fault, located."""
+        pos, number, d = 0, 1, self.delimiter
+        while True:
+            if text.startswith(self.quote, pos):
+                match = self.quoted_at.match(text, pos)
+                assert match is not None  # the pattern matches any text from a quote
+                end = match.end()
+                if match[1] is None:
+                    return (f"quoted field opened on line {_line_of(text, pos, line_no)} "
+                            f"(field {number}) is not closed by line "
+                            f"{_line_of(text, end, line_no)}")
+                if end < len(text) and text[end] != d:
+                    line = _line_of(text, end - 1, line_no)
+                    column = end - text.rfind("\n", 0, end - 1) - 1
+                    return (f"field {number}: closing quote at line {line}, column {column} is "
+                            f"followed by {text[end]!r} (a quote inside a quoted field must be "
+                            "doubled)")
+            else:
+                end = text.find(d, pos)
+            if end < 0 or end >= len(text):
+                return "the record is not valid CSV"  # unreachable for text ``record`` rejects
+            pos, number = end + 1, number + 1
+
+
+DEFAULT_SYNTAX: Final = Syntax()
+
+
+def _line_of(text: str, pos: int, line_no: int) -> int:
+    return line_no + text.count("\n", 0, pos)
+
+
+class RecordSplitter:
+    """Feed it physical lines without their LF; it says where records end (see the module)."""
+
+    __slots__ = ("_at_start", "_in_quotes", "_lines", "_max_bytes", "_open", "_quote",
+                 "_size")
+
+    def __init__(self, max_record_bytes: int, syntax: Syntax = DEFAULT_SYNTAX) -> None:
+        self._open = False
+        self._lines = 0
+        self._size = 0
+        self._max_bytes = max_record_bytes
+        self._quote = syntax.quote_byte
+        self._at_start = syntax.line_at_start
+        self._in_quotes = syntax.line_in_quotes
+
+    @property
+    def open(self) -> bool:
+        """True while a record has started and not ended (inside a quoted field)."""
+        return self._open
+
+    def feed(self, line: bytes, terminated: bool = True) -> int:
+        """BLANK (no record), CONTINUES (the record goes on) or COMPLETE (it ends here).
+
+        ``terminated`` is False only for a last line without LF: the end of the data.
+        """
+        if self._open:
+            return self._inside(line, terminated)
+        if self._quote not in line:
+            return BLANK if terminated and (not line or line == b"\r") else COMPLETE
+        if not terminated:
+            return COMPLETE
+        match = self._at_start.fullmatch(line, 0, len(line) - (line[-1] == 13))
+        if match is None or match["open"] is None:  # complete, or malformed: ends here
+            return COMPLETE
+        self._open, self._lines, self._size = True, 1, len(line) + 1
+        return self._bounded()
+
+    def ends(self, lines: list[bytes], terminated: bool = True) -> list[int]:
+        """The indices of ``lines`` (physical lines without their LF) on which records end.
+
+        Lines before an end and after the previous one are that record's, or blank lines.
+        ``terminated`` is False when the last line has no LF (the end of the data).
+        """
+        found: list[int] = []
+        feed, quote = self.feed, self._quote
+        last = -1 if terminated else len(lines) - 1
+        for index, line in enumerate(lines):
+            if self._open or quote in line or index == last:
+                if feed(line, index != last) == COMPLETE:
+                    found.append(index)
+            elif line and line != b"\r":  # quote-free, not blank: a record of its own
+                found.append(index)
+        return found
+
+    def _inside(self, line: bytes, terminated: bool) -> int:
+        self._lines += 1
+        self._size += len(line) + 1
+        if not terminated:
+            self._open = False
+            return COMPLETE
+        if self._quote in line:
+            match = self._in_quotes.fullmatch(line, 0, len(line) - (line[-1] == 13))
+            if match is None or (match["close"] is not None and match["open"] is None):
+                self._open = False
+                return COMPLETE
+        return self._bounded()
+
+    def _bounded(self) -> int:
+        if self._lines >= MAX_RECORD_LINES or self._size > self._max_bytes:
+            self._open = False
+            return COMPLETE
+        return CONTINUES
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """A record's bytes from its first line, without the line end of its last line."""
+
+    line_no: int
+    data: bytes
+
+
+def split_records(body: bytes, first_line: int, max_record_bytes: int,
+                  syntax: Syntax = DEFAULT_SYNTAX) -> Iterator[RawRecord]:
+    """The records of a slice of a file that starts at line ``first_line`` on a record boundary."""
+    lines = body.split(b"\n")
+    terminated = not lines[-1]
+    if terminated:
+        lines.pop()
+    splitter = RecordSplitter(max_record_bytes, syntax)
+    start, last = 0, len(lines) - 1
+    for end in splitter.ends(lines, terminated):
+        while start < end and (not lines[start] or lines[start] == b"\r"):
+            start += 1  # blank lines before the record
+        yield RawRecord(first_line + start, _join(lines, start, end, terminated or end < last))
+        start = end + 1
+    if splitter.open:  # the data ends inside a quoted field: that is the last record
+        while not lines[start] or lines[start] == b"\r":
+            start += 1
+        yield RawRecord(first_line + start, _join(lines, start, last, True))
+
+
+def _join(lines: list[bytes], start: int, end: int, terminated: bool) -> bytes:
+    """Lines ``start`` to ``end`` (inclusive) without the line end of the last one."""
+    data = lines[start] if start == end else b"\n".join(lines[start : end + 1])
+    return data[:-1] if terminated and data[-1:] == b"\r" else data
+
+
+def read_header(handle: BinaryIO, limit: int = MAX_HEADER_BYTES,
+                syntax: Syntax = DEFAULT_SYNTAX, codec: str = "utf-8") -> Header:
+    """Read the header record at line 1, holding at most ``limit`` bytes of it in memory
+    (before its line end).
+
+    Raise UserError if there is none, it is blank, longer than ``limit`` bytes, does not
+    decode, is not valid CSV, or its line holds a CR that is not part of a CRLF (CR-only line
+    ends).
+    """
+    raw, state, too_long = _header_bytes(handle, limit, syntax, codec == "utf-8")
+    if raw.replace(b"\r\n", b"").find(b"\r") >= 0:
+        raise UserError(CR_ONLY)
+    if not raw:
+        raise UserError("the file is empty: expected a header line")
+    if too_long:
+        raise UserError(f"the header (line 1) is longer than {limit} bytes: is this a CSV file?")
+    if state == BLANK:
+        raise UserError("line 1 is blank: the header must be the first line")
+    return Header(_parse_header(raw, syntax, codec), len(raw),
+                  1 + raw.count(b"\n") + (not raw.endswith(b"\n")))
+
+
+def _header_bytes(handle: BinaryIO, limit: int, syntax: Syntax,
+                  bom: bool) -> tuple[bytes, int, bool]:
+    """(the header record's bytes, the splitter's last state, True if it goes on past
+    ``limit`` bytes before its line end); never reads more than ``limit + 1`` bytes."""
+    splitter = RecordSplitter(limit + 1, syntax)
+    parts: list[bytes] = []
+    size, state = 0, CONTINUES
+    while state == CONTINUES:
+        room = limit + 1 - size  # the record's bytes so far, its last LF included
+        line = handle.readline(room) if room > 0 else b""
+        if room <= 0 or (len(line) == room and not line.endswith(b"\n")):
+            return b"".join((*parts, line)), state, True
+        if not line:
+            break
+        parts.append(line)
+        size += len(line)
+        content = line.removesuffix(b"\n")
+        if bom and len(parts) == 1:
+            content = content.removeprefix(BOM)
+        state = splitter.feed(content, line.endswith(b"\n"))
+    return b"".join(parts), state, False
+
+
+def _parse_header(raw: bytes, syntax: Syntax, codec: str) -> tuple[str, ...]:
+    try:
+        text = (raw.removeprefix(BOM) if codec == "utf-8" else raw).decode(codec)
+    except UnicodeDecodeError as exc:
+        raise UserError(f"the header (line 1) is not valid {label(codec)}: {exc.reason}") from exc
+    text = text.removesuffix("\n").removesuffix("\r")
+    try:
+        names = syntax.parse_fields(text, 1)
+    except MalformedRecord as exc:
+        raise UserError(f"the header (line 1) is not valid CSV: {exc}") from exc
+    return tuple(name.strip().lower() for name in names)
+
+
+def skip_bom(handle: BinaryIO) -> int:
+    """For a header-less file: the data's first byte (after a UTF-8 BOM, if any)."""
+    return len(BOM) if handle.read(len(BOM)) == BOM else 0
+
+
+def decode_record(data: bytes, codec: str) -> str | Reject:
+    """The record's text, or invalid_encoding (bytes that do not decode, or a NUL)."""
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError as exc:
+        return Reject(INVALID_ENCODING, decode_error(data, exc, codec))
+    if "\x00" in text:
+        return Reject(INVALID_ENCODING, f"NUL character at offset {text.index(chr(0))}")
+    return text
+
+
+def printable(data: bytes, codec: str = "utf-8") -> str:
+    """As much of the record's text as decodes; NUL (impossible in PostgreSQL text) shown as \\0."""
+    return data.decode(codec, "replace").replace("\x00", "\\0")
+
+
+class DelimitedReader:
+    """The ``delimited`` layout: the dataset's dialect and encoding (see the module)."""
+
+    def __init__(self, dataset: Dataset, max_record_bytes: int = c.MAX_RECORD_BYTES) -> None:
+        self.dataset = dataset
+        self.syntax = (DEFAULT_SYNTAX if dataset.dialect == Dialect()
+                       else Syntax.of(dataset.dialect))
+        self.max_record_bytes = max_record_bytes
+        self.codec = codec_name(dataset.encoding)
+        self.wire_encoding = wire_codec(dataset.encoding)
+        self.transcoded = self.codec in TRANSCODED
+
+    def _stream(self, handle: BinaryIO) -> BinaryIO:
+        return Utf8Stream(handle, self.codec) if self.transcoded else handle  # type: ignore[return-value]
+
+    def read_header(self, handle: BinaryIO) -> Header:
+        stream = self._stream(handle)
+        if not self.dataset.dialect.header:
+            skipped = skip_bom(stream) if self.wire_encoding == "utf-8" else 0
+            return Header(self.dataset.field_names, skipped, 1)
+        return read_header(stream, MAX_HEADER_BYTES, self.syntax, self.wire_encoding)
+
+    def iter_chunks(self, handle: BinaryIO, start: Position, batch_size: int,
+                    batch_bytes: int) -> Iterator[Chunk]:
+        stream = self._stream(handle)
+        if self.transcoded:
+            stream.seek(start.byte)
+        splitter = RecordSplitter(self.max_record_bytes, self.syntax)
+        return chunking.iter_chunks(stream, start, batch_size, batch_bytes, splitter,
+                                    self.syntax.quote_byte)
+
+    def records(self, body: bytes, first_line: int) -> Iterator[Record]:
+        codec, syntax = self.wire_encoding, self.syntax
+        if (syntax.quote_byte not in body and b"\x00" not in body
+                and body.count(b"\r") == body.count(b"\r\n")):
+            try:
+                text = body.decode(codec)
+            except UnicodeDecodeError:
+                pass
+            else:  # fast path: one record per line, no quoting
+                delimiter, line_no = syntax.delimiter, first_line
+                for line in text.split("\n"):
+                    if line and line != "\r":
+                        yield line_no, (line[:-1] if line[-1] == "\r" else line).split(delimiter)
+                    line_no += 1
+                return
+        parse = syntax.parse_fields
+        for record in split_records(body, first_line, self.max_record_bytes, syntax):
+            line_no, data = record.line_no, record.data
+            try:
+                text = data.decode(codec)
+            except UnicodeDecodeError as exc:
+                yield line_no, Reject(INVALID_ENCODING, decode_error(data, exc, codec))
+                continue
+            if "\x00" in text:
+                yield line_no, Reject(INVALID_ENCODING,
+                                      f"NUL character at offset {text.index(chr(0))}")
+                continue
+            try:
+                yield line_no, parse(text, line_no)
+            except MalformedRecord as exc:
+                yield line_no, Reject(MALFORMED_CSV, str(exc))
+
+    def raw(self, body: bytes, first_line: int) -> dict[int, bytes]:
+        return {record.line_no: record.data for record in
+                split_records(body, first_line, self.max_record_bytes, self.syntax)}
+
+    def with_header(self, columns: Sequence[str]) -> DelimitedReader:
+        return self
+
+    def printable(self, data: bytes) -> str:
+        return printable(data, self.wire_encoding)
