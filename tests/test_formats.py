@@ -335,9 +335,6 @@ def test_producer_reader_takes_the_options() -> None:
     assert reader.dataset.dialect == Dialect(";", '"', "\\", False)
     assert reader.dataset.encoding == "latin-1"
     assert Producer(ProducerSettings(file=Path("x.csv")))._reader(CUSTOMERS).dataset == CUSTOMERS
-    legacy = Producer(settings)._reader()  # today's path: the legacy dataset's names
-    assert legacy.dataset.field_names == NAMES
-    assert legacy.dataset.dialect.delimiter == ";"
 
 
 def test_prepare_reads_with_the_jobs_reader() -> None:
