@@ -301,7 +301,7 @@ class _Run:
             if held_job == job and held_line is not None and held_line > line:
                 wins.append(line)
                 continue
-            if held_job is None and not self.t.in_row:
+            if held_job is None:  # no lineage: loaded otherwise, or before its columns
                 why = UNTRACKED
             else:
                 where = "an earlier line" if held_job == job else f"job {held_job}"
