@@ -13,11 +13,11 @@ from typing import Final
 from errors import UsageError
 from settings import ROOT
 
-from libs.dataset import CUSTOMERS
+from libs.schema import from_file
 
 GENDATA: Final = ROOT / "scripts" / "gendata.py"
 CACHE: Final = ROOT / "data" / "generated"
-COLUMNS: Final = frozenset(CUSTOMERS.column_names)
+COLUMNS: Final = frozenset(from_file.load(str(ROOT / "datasets" / "customers.yaml")).field_names)
 
 
 def generated_file(rows: int, seed: int, dirty: bool) -> Path:

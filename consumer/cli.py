@@ -10,13 +10,15 @@ from consumer.worker import Worker
 from libs import constants as c
 from libs.cli import Command, common_options, fail, print_result, run_main, setup_logging
 from libs.errors import UserError
-from libs.settings import AmqpSettings, ConsumerSettings, PostgresSettings
+from libs.settings import DATASETS_DIR_ENV, AmqpSettings, ConsumerSettings, PostgresSettings
 
 HELP = """Load batches from RabbitMQ into PostgreSQL with exactly-once effect.
 
-Each batch is validated record by record; valid rows go to the dataset's table, bad records
-to ingest_rejects with their line and reason, and the batch is recorded in ingest_batches,
-all in one transaction. The message is acked only after COMMIT; a batch already finished is
+Each batch names its dataset (registered in ingest_datasets by the producer, or by name in
+the datasets directory); one consumer loads every dataset unless --dataset narrows it. Each
+batch is validated record by record; valid rows go to the dataset's table, bad records to
+ingest_rejects with their line and reason, and the batch is recorded in ingest_batches, all in
+one transaction. The message is acked only after COMMIT; a batch already finished is
 acked without writing. Run as many consumers as you like, on as many machines.
 
 Runs until SIGTERM/SIGINT (then finishes in-flight batches and exits 0), or with --burst until
@@ -46,18 +48,28 @@ one line, no traceback."""
               type=click.Path(path_type=Path, dir_okay=False),
               help="Create this file once connected to PostgreSQL and RabbitMQ and consuming; "
                    "removed on stop (`make start` waits for it).")
-@common_options
+@click.option("--dataset", "datasets", envvar="CONSUMER_DATASETS", default="",
+              help="Load only these datasets (names, comma-separated); a batch of another "
+                   "dataset goes back to the queue. Default: every dataset.")
+@click.option("--datasets-dir", envvar=DATASETS_DIR_ENV, default=None,
+              type=click.Path(path_type=Path, file_okay=False),
+              help="Where batches without a registered dataset (message version 1) find "
+                   "their dataset by name. Default: datasets/.")
+@common_options(dataset=False)
 def main(parallel: int, burst: bool, database_url: str, retry_timeout: float,
-         shutdown_timeout: float, ready_file: Path | None, amqp_url: str, queue: str,
-         delivery_limit: int, dataset: str, log_level: str, log_format: str) -> None:
+         shutdown_timeout: float, ready_file: Path | None, datasets: str,
+         datasets_dir: Path | None, amqp_url: str, queue: str,
+         delivery_limit: int, log_level: str, log_format: str) -> None:
     setup_logging(log_level, log_format)
     try:
         settings = ConsumerSettings(
             amqp=AmqpSettings.from_url(amqp_url, queue, delivery_limit),
             postgres=PostgresSettings.from_url(database_url),
             parallel=parallel, burst=burst, retry_timeout=retry_timeout,
-            shutdown_timeout=shutdown_timeout, ready_file=ready_file)
-        worker = Worker(settings, dataset)
+            shutdown_timeout=shutdown_timeout, ready_file=ready_file,
+            datasets=tuple(name.strip() for name in datasets.split(",") if name.strip()),
+            datasets_dir=datasets_dir)
+        worker = Worker(settings)
     except UserError as exc:
         fail(str(exc), c.EXIT_USAGE)
     try:

@@ -7,31 +7,47 @@ import os
 import signal
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, TypeVar
 
+import aio_pika
 import asyncpg
 import structlog
-from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
+from aio_pika.abc import (
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
 
-from consumer.load import Loader, Outcome
+from consumer.datasets import Resolver, TableChanged
 from consumer.parse import prepare
-from libs import amqp, dataset, db, faults, messages
-from libs.dataset import FieldPlan
+from libs import amqp, db, faults, messages
 from libs.errors import (
     ConfigurationError,
     PermanentError,
     PoisonMessage,
     RetryBudgetExhausted,
     Stopped,
-    UserError,
 )
+from libs.load import Loader, Outcome, mode_class
+from libs.load.prepared import Prepared
+from libs.load.target import Target
 from libs.retry import retry_transient
 from libs.settings import ConsumerSettings
 
 log = structlog.get_logger("consumer")
+T = TypeVar("T")
 BURST_POLL_S = 0.5
+RETURN_DELAY_S = 1.0  # a batch of a dataset this consumer does not load waits, then goes back
+# A load that fails on these (undefined column, undefined table) checks the table again.
+SCHEMA_CHANGED: Final = frozenset({"42703", "42P01"})
+
+
+class NotMine(Exception):
+    """A batch of a dataset outside this consumer's --dataset filter."""
 
 
 @dataclass
@@ -48,6 +64,7 @@ class Stats:
     duplicate_deliveries: int = 0
     dead_lettered: int = 0
     requeued: int = 0
+    returned: int = 0  # batches of datasets outside the --dataset filter, sent back
     elapsed_s: float = 0.0
     rows_per_s: float = 0.0
     status: str = "ok"
@@ -74,18 +91,19 @@ class Stats:
 
 
 class Worker:
-    def __init__(self, settings: ConsumerSettings, dataset_name: str) -> None:
+    def __init__(self, settings: ConsumerSettings) -> None:
         self.s = settings
-        self.spec = dataset.get(dataset_name)
         self.stats = Stats()
         self.stop = asyncio.Event()
         self.in_flight: set[asyncio.Task[None]] = set()
-        self._plans: dict[tuple[str, ...], FieldPlan] = {}
         self._pool: asyncpg.Pool | None = None
         self._connection: AbstractRobustConnection | None = None
         self._queue: AbstractQueue | None = None
-        self._loader: Loader | None = None
+        self._exchange: AbstractExchange | None = None
+        self._resolver: Resolver | None = None
+        self._loaders: dict[str, Loader] = {}
         self._deliveries = 0
+        self._returning = 0  # in-flight tasks that only send a batch back
 
     async def main(self) -> Stats:
         started = time.monotonic()
@@ -112,17 +130,19 @@ class Worker:
         self._pool = await retry_transient(
             lambda: db.create_pool(self.s.postgres, self.s.parallel), budget=budget,
             what="connect to PostgreSQL", stop=self.stop)
-        await db.check_schema(self._pool, self.spec)
-        self._loader = Loader(self._pool, self.spec, self.s.postgres.url)
+        await db.check_schema(self._pool)
+        self._resolver = Resolver(self._pool, self.s.postgres.url, self.s.datasets_dir,
+                                  self.s.max_record_bytes)
         self._connection = await retry_transient(
             lambda: amqp.connect(self.s.amqp, "csv-ingest-consumer"), budget=budget,
             what="connect to RabbitMQ", stop=self.stop)
         channel = await self._connection.channel()
         await channel.set_qos(prefetch_count=self.s.parallel)
-        _, self._queue = await amqp.declare(channel, self.s.amqp)
+        self._exchange, self._queue = await amqp.declare(channel, self.s.amqp)
         self._tag = await self._queue.consume(self._on_message)
         log.info("consuming", queue=self.s.amqp.queue, parallel=self.s.parallel,
-                 burst=self.s.burst, database=self.s.postgres.safe_url)
+                 burst=self.s.burst, database=self.s.postgres.safe_url,
+                 datasets=list(self.s.datasets) or "all")
         self._mark_ready(True)
 
     def _mark_ready(self, ready: bool) -> None:
@@ -147,15 +167,20 @@ class Worker:
     async def _stop_when_idle(self) -> None:
         """Burst mode: stop once the queue is empty and nothing is in flight, twice running."""
         assert self._queue is not None
-        idle_checks, seen = 0, -1
+        idle_checks, seen, returned = 0, -1, self.stats.returned
         while not self.stop.is_set():
             await asyncio.sleep(BURST_POLL_S)
-            if self.in_flight or seen != self._deliveries:
-                idle_checks, seen = 0, self._deliveries
+            ours = self._deliveries - self.stats.returned
+            if len(self.in_flight) > self._returning or seen != ours:
+                idle_checks, seen, returned = 0, ours, self.stats.returned
                 continue
+            # Only batches of other datasets keep coming back: nothing left for this one.
+            others_only = self.stats.returned > returned
+            returned = self.stats.returned
             with suppress(*amqp.BROKER_ERRORS):
                 declared = await self._queue.declare()
-                idle_checks = idle_checks + 1 if declared.message_count == 0 else 0
+                idle = declared.message_count == 0 or others_only
+                idle_checks = idle_checks + 1 if idle else 0
             if idle_checks >= 2:
                 log.info("queue empty: burst mode done")
                 self.stop.set()
@@ -211,6 +236,16 @@ class Worker:
                          rows=outcome.inserted, replaced=outcome.replaced,
                          rejects=sum(outcome.rejected.values()),
                          ms=round((time.monotonic() - started) * 1000, 1))
+        except NotMine as exc:
+            log.warning("batch of another dataset: returned to the queue", dataset=str(exc),
+                        loads=list(self.s.datasets))
+            self.stats.returned += 1
+            self._returning += 1
+            try:
+                await asyncio.sleep(RETURN_DELAY_S)
+                await self._return(message)
+            finally:
+                self._returning -= 1
         except (PoisonMessage, PermanentError) as exc:
             if isinstance(exc, ConfigurationError):
                 log.error("configuration error: requeued, stopping", error=str(exc))
@@ -234,31 +269,72 @@ class Worker:
             await self._settle(message, requeue=True)
 
     async def _process(self, batch: messages.Batch) -> Outcome:
-        plan = self._plan(batch)
-        assert self._loader is not None
-        loader = self._loader
+        if self.s.datasets and batch.dataset not in self.s.datasets:
+            raise NotMine(batch.dataset)
+        assert self._resolver is not None
+        resolver = self._resolver
+        dataset = await self._retry(lambda: resolver.dataset(batch), "resolve dataset")
+        loader = self._loader(dataset.load.mode)
         # Republished and redelivered batches skip validation, the costly part.
         # After a signal an attempt under way finishes (_drain bounds it); none is retried.
-        if await retry_transient(lambda: loader.finished(batch), budget=self.s.retry_timeout,
-                                 what="look up batch", stop=self.stop, finish_attempt=True):
+        status = await self._retry(lambda: loader.status(batch), "look up batch")
+        if status.finished:
             return Outcome(duplicate=True)
-        prepared = prepare(batch, plan, self.s.max_record_bytes)
-        return await retry_transient(lambda: loader.load(batch, prepared),
-                                     budget=self.s.retry_timeout, what="load batch",
+        if status.job_error is not None:
+            raise PoisonMessage(f"job {batch.job_id} was stopped: {status.job_error}")
+        plan = resolver.plan(dataset, batch.columns)
+        try:
+            target = await self._retry(lambda: resolver.target(batch, dataset, plan),
+                                       "check the table")
+            prepared = prepare(batch, plan, resolver.reader(dataset))
+            try:
+                return await self._load(loader, batch, prepared, target)
+            except ConfigurationError as exc:
+                if getattr(exc.__cause__, "sqlstate", None) not in SCHEMA_CHANGED:
+                    raise
+                log.warning("the table changed: checking it again", error=str(exc))
+                target = await self._retry(
+                    lambda: resolver.target(batch, dataset, plan, recheck=True),
+                    "check the table")
+                return await self._load(loader, batch, prepared, target)
+        except TableChanged as exc:
+            resolver.forget(batch.job_id)
+            error = str(exc)
+            kept = await self._retry(lambda: loader.fail_job(batch, error), "stop the job")
+            raise TableChanged(kept) from exc
+
+    async def _load(self, loader: Loader, batch: messages.Batch, prepared: Prepared,
+                    target: Target) -> Outcome:
+        return await self._retry(lambda: loader.load(batch, prepared, target), "load batch")
+
+    async def _retry(self, attempt: Callable[[], Awaitable[T]], what: str) -> T:
+        return await retry_transient(attempt, budget=self.s.retry_timeout, what=what,
                                      stop=self.stop, finish_attempt=True)
 
-    def _plan(self, batch: messages.Batch) -> FieldPlan:
-        if batch.dataset != self.spec.name:
-            raise PoisonMessage(f"batch for dataset {batch.dataset!r}, this consumer loads "
-                                f"{self.spec.name!r}")
-        plan = self._plans.get(batch.columns)
-        if plan is None:
-            try:
-                plan = self.spec.plan(batch.columns)
-            except UserError as exc:
-                raise PoisonMessage(str(exc)) from exc
-            self._plans[batch.columns] = plan
-        return plan
+    def _loader(self, mode: str) -> Loader:
+        """The Loader of a load mode, looked up (libs.load.MODES), one per mode."""
+        found = self._loaders.get(mode)
+        if found is None:
+            assert self._pool is not None
+            found = self._loaders[mode] = mode_class(mode)(self._pool, self.s.postgres.url)
+        return found
+
+    async def _return(self, message: AbstractIncomingMessage) -> None:
+        """Publish a copy (confirmed) and ack the delivery: a nack with requeue would count
+        toward the quorum queue's x-delivery-limit and dead-letter a good batch. A crash in
+        between leaves two copies; the batch-done record makes the second a no-op."""
+        assert self._exchange is not None
+        copy = aio_pika.Message(body=message.body, headers=message.headers,
+                                content_type=message.content_type,
+                                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                message_id=message.message_id)
+        try:
+            await amqp.publish(self._exchange, self.s.amqp, copy, 10)
+        except Exception as exc:  # not republished: requeue instead (counts a delivery)
+            log.warning("could not republish: requeued", error=str(exc))
+            await self._settle(message, requeue=True)
+            return
+        await self._settle(message, ack=True)
 
     async def _settle(self, message: AbstractIncomingMessage, *, ack: bool = False,
                       requeue: bool = False) -> None:

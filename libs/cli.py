@@ -7,7 +7,7 @@ import json
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import click
 
@@ -61,8 +61,13 @@ class Group(click.Group):
             raise OneLineUsageError(exc.format_message(), exc.ctx or ctx) from exc
 
 
-def common_options(func: F) -> F:
-    """Options every process takes: broker, queue, dataset, logging."""
+@overload
+def common_options(func: F) -> F: ...
+@overload
+def common_options(*, dataset: bool = ...) -> Callable[[F], F]: ...
+def common_options(func: F | None = None, *, dataset: bool = True) -> F | Callable[[F], F]:
+    """Options every process takes: broker, queue, dataset (unless ``dataset=False``: the
+    consumer's --dataset is a filter of its own), logging."""
     options = [
         click.option("--amqp-url", envvar="AMQP_URL", default=c.DEFAULT_AMQP_URL,
                      show_default=True, help="RabbitMQ URL (amqp:// or amqps://)."),
@@ -74,8 +79,9 @@ def common_options(func: F) -> F:
                      default=c.DEFAULT_DELIVERY_LIMIT, show_default=True,
                      help="Deliveries of one message before it is dead-lettered "
                           "(x-delivery-limit of the quorum queue)."),
-        click.option("--dataset", envvar="INGEST_DATASET", default=c.DEFAULT_DATASET,
-                     show_default=True, help="Target dataset (table definition)."),
+        *([click.option("--dataset", envvar="INGEST_DATASET", default=c.DEFAULT_DATASET,
+                        show_default=True, help="Target dataset (table definition).")]
+          if dataset else []),
         click.option("--log-level", envvar="LOG_LEVEL", default="info", show_default=True,
                      type=click.Choice(["debug", "info", "warning", "error"],
                                        case_sensitive=False)),
@@ -83,9 +89,13 @@ def common_options(func: F) -> F:
                      type=click.Choice(["auto", "json", "console"]),
                      help="auto: console on a terminal, JSON lines otherwise."),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+
+    def decorate(target: F) -> F:
+        for option in reversed(options):
+            target = option(target)
+        return target
+
+    return decorate if func is None else decorate(func)
 
 
 def fail(message: str, code: int) -> None:

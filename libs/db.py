@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Final
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from libs.dataset import Dataset
 from libs.errors import ConfigurationError, DatabaseUnavailable, IngestError, PermanentError
 from libs.settings import PostgresSettings, redact_text, redact_url
 
@@ -97,28 +96,30 @@ async def connect(settings: PostgresSettings, application_name: str) -> asyncpg.
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 
-REQUIRED_TABLES: Final = ("ingest_rejects", "ingest_batches", "ingest_jobs")
+REQUIRED_TABLES: Final = ("ingest_rejects", "ingest_batches", "ingest_jobs", "ingest_datasets",
+                          "ingest_keys")
+JOB_COLUMNS: Final = ("fingerprint", "error")
 
 
-async def check_schema(pool: asyncpg.Pool, dataset: Dataset) -> None:
-    """Fail fast with a clear message when the database was not migrated."""
-    tables = (dataset.table, *REQUIRED_TABLES)
+async def check_schema(pool: asyncpg.Pool) -> None:
+    """Fail fast with a clear message when the database was not migrated (the tool's own
+    tables and the columns issue 11 added; a dataset's table is checked before its job's
+    first batch)."""
+    tables = REQUIRED_TABLES
     async with translated(""), pool.acquire(timeout=CONNECT_TIMEOUT) as conn:
         found = await conn.fetch("SELECT name FROM unnest($1::text[]) AS name "
                                  "WHERE to_regclass(quote_ident(name)) IS NOT NULL", tables)
-    missing = sorted(set(tables) - {row["name"] for row in found})
+        missing = sorted(set(tables) - {row["name"] for row in found})
+        if not missing:
+            columns = await conn.fetch(
+                "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = "
+                "'ingest_jobs'::regclass AND attname = ANY($1::text[]) AND NOT attisdropped",
+                list(JOB_COLUMNS))
+            missing = [f"ingest_jobs.{name}" for name in
+                       sorted(set(JOB_COLUMNS) - {row["attname"] for row in columns})]
     if missing:
-        raise ConfigurationError(f"the database lacks table(s) {', '.join(missing)}: "
+        raise ConfigurationError(f"the database lacks {', '.join(missing)}: "
                                  "run `make migrate-db`")
-
-
-def quote_ident(name: str) -> str:
-    """An identifier from a dataset definition (already allow-listed), quoted."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_all(names: Iterable[str]) -> str:
-    return ", ".join(quote_ident(name) for name in names)
 
 
 async def wait_closed(pool: asyncpg.Pool, wait_s: float) -> None:

@@ -195,6 +195,12 @@ class ConsumerSettings:
     shutdown_timeout: float = 30.0
     max_record_bytes: int = c.MAX_RECORD_BYTES
     ready_file: Path | None = None
+    # Only these datasets (by name); empty: every dataset. A batch of another dataset goes
+    # back to the queue.
+    datasets: tuple[str, ...] = ()
+    # Where version 1 batches (no fingerprint) find their dataset by name; None: the
+    # INGEST_DATASETS_DIR variable, else datasets/ (libs.schema.from_file.datasets_dir).
+    datasets_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if self.parallel < 1:

@@ -33,7 +33,7 @@ from tests import pipeline
 from tests.pipeline import drop_database, with_database
 
 ROOT = Path(__file__).resolve().parents[1]
-TABLES = "customers, ingest_rejects, ingest_batches, ingest_jobs, ingest_datasets"
+TABLES = "customers, ingest_rejects, ingest_batches, ingest_jobs, ingest_keys, ingest_datasets"
 
 
 @dataclass(frozen=True)

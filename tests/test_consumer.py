@@ -14,13 +14,16 @@ import aio_pika
 import asyncpg
 import pytest
 
-from consumer.load import Loader
 from consumer.parse import prepare
 from libs import amqp
 from libs import constants as c
 from libs.csvfile import read_header
-from libs.dataset import CUSTOMERS
+from libs.load.insert import InsertLoader
+from libs.load.target import target_for
 from libs.messages import Batch
+from libs.schema import from_file
+from libs.schema.compile import plan
+from libs.schema.from_table import reflect
 from libs.settings import AmqpSettings
 from producer.chunks import Position, iter_chunks
 from tests.checker import assert_exact, check, expected
@@ -264,11 +267,15 @@ async def test_same_batch_in_two_transactions_at_once_writes_once(
     handle.close()
     batch = Batch("customers-twice", "customers", 0, chunk.first_line, chunk.last_line,
                   chunk.records, header.columns, "f.csv", chunk.body)
-    prepared = prepare(batch, CUSTOMERS.plan(header.columns), 1 << 20)
+    mapped = plan(from_file.load("customers"), header.columns)
+    prepared = prepare(batch, mapped, 1 << 20)
     pool = await asyncpg.create_pool(database_url, min_size=2, max_size=2)
     try:
-        loaders = [Loader(pool, CUSTOMERS, database_url) for _ in range(2)]
-        outcomes = await asyncio.gather(*(ld.load(batch, prepared) for ld in loaders))
+        async with pool.acquire() as conn:
+            target = target_for(mapped, await reflect(conn, "customers"))
+        assert target.in_row
+        loaders = [InsertLoader(pool, database_url) for _ in range(2)]
+        outcomes = await asyncio.gather(*(ld.load(batch, prepared, target) for ld in loaders))
     finally:
         await pool.close()
     assert sorted(o.duplicate for o in outcomes) == [False, True]

@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 
 from consumer.parse import prepare
 from libs.csvfile import MalformedRecord, parse_fields
-from libs.dataset import CUSTOMERS
 from libs.errors import UserError
 from libs.messages import Batch, decode
+from libs.schema import from_file
+from libs.schema.compile import plan
 from producer.chunks import Chunk, Position, iter_chunks
 from tests import checker
 
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.unit
 
 HEADER = b"email,first_name,last_name,phone,birth_date,city,country,signup_at,balance\n"
 FRESH = Position(0, len(HEADER), 2, 0)  # just after the header
-PLAN = CUSTOMERS.plan(tuple(HEADER.decode().strip().split(",")))
+PLAN = plan(from_file.load("customers"), tuple(HEADER.decode().strip().split(",")))
 TOKENS = [b'"', b'""', b",", b"\r", b"\n", b"\r\n", b"a", b"x y", b"\xff", b"\x00", b"\xc3\xa9",
           b"\n\n", b"\r\n\r\n", b'"q,\r\nx"', b",,,,,,,,", b"e@x.io,A,B,1,,,,,\n",
           b'f@x.io,"O""B",C,"multi\nline",,,,,\r\n', b'g@x.io,W"s,C,1,,,,,\n',
@@ -114,7 +115,7 @@ def check_one(body: bytes, batch_size: int, batch_bytes: int, max_bytes: int) ->
         assert 1 <= chunk.records <= batch_size
         assert len(chunk.body) <= batch_bytes or chunk.records == 1
         batch = Batch("customers-p", "customers", chunk.seq, chunk.first_line, chunk.last_line,
-                      chunk.records, PLAN.dataset.column_names, "p.csv", chunk.body)
+                      chunk.records, PLAN.dataset.field_names, "p.csv", chunk.body)
         delivered = decode(batch.headers(), chunk.body)  # never a dead letter
         lines = outcome_lines(delivered, max_bytes)
         assert len(lines) == chunk.records, "the producer's count is the consumer's"

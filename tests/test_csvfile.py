@@ -21,9 +21,13 @@ from libs.csvfile import (
     read_header,
     split_records,
 )
-from libs.dataset import CUSTOMERS
 from libs.errors import UserError
+from libs.schema import from_file
+from libs.schema.compile import plan as make_plan
 from producer.chunks import Chunk, Position, iter_chunks
+
+CUSTOMERS = from_file.load("customers")
+NAMES = CUSTOMERS.field_names
 
 pytestmark = pytest.mark.unit
 
@@ -208,9 +212,8 @@ def test_header_keeps_empty_names_and_plan_ignores_them() -> None:
     names = b"email,first_name,last_name,phone,birth_date,city,country,signup_at,balance"
     header = read_header(io.BytesIO(b"," + names + b",,\r\nx\n"))
     assert header.columns[0] == header.columns[-1] == header.columns[-2] == ""
-    plan = CUSTOMERS.plan(header.columns)
-    assert plan.unnamed == (1, 11, 12)
-    assert plan.extra == ()
+    plan = make_plan(CUSTOMERS, header.columns)
+    assert plan.extra == ("", "", "")
     assert plan.field_count == 12
     assert plan.index[0] == 1
 
@@ -268,18 +271,18 @@ def test_header_is_read_with_bounded_memory() -> None:
 
 
 @pytest.mark.parametrize(("names", "message"), [
-    (("email", "email"), "twice: email"),
-    (("", "city", "x", "", "x"), "twice: city, x$"),
+    (("email", "email"), "names 'email' more than once"),
+    (("", "city", "x", "", "x"), "names 'city', 'x' more than once$"),
 ])
 def test_duplicate_names_are_a_user_error_naming_them(names: tuple[str, ...],
                                                       message: str) -> None:
     with pytest.raises(UserError, match=message):
-        CUSTOMERS.plan((*CUSTOMERS.column_names, *names))
+        make_plan(CUSTOMERS, (*NAMES, *names))
 
 
 def test_two_empty_names_are_not_duplicates() -> None:
-    plan = CUSTOMERS.plan(("", *CUSTOMERS.column_names, ""))
-    assert plan.unnamed == (1, 11)
+    plan = make_plan(CUSTOMERS, ("", *NAMES, ""))
+    assert plan.extra == ("", "")
 
 
 def test_header_of_exactly_the_limit_is_read() -> None:

@@ -17,9 +17,9 @@ import aio_pika
 import asyncpg
 import pytest
 
-from consumer.isolate import failing_row_numbers, isolate, refused
 from libs import amqp
 from libs import constants as c
+from libs.load.isolate import failing_row_numbers, isolate, refused
 from libs.settings import AmqpSettings
 from tests.pipeline import consume_burst, customers_rows, drain, produce, publish_batches, write_csv
 

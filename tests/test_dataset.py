@@ -1,4 +1,5 @@
-"""The customers rules, one case per reason, and header planning."""
+"""The customers rules (datasets/customers.yaml through libs.schema), one case per reason,
+and header planning."""
 
 from __future__ import annotations
 
@@ -8,23 +9,25 @@ from datetime import date, datetime
 
 import pytest
 
-from libs.dataset import (
-    CUSTOMERS,
-    InvalidValue,
-    Reject,
-    parse_date,
-    parse_email,
-    parse_number,
-    parse_timestamp,
-    round_fraction,
-)
 from libs.errors import UserError
+from libs.schema import from_file
+from libs.schema.cells import cell_for
+from libs.schema.compile import Reject
+from libs.schema.compile import plan as make_plan
+from libs.schema.formats import parse_email
+from libs.schema.temporal import datetime_parser, parse_date
+from libs.schema.types import Invalid as InvalidValue
 
 pytestmark = pytest.mark.unit
 
 HEADER = ("email", "first_name", "last_name", "phone", "birth_date", "city", "country",
           "signup_at", "balance")
-PLAN = CUSTOMERS.plan(HEADER)
+CUSTOMERS = from_file.load("customers")
+PLAN = make_plan(CUSTOMERS, HEADER)
+parse_timestamp = datetime_parser()
+_balance = cell_for(CUSTOMERS, CUSTOMERS.get_field("balance"))
+assert _balance is not None
+parse_number = _balance
 
 
 def row(**values: str) -> list[str]:
@@ -108,7 +111,7 @@ def test_wrong_column_count() -> None:
 
 def test_reordered_and_extra_columns() -> None:
     header = ("notes", *reversed(HEADER))
-    plan = CUSTOMERS.plan(header)
+    plan = make_plan(CUSTOMERS, header)
     assert plan.extra == ("notes",)
     fields = ["x", *reversed(row())]
     assert plan.validate(fields) == PLAN.validate(row())
@@ -116,7 +119,7 @@ def test_reordered_and_extra_columns() -> None:
 
 def test_missing_column_is_a_user_error_naming_it() -> None:
     with pytest.raises(UserError, match="phone"):
-        CUSTOMERS.plan(tuple(name for name in HEADER if name != "phone"))
+        make_plan(CUSTOMERS, tuple(name for name in HEADER if name != "phone"))
 
 
 def _slow_date(value: str) -> bool:
@@ -175,7 +178,6 @@ def detail(**values: str) -> str:
 ])
 def test_only_ascii_digits(column: str, value: str, why: str) -> None:
     assert reason(**{column: value}) == why
-    assert "ASCII digits" in detail(**{column: value})
 
 
 def test_every_unicode_digit_is_refused() -> None:
@@ -200,26 +202,22 @@ def test_seven_to_nine_fraction_digits_are_valid_and_sent_as_written(value: str)
     assert result[7] == value  # PostgreSQL rounds the fraction itself
 
 
-@pytest.mark.parametrize(("digits", "micros"), [
-    ("", 0), ("5", 500_000), ("123456", 123_456), ("1234564", 123_456), ("1234566", 123_457),
-    ("9999999", 1_000_000), ("999999499", 999_999), ("0000015", 2), ("0000025", 2),
-])
-def test_round_fraction_like_postgresql(digits: str, micros: int) -> None:
-    assert round_fraction(digits) == micros
-
-
-def test_big_offset_sent_as_utc_with_the_fraction_rounded_and_carried() -> None:
-    # PostgreSQL reads offsets below 16 h only; a carry moves into the next second and day
-    assert parse_timestamp("2024-03-05T23:59:59.9999996+20:00") == "2024-03-05T04:00:00+00:00"
+def test_big_offset_sent_as_the_same_instant_in_utc() -> None:
+    # PostgreSQL reads offsets below 16 h only; the fraction is kept as written (PostgreSQL
+    # rounds it: ...59.9999996 is 04:00:00). libs.schema's rule (issue 11); issue 10's
+    # libs/dataset.py rounded in Python to the same value.
+    assert parse_timestamp("2024-03-05T23:59:59.9999996+20:00") == \
+        "2024-03-05T03:59:59.9999996+00:00"
     assert parse_timestamp("2024-03-05T10:11:12.12345649-18:00") == \
-        "2024-03-06T04:11:12.123456+00:00"
+        "2024-03-06T04:11:12.12345649+00:00"
 
 
 def test_timestamp_details_say_what_is_wrong() -> None:
-    assert "form" in detail(signup_at="2024-03-05T10:11:12.1234567890")
-    assert "out of range" in detail(signup_at="2024-03-05T24:00:00")
-    assert "no such day" in detail(birth_date="2023-02-30")
-    assert "form YYYY-MM-DD" in detail(birth_date="05/01/2023")
+    # libs.schema's texts (issue 11): one per type, naming the column and the value.
+    assert "not an ISO 8601 datetime" in detail(signup_at="2024-03-05T10:11:12.1234567890")
+    assert "not an ISO 8601 datetime" in detail(signup_at="2024-03-05T24:00:00")
+    assert "not a calendar date" in detail(birth_date="2023-02-30")
+    assert "'05/01/2023' is not a calendar date YYYY-MM-DD" in detail(birth_date="05/01/2023")
 
 
 # --- email keys (field case 20) -------------------------------------------------------------
@@ -257,8 +255,8 @@ def test_nfd_and_nfc_spellings_are_one_key() -> None:
     ("no-at.example.com", "has 0 '@'"),
     ("a b@c.co", "whitespace"),
     ("a\u00a0b@c.co", "whitespace"),
-    ("", "is empty"),
-    ("\u00a0", "is empty"),
+    ("", "is a missing value"),
+    ("\u00a0", "is a missing value"),
 ])
 def test_invalid_email_detail_is_true(value: str, says: str) -> None:
     assert reason(email=value) == "invalid_email"

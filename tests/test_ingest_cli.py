@@ -167,7 +167,7 @@ async def test_schema_lineage_prints_sql_and_runs_none(
                           '    ADD COLUMN "job_id" text,',
                           '    ADD COLUMN "line_no" integer;']
     assert "ingest_keys" in run.stdout
-    assert "+40-80%" in run.stdout
+    assert "1.9-2.4x" in run.stdout
     columns = await conn.fetch("SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass"
                                " AND attnum > 0", f'{schema}."Pedidos"')
     assert "job_id" not in {r["attname"] for r in columns}  # printed, not executed

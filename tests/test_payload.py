@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from consumer.payload import copy_payload, csv_line, row_at_line
+from libs.load.payload import copy_payload, csv_line, row_at_line
 
 pytestmark = pytest.mark.integration
 

@@ -54,6 +54,8 @@ def parse_email(value: str) -> str:
 
 def _email_fault(email: str) -> str | None:
     """Why a trimmed, lowercased address breaks issue 10's rule (a true detail), or None."""
+    if not email:
+        return "is empty"
     for ch in email:
         if ch.isspace():
             return f"contains whitespace U+{ord(ch):04X}"

@@ -22,7 +22,8 @@ _WHY: Final = """\
 --
 -- Saves: without these columns the tool keeps the job and line of each loaded row of a keyed
 -- table in its side table ingest_keys, written in the same transaction: a second row and a
--- second unique index entry per loaded row, measured at +40-80% of PostgreSQL's COPY time.
+-- second unique index entry per loaded row: a clean keyed load measured 1.9-2.4x as long
+-- (bench/lineage.py, 1M rows), +30% when keys collide.
 -- With them, lineage travels in the row itself: one COPY, and the table's own key is the
 -- only index written.
 -- Costs: two nullable columns per row (the job id text, ~30-60 bytes, and a 4-byte integer);

@@ -1,0 +1,34 @@
+"""The load path: one batch in one transaction (``base``), one module per load mode.
+
+``MODES`` maps a dataset's ``x-ingest.mode`` to the class that writes its rows; a new mode
+(issue 12: upsert, merge, replace) is one module and one entry here. The worker looks the mode
+up, it does not branch on it.
+
+- ``base``: ``Loader`` (claim, rows, rejects, batch done), ``Outcome``, ``Status``
+- ``insert``: insert mode
+- ``target``: ``Target`` (table, columns, key, where lineage lives), ``target_for``
+- ``prepared``: ``Prepared``, ``RejectRow`` (a validated batch)
+- ``isolate``, ``payload``: refused-record isolation, the COPY payload writer
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from libs.errors import PoisonMessage
+from libs.load.base import Loader, Outcome, Status
+from libs.load.insert import InsertLoader
+
+MODES: Final[dict[str, type[Loader]]] = {InsertLoader.mode: InsertLoader}
+
+
+def mode_class(mode: str) -> type[Loader]:
+    """The Loader class of ``mode``; PoisonMessage for a mode this version cannot load."""
+    try:
+        return MODES[mode]
+    except KeyError:
+        raise PoisonMessage(f"load mode {mode!r} is not available in this version "
+                            f"(available: {', '.join(MODES)})") from None
+
+
+__all__ = ["MODES", "Loader", "Outcome", "Status", "mode_class"]
