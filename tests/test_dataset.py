@@ -85,14 +85,14 @@ def test_valid_timestamps(value: str, expected: str) -> None:
     assert result[7] == expected
 
 
-@pytest.mark.parametrize("value", ["2024-99-01T00:00:00", "yesterday", "2024-03-05T24:00:00",
+@pytest.mark.parametrize("value", ["2024-99-01T00:00:00", "yesterday", "2024-03-05T24:00:01",
                                    "2024-03-05T10", "20240305T101112",
                                    "2024-03-05T10:11:12.1234567890", "2024-03-05T10:11:12."])
 def test_invalid_timestamp(value: str) -> None:
     assert reason(signup_at=value) == "invalid_timestamp"
 
 
-@pytest.mark.parametrize("value", ["12,50", "1.234", "1234567890123", "1e3", ".5", "5.", "--1"])
+@pytest.mark.parametrize("value", ["12,50", "1.234", "1234567890123", "1e3", ".", "5..", "--1"])
 def test_invalid_number(value: str) -> None:
     assert reason(balance=value) == "invalid_number"
 
@@ -140,8 +140,10 @@ def test_fast_date_and_timestamp_paths_agree_with_the_full_check() -> None:
         except InvalidValue:
             got = False
         assert got == _slow_date(day), day
-        moment = (f"{day}T{rng.randint(0, 24):02d}:{rng.randint(0, 60):02d}:"
-                  f"{rng.randint(0, 60):02d}{rng.choice(['', '.5', '.1234567', '.123456789'])}"
+        # Hours 24 and seconds 60 (valid for PostgreSQL, not for fromisoformat) are tested
+        # against PostgreSQL itself in tests/test_schema_values_pg.py.
+        moment = (f"{day}T{rng.randint(0, 23):02d}:{rng.randint(0, 60):02d}:"
+                  f"{rng.randint(0, 59):02d}{rng.choice(['', '.5', '.1234567', '.123456789'])}"
                   f"{rng.choice(['', 'Z', '+15:59', '-16:00', '+02'])}")
         try:
             parse_timestamp(moment)
@@ -206,18 +208,17 @@ def test_big_offset_sent_as_the_same_instant_in_utc() -> None:
     # PostgreSQL reads offsets below 16 h only; the fraction is kept as written (PostgreSQL
     # rounds it: ...59.9999996 is 04:00:00). libs.schema's rule (issue 11); issue 10's
     # libs/dataset.py rounded in Python to the same value.
-    assert parse_timestamp("2024-03-05T23:59:59.9999996+20:00") == \
-        "2024-03-05T03:59:59.9999996+00:00"
+    assert parse_timestamp("2024-03-05T23:59:59.9999996+20:00") == "2024-03-05T04:00:00+00:00"
     assert parse_timestamp("2024-03-05T10:11:12.12345649-18:00") == \
-        "2024-03-06T04:11:12.12345649+00:00"
+        "2024-03-06T04:11:12.123456+00:00"
 
 
 def test_timestamp_details_say_what_is_wrong() -> None:
     # libs.schema's texts (issue 11): one per type, naming the column and the value.
     assert "not an ISO 8601 datetime" in detail(signup_at="2024-03-05T10:11:12.1234567890")
-    assert "not an ISO 8601 datetime" in detail(signup_at="2024-03-05T24:00:00")
-    assert "not a calendar date" in detail(birth_date="2023-02-30")
-    assert "'05/01/2023' is not a calendar date YYYY-MM-DD" in detail(birth_date="05/01/2023")
+    assert "has a time of day after 24:00:00" in detail(signup_at="2024-03-05T24:00:01")
+    assert "has day 30, but 2023-02 has 28 days" in detail(birth_date="2023-02-30")
+    assert "'05/01/2023' is not a date YYYY-MM-DD (ASCII digits)" in detail(birth_date="05/01/2023")
 
 
 # --- email keys (field case 20) -------------------------------------------------------------
@@ -248,7 +249,7 @@ def test_nfd_and_nfc_spellings_are_one_key() -> None:
     ("li.mei@example.org.\u00a0", "ends its domain with a dot"),
     ("a@b..co", "empty label"),
     ("a@.b.co", "empty label"),
-    ("a@bco", "no dot in its domain"),
+    ("a@bco", "a domain without a dot"),
     ("a@", "empty domain"),
     ("@b.co", "empty local part"),
     ("a@@b.co", "has 2 '@'"),

@@ -67,6 +67,8 @@ def _email_fault(email: str) -> str | None:
     local, domain = email.split("@")
     if not local:
         return "has an empty local part (before '@')"
+    if not domain:
+        return "has an empty domain (after '@')"
     labels = domain.split(".")
     if len(labels) < 2:
         return "has a domain without a dot (local@domain.tld is needed)"
