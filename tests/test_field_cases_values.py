@@ -43,7 +43,7 @@ async def test_05_unicode_digits_are_invalid_values_not_a_lost_batch(
     assert {line: r["reason"] for line, r in rejects.items()} == {
         3: "invalid_number", 4: "invalid_date", 5: "invalid_timestamp"}
     assert "\uff11\uff12\uff13.\uff14\uff15" in rejects[3]["detail"]
-    assert "is not a date YYYY-MM-DD (ASCII digits)" in rejects[4]["detail"]  # libs.schema text (issue 11)
+    assert "is not a date YYYY-MM-DD (ASCII digits)" in rejects[4]["detail"]
     assert {line: (r["email"], r["balance"]) for line, r in rows.items()} == {
         2: ("pia.quin@example.org", Decimal("11.00")),
         6: ("uma.vance@example.org", Decimal("14.00"))}

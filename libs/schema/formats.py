@@ -56,15 +56,25 @@ def _email_fault(email: str) -> str | None:
     """Why a trimmed, lowercased address breaks issue 10's rule (a true detail), or None."""
     if not email:
         return "is empty"
+    fault = _hidden_fault(email)
+    if fault is None and email.count("@") != 1:
+        fault = f"has {email.count('@')} '@' (exactly one is needed)"
+    return fault or _parts_fault(*email.split("@"))
+
+
+def _hidden_fault(email: str) -> str | None:
+    """Whitespace or an invisible character inside the address."""
     for ch in email:
         if ch.isspace():
             return f"contains whitespace U+{ord(ch):04X}"
         category = unicodedata.category(ch)
         if category in _INVISIBLE:
             return f"contains {_INVISIBLE[category]} U+{ord(ch):04X}"
-    if email.count("@") != 1:
-        return f"has {email.count('@')} '@' (exactly one is needed)"
-    local, domain = email.split("@")
+    return None
+
+
+def _parts_fault(local: str, domain: str) -> str | None:
+    """The local part and domain of an address with one '@'."""
     if not local:
         return "has an empty local part (before '@')"
     if not domain:
