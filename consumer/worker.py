@@ -7,7 +7,7 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
@@ -38,6 +38,7 @@ from libs.load.target import Target
 from libs.retry import retry_transient
 from libs.settings import ConsumerSettings
 
+DELIVERY_COUNT_HEADER: Final = "x-delivery-count"  # set by quorum queues on redelivery
 log = structlog.get_logger("consumer")
 T = TypeVar("T")
 BURST_POLL_S = 0.5
@@ -260,13 +261,24 @@ class Worker:
         except Stopped:  # a signal during a retry: not committed, back to the queue
             await self._settle(message, requeue=True)
         except RetryBudgetExhausted as exc:
-            log.error("database unavailable too long: requeued", error=str(exc))
-            self.stats.requeued += 1
-            await self._settle(message, requeue=True)
-        except Exception:  # a bug, not the data: requeue; x-delivery-limit bounds the loop
-            log.exception("unexpected error: requeued", message_id=message.message_id)
-            self.stats.requeued += 1
-            await self._settle(message, requeue=True)
+            await self._give_back(message, "database unavailable too long", str(exc))
+        except Exception as exc:  # a bug, not the data: requeue; x-delivery-limit bounds the loop
+            log.exception("unexpected error", message_id=message.message_id)
+            await self._give_back(message, "unexpected error", f"{type(exc).__name__}: {exc}")
+
+    async def _give_back(self, message: AbstractIncomingMessage, why: str, error: str) -> None:
+        """Requeue a batch that failed for a reason other than its data; on its last allowed
+        delivery, dead-letter it ourselves so that this consumer says so (status, exit code)
+        instead of the broker doing it silently on the requeue."""
+        if last_delivery(message.headers, self.s.amqp.delivery_limit):
+            log.error(f"{why}: dead-lettered (delivery limit reached)", error=error,
+                      message_id=message.message_id)
+            self.stats.dead_letter()
+            await self._settle(message, requeue=False)
+            return
+        log.error(f"{why}: requeued", error=error)
+        self.stats.requeued += 1
+        await self._settle(message, requeue=True)
 
     async def _process(self, batch: messages.Batch) -> Outcome:
         if self.s.datasets and batch.dataset not in self.s.datasets:
@@ -349,3 +361,13 @@ class Worker:
         except amqp.BROKER_ERRORS as exc:
             log.warning("could not settle the message (it will be redelivered)",
                         error=str(exc))
+
+
+def last_delivery(headers: Mapping[str, Any] | None, delivery_limit: int) -> bool:
+    """True if a requeue would make the quorum queue dead-letter the message: it counts the
+    failed deliveries so far in ``x-delivery-count`` (absent on the first delivery) and
+    dead-letters once they exceed ``x-delivery-limit`` (RabbitMQ, quorum queues: poison
+    message handling)."""
+    count = (headers or {}).get(DELIVERY_COUNT_HEADER, 0)
+    failed = count if isinstance(count, int) and not isinstance(count, bool) else 0
+    return failed + 1 > delivery_limit
