@@ -29,7 +29,7 @@ CONSUMERS ?= 2
 CONSUMER_SHUTDOWN_TIMEOUT ?= 30
 START_TIMEOUT ?= 30
 # `make demo` loads data/<name>_sample.* of each of these bundled datasets (datasets/<name>.yaml).
-DEMO_DATASETS ?= customers
+DEMO_DATASETS ?= customers user_purchase suppliers
 ROWS ?= 1000000
 SEED ?= 42
 DIRTY ?= 0
