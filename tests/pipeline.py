@@ -229,3 +229,12 @@ async def publish_batches(path: Path, settings: AmqpSettings, size: int, order: 
     finally:
         await connection.close()
     return job
+
+
+async def fetch(database_url: str, sql: str) -> list[asyncpg.Record]:
+    """The rows of one query on a connection of its own."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await conn.fetch(sql)
+    finally:
+        await conn.close()

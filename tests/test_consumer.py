@@ -32,6 +32,7 @@ from tests.pipeline import (
     consume_burst,
     customers_rows,
     drain,
+    fetch,
     finish,
     produce,
     publish_batches,
@@ -80,14 +81,6 @@ def cases_file(path: Path) -> tuple[Path, dict[int, str | None]]:
     body = b"\n".join(data for data, _ in CASES)  # the last line has no line end
     path.write_bytes(b"\xef\xbb\xbf" + HEADER.encode() + b"\r\n" + body)
     return path, outcome
-
-
-async def fetch(database_url: str, sql: str) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(database_url)
-    try:
-        return await conn.fetch(sql)
-    finally:
-        await conn.close()
 
 
 async def snapshot(database_url: str) -> tuple[list[Any], list[Any]]:

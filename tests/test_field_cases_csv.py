@@ -19,6 +19,7 @@ from tests.pipeline import (
     FIELD_CASES,
     assert_loaded_exactly,
     consume_burst,
+    fetch,
     produce,
     queue_depth,
 )
@@ -30,14 +31,6 @@ CASES = FIELD_CASES
 
 def case(name: str, tmp_path: Path) -> Path:
     return Path(shutil.copy(CASES / name, tmp_path / name))
-
-
-async def fetch(database_url: str, sql: str) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(database_url)
-    try:
-        return await conn.fetch(sql)
-    finally:
-        await conn.close()
 
 
 async def load(path: Path, env: dict[str, str], database_url: str,

@@ -15,11 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from libs.constants import MAX_RECORD_BYTES
-from tests.pipeline import ROOT, assert_loaded_exactly, consume_burst, produce
+from tests.pipeline import ROOT, assert_loaded_exactly, consume_burst, fetch, produce
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
 
@@ -29,14 +28,6 @@ RSS_BOUND_KIB = 150 * 1024  # a sanity bound: ~90 MB normally, ~115 MB here; the
 
 def record(n: int, city: str = "Oslo") -> str:
     return f"r{n}@x.io,First{n},Last,555,1990-01-15,{city},NO,2021-03-04T10:00:00Z,{n}.50"
-
-
-async def fetch(database_url: str, sql: str) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(database_url)
-    try:
-        return await conn.fetch(sql)
-    finally:
-        await conn.close()
 
 
 def produce_measured(path: Path, env: dict[str, str], *args: str) -> tuple[int, str, int]:

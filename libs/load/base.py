@@ -8,6 +8,7 @@ by name in ``libs.load.MODES``; the worker looks the dataset's mode up there.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import ClassVar, Final
@@ -59,7 +60,7 @@ class Status:
     job_error: str | None
 
 
-class Loader:
+class Loader(ABC):
     """The transaction around a batch; subclasses write its rows (one per load mode)."""
 
     mode: ClassVar[str] = ""
@@ -111,11 +112,11 @@ class Loader:
                            outcome.inserted, outcome.replaced, sum(outcome.rejected.values()))
         return outcome
 
+    @abstractmethod
     async def write(self, conn: Conn, batch: Batch, prepared: Prepared, target: Target,
                     outcome: Outcome) -> list[RejectRow]:
         """Write ``prepared.rows`` (there is at least one); count them in ``outcome``; return
         the records the database refused or the mode rejected (duplicate_key, ...)."""
-        raise NotImplementedError
 
 
 async def _write_rejects(conn: Conn, job_id: str, rejects: list[RejectRow],
