@@ -131,7 +131,9 @@ class Worker:
         self._pool = await retry_transient(
             lambda: db.create_pool(self.s.postgres, self.s.parallel), budget=budget,
             what="connect to PostgreSQL", stop=self.stop)
-        await db.check_schema(self._pool)
+        pool = self._pool  # a connection cut while checking is retried like the connect
+        await retry_transient(lambda: db.check_schema(pool), budget=budget,
+                              what="check the database schema", stop=self.stop)
         self._resolver = Resolver(self._pool, self.s.postgres.url, self.s.datasets_dir,
                                   self.s.max_record_bytes)
         self._connection = await retry_transient(
