@@ -238,3 +238,13 @@ async def fetch(database_url: str, sql: str) -> list[asyncpg.Record]:
         return await conn.fetch(sql)
     finally:
         await conn.close()
+
+
+async def execute(database_url: str, *statements: str) -> None:
+    """Run ``statements`` in order on a connection of their own."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()

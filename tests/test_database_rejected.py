@@ -21,7 +21,15 @@ from libs import amqp
 from libs import constants as c
 from libs.load.isolate import failing_row_numbers, isolate, refused
 from libs.settings import AmqpSettings
-from tests.pipeline import consume_burst, customers_rows, drain, produce, publish_batches, write_csv
+from tests.pipeline import (
+    consume_burst,
+    customers_rows,
+    drain,
+    fetch,
+    produce,
+    publish_batches,
+    write_csv,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
 
@@ -51,12 +59,8 @@ async def altered(database_url: str, kind: str) -> AsyncIterator[None]:
 
 
 async def table(database_url: str) -> tuple[dict[int, Any], dict[int, Any]]:
-    conn = await asyncpg.connect(database_url)
-    try:
-        rows = await conn.fetch("SELECT * FROM customers")
-        rejects = await conn.fetch("SELECT * FROM ingest_rejects")
-    finally:
-        await conn.close()
+    rows = await fetch(database_url, "SELECT * FROM customers")
+    rejects = await fetch(database_url, "SELECT * FROM ingest_rejects")
     return ({(r["job_id"], r["line_no"]): r for r in rows},
             {(r["job_id"], r["line_no"]): r for r in rejects})
 

@@ -8,10 +8,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
-from tests.pipeline import FIELD_CASES, assert_loaded_exactly, consume_burst, produce
+from tests.pipeline import FIELD_CASES, assert_loaded_exactly, consume_burst, fetch, produce
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
 
@@ -28,12 +27,8 @@ async def load(path: Path, env: dict[str, str], database_url: str
     assert consumed.summary["status"] == "ok"
     assert consumed.summary["dead_lettered"] == 0
     await assert_loaded_exactly(database_url, [path], [produced.summary["job_id"]])
-    conn = await asyncpg.connect(database_url)
-    try:
-        rows = await conn.fetch("SELECT * FROM customers")
-        rejects = await conn.fetch("SELECT * FROM ingest_rejects")
-    finally:
-        await conn.close()
+    rows = await fetch(database_url, "SELECT * FROM customers")
+    rejects = await fetch(database_url, "SELECT * FROM ingest_rejects")
     return {r["line_no"]: r for r in rows}, {r["line_no"]: r for r in rejects}
 
 

@@ -21,7 +21,7 @@ from libs.schema import from_file
 from libs.schema.model import Dataset, Table
 from libs.settings import AmqpSettings
 from producer.chunks import Position, iter_chunks
-from tests.pipeline import consume_burst, customers_rows, queue_depth, write_csv
+from tests.pipeline import consume_burst, customers_rows, execute, queue_depth, write_csv
 
 pytestmark = pytest.mark.integration
 
@@ -44,13 +44,7 @@ EVENTS_DATASET = {"name": "events", "schema": {"fields": [
     "x-ingest": {"table": "events"}}
 
 
-async def sql(url: str, *statements: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
+sql = execute
 
 
 async def fetch(url: str, query: str, *args: Any) -> list[tuple[Any, ...]]:

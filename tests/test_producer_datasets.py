@@ -32,6 +32,7 @@ from tests.pipeline import (
     customers_rows,
     drain,
     drop_database,
+    execute,
     finish,
     produce,
     queue_depth,
@@ -69,13 +70,7 @@ x-ingest: {table: orders}
 """
 
 
-async def _execute(url: str, *statements: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
+_execute = execute
 
 
 @pytest.fixture
