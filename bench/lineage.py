@@ -4,11 +4,11 @@ in the row) and into one without (lineage in ingest_keys), through the consumer'
     .venv/bin/python bench/lineage.py --rows 1000000 [--parallel 2] [--batch-size 5000]
 
 A scratch database is created (and dropped) on DATABASE_URL's server and migrated with
-migrations/. The file is validated once (not timed); each variant then loads every batch on
-``--parallel`` connections (one transaction per batch, as the consumer does), twice: a first
-load into the empty table, then a replay of every batch of a second job with the same rows (the
-duplicate-key path: every key is settled against the loaded row); the variants alternate
-``--repeat`` times and the best time of each is printed, with rows/s.
+migrations/ and migrations-examples/. The file is validated once (not timed); each variant loads
+every batch on ``--parallel`` connections (one transaction per batch, as the consumer does),
+twice: a first load into the empty table, then a replay of every batch of a second job with the
+same rows (the duplicate-key path: every key is settled against the loaded row); the variants
+alternate ``--repeat`` times and the best time of each is printed, with rows/s.
 """
 
 from __future__ import annotations
@@ -71,9 +71,11 @@ def setup(rows: int) -> tuple[str, str, Path]:
     server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/ingest")
     base = server.rsplit("/", 1)[0]
     url = f"{base}/lineage_bench_{uuid.uuid4().hex[:8]}"
-    subprocess.run([str(ROOT / ".venv/bin/dbmate"), "--url", url + "?sslmode=disable",
-                    "--migrations-dir", str(ROOT / "migrations"), "--no-dump-schema", "up"],
-                   check=True, capture_output=True)
+    for folder, table in (("migrations", "schema_migrations"),
+                          ("migrations-examples", "examples_schema_migrations")):
+        subprocess.run([str(ROOT / ".venv/bin/dbmate"), "--url", url + "?sslmode=disable",
+                        "--migrations-dir", str(ROOT / folder), "--migrations-table", table,
+                        "--no-dump-schema", "up"], check=True, capture_output=True)
     path = ROOT / "data" / "generated" / f"lineage-{rows}.csv"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)

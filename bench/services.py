@@ -21,7 +21,10 @@ from libs import constants as c
 from libs.offsets import Offset
 
 DBMATE: Final = Path(sys.executable).parent / "dbmate"
-MIGRATIONS: Final = ROOT / "migrations"
+# The tool's tables, then the example tables (the bench loads the customers dataset), each
+# with its own migrations table as `make migrate-db` and `make migrate-examples`.
+MIGRATIONS: Final = ((ROOT / "migrations", "schema_migrations"),
+                     (ROOT / "migrations-examples", "examples_schema_migrations"))
 COMMITTED_SQL: Final = "SELECT coalesce(sum(records), 0)::bigint FROM ingest_batches"
 
 
@@ -34,19 +37,23 @@ def dbmate_url(url: str) -> str:
 
 
 async def fresh_db(urls: Urls, name: str) -> str:
-    """Drop database ``name``, create and migrate it with dbmate; return its URL."""
+    """Drop database ``name``, create and migrate it with dbmate (the tool's and the example
+    tables); return its URL."""
     admin = await asyncpg.connect(urls.db("postgres"))
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
     url = urls.db(name)
-    proc = await asyncio.create_subprocess_exec(
-        str(DBMATE), "--url", dbmate_url(url), "--migrations-dir", str(MIGRATIONS),
-        "--no-dump-schema", "up", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, err = await proc.communicate()
-    if proc.returncode != 0:
-        raise BenchError(f"dbmate up {name} failed: {err.decode(errors='replace').strip()}")
+    for folder, table in MIGRATIONS:
+        proc = await asyncio.create_subprocess_exec(
+            str(DBMATE), "--url", dbmate_url(url), "--migrations-dir", str(folder),
+            "--migrations-table", table, "--no-dump-schema", "up",
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, err = await proc.communicate()
+        if proc.returncode != 0:
+            raise BenchError(f"dbmate up {name} ({folder.name}) failed: "
+                             f"{err.decode(errors='replace').strip()}")
     return url
 
 

@@ -14,7 +14,11 @@ CREATE TABLE IF NOT EXISTS customers (
     city        text,
     country     text,
     signup_at   timestamptz,
-    balance     numeric(14, 2)
+    balance     numeric(14, 2),
+    -- Lineage in the row, the fastest path (README, "Lineage"): which job and line of its
+    -- file loaded the row. Optional: without them the tool keeps lineage in ingest_keys.
+    job_id      text,
+    line_no     integer
 );
 
 CREATE TABLE IF NOT EXISTS user_purchase (

@@ -1,20 +1,11 @@
--- migrate:up
-CREATE TABLE customers (
-    email       text PRIMARY KEY,
-    first_name  text,
-    last_name   text,
-    phone       text,
-    birth_date  date,
-    city        text,
-    country     text,
-    signup_at   timestamptz,
-    balance     numeric(14, 2),
-    -- lineage: which job and which line of its file the row came from
-    job_id      text,
-    line_no     integer,
-    loaded_at   timestamptz NOT NULL DEFAULT now()
-);
+-- The tool's own tables. Until issue 11 this migration also created the example table
+-- `customers` (with lineage columns job_id, line_no, loaded_at); it now lives in
+-- migrations-examples/ (`make migrate-examples`), so a user's database gets no example table.
+-- A database migrated by the earlier version keeps its `customers` table as it is: dbmate does
+-- not rerun an applied migration, and the loader keeps lineage in those columns (README,
+-- "Lineage").
 
+-- migrate:up
 CREATE TABLE ingest_jobs (
     job_id      text PRIMARY KEY,
     dataset     text NOT NULL,
@@ -52,4 +43,3 @@ CREATE TABLE ingest_batches (
 DROP TABLE ingest_batches;
 DROP TABLE ingest_rejects;
 DROP TABLE ingest_jobs;
-DROP TABLE customers;

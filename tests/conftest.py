@@ -33,6 +33,7 @@ from tests import pipeline
 from tests.pipeline import drop_database, with_database
 
 ROOT = Path(__file__).resolve().parents[1]
+PREVIOUS_CUSTOMERS = ROOT / "tests" / "sql" / "previous_customers.sql"
 TABLES = "customers, ingest_rejects, ingest_batches, ingest_jobs, ingest_keys, ingest_datasets"
 
 
@@ -127,10 +128,12 @@ def _dbmate() -> str:
 
 
 def migrate(database_url: str) -> None:
-    """Create and migrate a database with the project's own migrations (dbmate)."""
+    """Create and migrate a database with the project's own migrations (dbmate), then add the
+    ``customers`` table as the version before issue 11 created it (tests/sql/)."""
     url = database_url + ("&" if "?" in database_url else "?") + "sslmode=disable"
     subprocess.run([_dbmate(), "--url", url, "--migrations-dir", str(ROOT / "migrations"),
                     "--no-dump-schema", "up"], check=True, capture_output=True, timeout=60)
+    asyncio.run(pipeline.execute(database_url, PREVIOUS_CUSTOMERS.read_text()))
 
 
 @pytest.fixture(scope="session")

@@ -72,6 +72,16 @@ def test_migrate_runs_the_project_migrations(services: dict[str, Any]) -> None:
     assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
 
 
+def test_example_tables_only_for_the_producer_or_when_asked(services: dict[str, Any]) -> None:
+    examples = services["migrate-examples"]
+    assert set(examples["profiles"]) == {"producer", "examples"}  # `up` alone: no example table
+    assert any(str(v).startswith("./migrations-examples:") for v in examples["volumes"])
+    assert examples["environment"]["DBMATE_MIGRATIONS_TABLE"] == "examples_schema_migrations"
+    after = services["producer"]["depends_on"]
+    assert after["migrate-examples"]["condition"] == "service_completed_successfully"
+    assert after["postgres"]["condition"] == "service_healthy"
+
+
 def test_producer_is_not_started_by_up(services: dict[str, Any]) -> None:
     producer = services["producer"]
     assert producer.get("profiles") or producer.get("restart") == "no"

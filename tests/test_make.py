@@ -20,7 +20,7 @@ import asyncpg
 import pytest
 import redis
 
-from tests.pipeline import drop_database, with_database
+from tests.pipeline import drop_database, execute, with_database
 
 ROOT = Path(__file__).resolve().parent.parent
 STAMP = ".venv/.installed"
@@ -251,6 +251,10 @@ def test_migrate_db_twice_then_drop_db(scratch_db: tuple[str, str]) -> None:
     assert first.stdout.count("Applying:") == len(migrations)
     applied = fetch(url, "SELECT version FROM schema_migrations ORDER BY version")
     assert [row["version"] for row in applied] == migrations
+    tables = {row["t"] for row in fetch(
+        url, "SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public'")}
+    assert {"ingest_jobs", "ingest_rejects", "ingest_batches", "ingest_keys"} <= tables
+    assert {t for t in tables if not t.startswith("ingest_")} == {"schema_migrations"}
 
     second = make_ok("-o", STAMP, "migrate-db", env=env)
     assert "Applying" not in second.stdout + second.stderr
@@ -277,6 +281,22 @@ def test_migrate_examples_twice_apart_from_migrate_db(scratch_db: tuple[str, str
     tables = {row["t"] for row in fetch(
         url, "SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public'")}
     assert {"customers", "user_purchase", "suppliers"} <= tables
+
+
+@pytest.mark.integration
+def test_database_of_the_previous_version_keeps_its_customers(scratch_db: tuple[str, str]) -> None:
+    """Before issue 11 migrate-db created ``customers`` with lineage columns; after upgrading,
+    migrate-db and migrate-examples leave that table and its rows as they were."""
+    _, url = scratch_db
+    env = clean_env(**{**SERVICES, "DATABASE_URL": url})
+    make_ok("-o", STAMP, "migrate-db", env=env)
+    previous = (ROOT / "tests" / "sql" / "previous_customers.sql").read_text()
+    asyncio.run(execute(url, previous, "INSERT INTO customers (email, job_id, line_no) "
+                        "VALUES ('kept@example.com', 'job-old', 2)"))
+    make_ok("-o", STAMP, "migrate-db", env=env)
+    make_ok("-o", STAMP, "migrate-examples", env=env)
+    rows = fetch(url, "SELECT email, job_id, line_no FROM customers")
+    assert [tuple(row) for row in rows] == [("kept@example.com", "job-old", 2)]
 
 
 @pytest.mark.integration
@@ -309,6 +329,7 @@ def test_start_then_stop(scratch_db: tuple[str, str], tmp_path: Path) -> None:
                     INGEST_REDIS_PREFIX=f"make-test-{tag}")
     args = ("-o", STAMP, f"RUN_DIR={run_dir}", f"LOG_DIR={log_dir}", "CONSUMERS=2")
     make_ok("-o", STAMP, "migrate-db", env=env)
+    make_ok("-o", STAMP, "migrate-examples", env=env)  # INGEST_FILE: the customers sample
     try:
         started = make_ok(*args, "start", env=env)
         summary = json.loads(started.stdout.strip().splitlines()[-2])
