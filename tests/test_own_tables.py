@@ -498,22 +498,10 @@ async def test_composite_primary_key_with_in_file_duplicates(
 
 # --- 5: one consumer, the three bundled samples interleaved ---------------------------------
 
-EXAMPLES_SQL: Final = ROOT / "migrations-examples" / "20261129000001_create_example_tables.sql"
 SAMPLES: Final = {"customers": ROOT / "data" / "customers_sample.csv",
                   "user_purchase": ROOT / "data" / "user_purchase_sample.txt",
                   "suppliers": ROOT / "data" / "suppliers_sample.csv"}
 BATCH_SIZES: Final = {"customers": "5", "user_purchase": "2", "suppliers": "3"}
-
-
-@pytest.fixture
-async def example_tables(own: str) -> AsyncIterator[str]:
-    """The bundled datasets' tables from migrations-examples/ (the session database has only
-    migrations/: customers, with in-row lineage, but no user_purchase or suppliers)."""
-    up = EXAMPLES_SQL.read_text().split("-- migrate:up", 1)[1].split("-- migrate:down", 1)[0]
-    await execute(own, "DROP TABLE IF EXISTS user_purchase, suppliers", up,
-                  "TRUNCATE customers, user_purchase, suppliers")
-    yield own
-    await execute(own, "DROP TABLE IF EXISTS user_purchase, suppliers")
 
 
 async def _delete_topology(amqp_url: str, queue: str) -> None:
@@ -546,7 +534,7 @@ async def republish(env: dict[str, str],
 
 
 async def test_one_consumer_loads_the_three_bundled_samples_interleaved(
-        example_tables: str, service_env: dict[str, str]) -> None:
+        own: str, example_tables: str, service_env: dict[str, str]) -> None:
     """Each sample published by the real producer (``--dataset NAME``) into a staging queue of
     its own; the test interleaves the three producers' messages batch by batch on the test's
     queue; one ``consumer --burst --parallel 1`` loads them in that order. (Unlike
