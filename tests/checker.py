@@ -403,11 +403,14 @@ def _lines(path: Path) -> Iterator[bytes]:
 DATASETS: Final = ("customers", *checker_rules.RULES)
 
 
-def expected(paths: Sequence[Path], dataset: str | Rules = "customers") -> Expected:
+def expected(paths: Sequence[Path], dataset: str | Rules = "customers",
+             dialect: CsvDialect = CSV) -> Expected:
     """What loading ``paths`` of ``dataset`` in this order (one job each) must leave.
 
     ``dataset``: a bundled dataset's name, or a test's own ``checker_rules.Rules`` (e.g. for a
     user's table: its columns in field order, each with a parser written in the test).
+    ``dialect``: the delimiter, quote, escape and encoding of delimited files other than
+    customers (a file read with ``--delimiter ';' --encoding latin-1``, or its dataset's).
     """
     if dataset == "customers":
         result = Expected([Path(p) for p in paths])
@@ -420,7 +423,8 @@ def expected(paths: Sequence[Path], dataset: str | Rules = "customers") -> Expec
     result = Expected([Path(p) for p in paths], table=rules.table, columns=rules.names,
                       key=rules.key)
     for file_index, path in enumerate(result.paths):
-        records = _aligned(path, rules) if rules.layout == "aligned" else _delimited(path, rules)
+        records = (_aligned(path, rules) if rules.layout == "aligned"
+                   else _delimited(path, rules, dialect))
         result.records.append(_outcomes(result, rules, file_index, records))
     return result
 
@@ -428,26 +432,33 @@ def expected(paths: Sequence[Path], dataset: str | Rules = "customers") -> Expec
 Values = dict[str, str] | Invalid
 
 
-def _delimited(path: Path, rules: Rules) -> Iterator[tuple[int, Values]]:
-    """Each record's values by column (issue 10's CSV syntax, header names normalized)."""
-    records = iter_records(_lines(path))
+def _delimited(path: Path, rules: Rules,
+               dialect: CsvDialect = CSV) -> Iterator[tuple[int, Values]]:
+    """Each record's values by column (issue 10's CSV syntax in ``dialect``). A column takes
+    the header name equal to it, else the one equal to it once both are normalized (a user's
+    column ``Sales Channel`` is filled by ``SALES  CHANNEL``)."""
+    records = iter_records(_lines(path), dialect)
     first = next(records, None)
     if first is None:
         raise ValueError(f"{path}: no header")
     header = first[1][len(BOM):] if first[1].startswith(BOM) else first[1]
-    names = [checker_rules.normalize(name) for name in split_fields(decode(header))]
-    missing = [name for name in rules.names if name not in names]
+    names = split_fields(decode(header, dialect), dialect)
+    loose = [checker_rules.normalize(name) for name in names]
+    at = {column: names.index(column) if column in names
+          else loose.index(checker_rules.normalize(column))
+          for column in rules.names if column in names or checker_rules.normalize(column) in loose}
+    missing = [name for name in rules.names if name not in at]
     if missing:
         raise ValueError(f"{path}: header lacks {', '.join(missing)}: {names}")
     for line_no, record in records:
         try:
-            fields = split_fields(decode(record))
+            fields = split_fields(decode(record, dialect), dialect)
             if len(fields) != len(names):
                 raise Invalid(WRONG_COLUMN_COUNT)
         except Invalid as bad:
             yield line_no, bad
             continue
-        yield line_no, {name: fields[names.index(name)] for name in rules.names}
+        yield line_no, {name: fields[at[name]] for name in rules.names}
 
 
 def _aligned(path: Path, rules: Rules) -> Iterator[tuple[int, Values]]:

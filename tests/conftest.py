@@ -34,6 +34,7 @@ from tests.pipeline import drop_database, with_database
 
 ROOT = Path(__file__).resolve().parents[1]
 PREVIOUS_CUSTOMERS = ROOT / "tests" / "sql" / "previous_customers.sql"
+EXAMPLES_SQL = ROOT / "migrations-examples" / "20261129000001_create_example_tables.sql"
 TABLES = "customers, ingest_rejects, ingest_batches, ingest_jobs, ingest_keys, ingest_datasets"
 
 
@@ -157,6 +158,19 @@ async def _truncate(url: str) -> None:
 @pytest.fixture
 def clean_tables(database_url: str) -> None:
     asyncio.run(_truncate(database_url))
+
+
+@pytest.fixture
+def example_tables(database_url: str, clean_tables: None) -> Iterator[str]:
+    """The session database with the bundled datasets' tables of migrations-examples/ (it has
+    the previous version's customers, with in-row lineage, kept by IF NOT EXISTS, but no
+    user_purchase or suppliers), all three empty; user_purchase and suppliers are dropped
+    afterwards."""
+    up = EXAMPLES_SQL.read_text().split("-- migrate:up", 1)[1].split("-- migrate:down", 1)[0]
+    asyncio.run(pipeline.execute(database_url, "DROP TABLE IF EXISTS user_purchase, suppliers",
+                                 up, "TRUNCATE customers, user_purchase, suppliers"))
+    yield database_url
+    asyncio.run(pipeline.execute(database_url, "DROP TABLE IF EXISTS user_purchase, suppliers"))
 
 
 async def _delete_topology(amqp_url: str, queue: str) -> None:

@@ -34,6 +34,7 @@ from tests.checker import (
     MALFORMED_CSV,
     REASONS,
     WRONG_COLUMN_COUNT,
+    CsvDialect,
     Expected,
     FileRules,
     Invalid,
@@ -942,6 +943,27 @@ async def test_check_a_composite_key_from_ingest_keys_json(
     assert any("line 4: expected reject duplicate_key, but loaded as ('US', 1)" in entry
                for entry in report.wrong_reason), str(report)
 
+
+@unit
+def test_delimited_files_in_another_dialect_and_quoted_column_names(tmp_path: Path) -> None:
+    """``dialect``: another delimiter and encoding (a byte that does not decode is
+    invalid_encoding); a column takes its exact header name, else the normalized one."""
+    rules = checker_rules.Rules(
+        name="t", table="t", key=("id",), layout="delimited", missing=("",), columns=(
+            checker_rules.Column("id", int),
+            checker_rules.Column("Nome Completo", checker_rules.text(), is_string=True),
+            checker_rules.Column("cidade", checker_rules.text(), is_string=True)))
+    path = tmp_path / "t.csv"
+    path.write_bytes("ID;NOME  COMPLETO;Cidade\n1;José;São Paulo\n2;\"A; B\";x\n".encode("cp1252")
+                     + b"3;Bad\x81;y\n4;z\n")
+    exp = expected([path], dataset=rules, dialect=CsvDialect(";", encoding="cp1252"))
+    assert outcomes(exp) == {2: "ok", 3: "ok", 4: INVALID_ENCODING, 5: WRONG_COLUMN_COUNT}
+    assert exp.rows[1].get("Nome Completo") == "José"
+    assert exp.rows[1].get("cidade") == "São Paulo"
+    assert exp.rows[2].get("Nome Completo") == "A; B"
+    exact = tmp_path / "exact.csv"  # the exact name wins over a normalized twin
+    exact.write_text("id,nome_completo,Nome Completo,cidade\n1,no,yes,c\n")
+    assert expected([exact], dataset=rules).rows[1].get("Nome Completo") == "yes"
 
 # --- issue 10 findings F1, F3, F9, F10: the checker's own rules -----------------------------
 
