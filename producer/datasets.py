@@ -58,7 +58,7 @@ async def resolve(conn: Conn, settings: ProducerSettings, dataset: Dataset | Non
         return Resolved(reflected, reflected=True)
     table = await from_table.reflect(conn, dataset.table.name, dataset.table.schema)
     from_table.check_against_table(dataset, table)
-    return Resolved(dataset, reflected=False)
+    return Resolved(from_table.with_column_types(dataset, table), reflected=False)
 
 
 def header_plan(resolved: Resolved, header: Sequence[str]) -> Plan:

@@ -17,6 +17,7 @@ import sys
 import uuid
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,7 +135,9 @@ def migrate(database_url: str) -> None:
     url = database_url + ("&" if "?" in database_url else "?") + "sslmode=disable"
     subprocess.run([_dbmate(), "--url", url, "--migrations-dir", str(ROOT / "migrations"),
                     "--no-dump-schema", "up"], check=True, capture_output=True, timeout=60)
-    asyncio.run(pipeline.execute(database_url, PREVIOUS_CUSTOMERS.read_text()))
+    with ThreadPoolExecutor(1) as thread:  # callers may run inside an event loop
+        thread.submit(asyncio.run,
+                      pipeline.execute(database_url, PREVIOUS_CUSTOMERS.read_text())).result()
 
 
 @pytest.fixture(scope="session")

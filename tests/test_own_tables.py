@@ -288,13 +288,12 @@ async def test_orders_table_with_a_dataset_file_adds_its_rules(
                                         (10, "Zoë Ünal", None)]
 
 
-@pytest.mark.xfail(strict=True, reason="a dataset file's fields get no bounds from the live "
-                   "table's column types: only an x-ingest.columnType gives them")
 async def test_dataset_file_without_column_types_keeps_the_tables_bounds(
         tmp_path: Path, own: str, service_env: dict[str, str]) -> None:
     """The table is checked against the file at start, so its integer range and numeric(12,2)
-    should bound the values as with --table: out_of_range and invalid_number, not a
-    database_rejected and not a value PostgreSQL rounds (12.345 stored as 12.35)."""
+    bound the values as with --table (libs.schema.from_table.with_column_types): out_of_range
+    and invalid_number, not a database_rejected and not a value PostgreSQL rounds (12.345
+    stored as 12.35)."""
     await execute(own, ORDERS)
     path = tmp_path / "orders.csv"
     path.write_text("order_id,customer,amount\n1,Ann,12.345\n2147483648,Bob,1.00\n")

@@ -229,7 +229,14 @@ async def test_dataset_path_to_a_yaml_file(tmp_path: Path, service_env: dict[str
     run = produce(path, service_env, "--dataset", str(spec_path))
     assert run.rc == 0, run.stderr
     assert run.summary["rows_read"] == 3
-    declared = from_file.load(str(spec_path))
+    # Registered as declared, with the table's column types for fields that name none.
+    conn = await asyncpg.connect(database_url)
+    try:
+        table = await from_table.reflect(conn, "orders", None)
+    finally:
+        await conn.close()
+    declared = from_table.with_column_types(from_file.load(str(spec_path)), table)
+    assert [f.column_type for f in declared.fields] == ["integer", "text", "numeric(10,2)"]
     datasets, jobs = await registered_rows(database_url)
     assert list(datasets) == [declared.fingerprint]
     assert run.summary["job_id"] == expected_job("orders", declared.fingerprint, path)

@@ -13,12 +13,17 @@ detection). A column is ``required`` when it is NOT NULL without a default.
 
 ``check_against_table(dataset, reflected)``: one UserError line for missing columns, table
 columns the dataset cannot fill, incompatible types, or a key without a unique index.
+
+``with_column_types(dataset, reflected)``: the dataset whose fields without ``columnType`` take
+their column's type, so a declared dataset keeps the table's bounds (``numeric(12,2)``'s scale,
+``integer``'s range, ``varchar(n)``'s length) as a reflected one does: a value beyond them is a
+reject with its reason, never rounded or refused by PostgreSQL.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from libs.db import Conn
 from libs.errors import UserError
@@ -164,3 +169,12 @@ def _check_unique(dataset: Dataset, reflected: Reflected) -> None:
         if frozenset(columns) not in keys:
             raise UserError(f"table {reflected.table.name} has no unique index on "
                             f"({', '.join(columns)}), the key of dataset {dataset.name}")
+
+
+def with_column_types(dataset: Dataset, reflected: Reflected) -> Dataset:
+    """``dataset`` with each field's missing ``column_type`` taken from its column (the
+    dataset was checked by ``check_against_table``: every field has one)."""
+    types = {c.name: c.type for c in reflected.columns}
+    fields = tuple(f if f.column_type else replace(f, column_type=types[f.name])
+                   for f in dataset.fields)
+    return dataset if fields == dataset.fields else replace(dataset, fields=fields)
