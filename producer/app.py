@@ -70,10 +70,15 @@ class Summary:
         return asdict(self)
 
 
-def job_id_for(dataset_name: str, dataset_fingerprint: str, file_digest: str) -> str:
+def job_id_for(dataset_name: str, dataset_fingerprint: str, file_digest: str, *,
+               dry_run: bool = False) -> str:
     """The job id: derived from the dataset (its rules, dialect, table: the fingerprint) and the
-    file's content only; the same file under another dataset or dialect is another job."""
-    digest = hashlib.sha256(f"{dataset_fingerprint}\0{file_digest}".encode()).hexdigest()
+    file's content only; the same file under another dataset or dialect is another job. A dry
+    run's job is another job again (``\0dry-run``): it never blocks or resumes a real run."""
+    parts = [dataset_fingerprint, file_digest]
+    if dry_run:
+        parts.append("dry-run")
+    digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()
     return f"{dataset_name}-{digest[:24]}"
 
 
