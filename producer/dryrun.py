@@ -31,6 +31,7 @@ import asyncio
 import csv
 import signal
 from collections import Counter
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
@@ -42,7 +43,7 @@ from libs.csvfile import fingerprint
 from libs.errors import RetryBudgetExhausted, Stopped, TransientError, UserError
 from libs.formats import Reader
 from libs.formats.base import Chunk, Header, Position
-from libs.load.existing import KeysInTable, keys_in_table
+from libs.load.existing import Found, KeysInTable, keys_in_table
 from libs.load.insert import UNTRACKED
 from libs.load.prepared import Prepared, RejectRow
 from libs.load.target import target_for
@@ -73,6 +74,17 @@ class DryRunSummary(Summary):
     rejects_file: str = ""
     table_checked: bool = False  # keys were looked up in the target table
     database_available: bool = True
+
+
+@dataclass
+class _Pending:
+    """A validated batch whose key lookup may still be running."""
+
+    prepared: Prepared
+    chunk: Chunk
+    rejects: list[RejectRow]  # by the rules, and duplicates within the file
+    fresh: list[tuple[str, ...]] = field(default_factory=list)  # rows of keys new to the file
+    lookup: asyncio.Task[Found] | None = None
 
 
 def report_path(settings: ProducerSettings) -> Path:
@@ -197,8 +209,10 @@ class DryRun(Producer):
 
     async def _validate(self, handle: BinaryIO, header: Header, mapped: Plan,
                         out: TextIO) -> bool:
-        """Every batch a real run would publish, validated; True if the whole file was read."""
-        s, spec, summary = self.s, self.reader.dataset, self.summary
+        """Every batch a real run would publish, validated; True if the whole file was read.
+
+        A batch's key lookup runs in PostgreSQL while the next batch is validated here."""
+        s, summary = self.s, self.summary
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow([*REPORT_COLUMNS, *(name.strip() for name in header.columns)])
         start = Position(0, header.end_offset, header.next_line, 0)
@@ -206,29 +220,91 @@ class DryRun(Producer):
         summary.bytes = s.file.stat().st_size
         self.progress.start(total=summary.bytes, done=start.byte)
         self.progress.describe("validating")
+        pending: _Pending | None = None
+        refused: UserError | None = None
         try:
-            for chunk in self.reader.iter_chunks(handle, start, s.batch_size, s.batch_bytes):
-                batch = Batch(summary.job_id, spec.name, chunk.seq, chunk.first_line,
-                              chunk.last_line, chunk.records, header.columns, s.file.name,
-                              chunk.body, spec.fingerprint)
-                await self._batch(prepare(batch, mapped, self.reader), chunk, writer)
-                await asyncio.sleep(0)  # signals
-                if self.stop.is_set():
-                    return False
-        except UserError as exc:  # a line past the record limit: a real run stops there too
+            try:
+                for chunk in self.reader.iter_chunks(handle, start, s.batch_size,
+                                                     s.batch_bytes):
+                    prepared = prepare(self._batch_of(chunk, header), mapped, self.reader)
+                    if pending is not None:
+                        await self._finish(pending, writer)
+                    pending = self._start(prepared, chunk)
+                    await asyncio.sleep(0)  # the lookup goes out; signals are handled
+                    if self.stop.is_set():
+                        return False
+            except UserError as exc:  # a line past the record limit: a real run stops there
+                refused = exc
+            if pending is not None:
+                await self._finish(pending, writer)
+                pending = None
+        finally:
+            if pending is not None and pending.lookup is not None:
+                pending.lookup.cancel()
+                with suppress(BaseException):
+                    await pending.lookup
+        if refused is not None:
             summary.status = "refused"
-            summary.message = str(exc)
+            summary.message = str(refused)
             return False
         summary.batches_total = summary.batches
         return True
 
-    async def _batch(self, prepared: Prepared, chunk: Chunk, writer: Any) -> None:
-        rejects = sorted(prepared.rejects + await self._duplicates(prepared),
-                         key=lambda r: r.line_no)
+    def _batch_of(self, chunk: Chunk, header: Header) -> Batch:
+        """The batch message a real run would publish for ``chunk``."""
+        spec = self.reader.dataset
+        return Batch(self.summary.job_id, spec.name, chunk.seq, chunk.first_line,
+                     chunk.last_line, chunk.records, header.columns, self.s.file.name,
+                     chunk.body, spec.fingerprint)
+
+    def _start(self, prepared: Prepared, chunk: Chunk) -> _Pending:
+        """Duplicates within the file (the earliest line keeps a key), and the lookup of the
+        batch's new keys in the table, started."""
+        pending = _Pending(prepared, chunk, list(prepared.rejects))
+        if self.keys is None:
+            return pending
+        key_of, name = self.keys
+        seen = self.seen
+        for row in prepared.rows:
+            key, line = key_of(row), int(row[-1])
+            first = seen.setdefault(key, line)
+            if first == line:
+                pending.fresh.append(row)
+                continue
+            pending.rejects.append(RejectRow(line, DUPLICATE_KEY, prepared.raw_text(line),
+                                             f"{name} {key} already on line {first}"))
+        if self.lookup is not None and self.conn is not None and pending.fresh:
+            pending.lookup = asyncio.create_task(self._find(self.lookup, self.conn,
+                                                            pending.fresh))
+        return pending
+
+    async def _find(self, lookup: KeysInTable, conn: db.Conn,
+                    rows: list[tuple[str, ...]]) -> Found:
+        async with db.translated(self.s.postgres.url):
+            return await lookup.find(conn, rows)
+
+    async def _finish(self, pending: _Pending, writer: Any) -> None:
+        """The batch's keys found in the table are duplicates; its rejects are reported."""
+        prepared, rejects = pending.prepared, pending.rejects
+        if pending.lookup is not None:
+            taken = await pending.lookup
+            for at, job in taken.held.items():
+                if job == self.summary.real_job_id:
+                    continue  # loaded by this file's own job: a real rerun changes nothing
+                why = UNTRACKED if job is None else f"key already loaded from job {job}"
+                line = int(pending.fresh[at][-1])
+                rejects.append(RejectRow(line, DUPLICATE_KEY, prepared.raw_text(line), why))
+            for at, why in taken.refused.items():
+                line = int(pending.fresh[at][-1])
+                rejects.append(RejectRow(line, DATABASE_REJECTED, prepared.raw_text(line), why))
+        rejects.sort(key=lambda r: r.line_no)
         if self.conn is not None:
             async with db.translated(self.s.postgres.url):
                 await registry.add_rejects(self.conn, self.summary.job_id, rejects)
         self._write(writer, prepared, rejects)
+        self._count(pending.chunk, rejects)
+
+    def _count(self, chunk: Chunk, rejects: list[RejectRow]) -> None:
         summary = self.summary
         summary.batches += 1
         summary.records += chunk.records
@@ -238,37 +314,6 @@ class DryRun(Producer):
         self.by_reason.update(r.reason for r in rejects)
         summary.rejects_by_reason = dict(sorted(self.by_reason.items()))
         self.progress.advance(len(chunk.body))
-
-    async def _duplicates(self, prepared: Prepared) -> list[RejectRow]:
-        """The valid rows a load would reject on their key: taken by an earlier line of the
-        file, or already in the table."""
-        if self.keys is None:
-            return []
-        key_of, name = self.keys
-        found: list[RejectRow] = []
-        fresh: list[tuple[str, ...]] = []
-        for row in prepared.rows:
-            key, line = key_of(row), int(row[-1])
-            first = self.seen.setdefault(key, line)
-            if first == line:
-                fresh.append(row)
-                continue
-            found.append(RejectRow(line, DUPLICATE_KEY, prepared.raw_text(line),
-                                   f"{name} {key} already on line {first}"))
-        if self.lookup is None or self.conn is None or not fresh:
-            return found
-        async with db.translated(self.s.postgres.url):
-            taken = await self.lookup.find(self.conn, fresh)
-        for at, job in taken.held.items():
-            if job == self.summary.real_job_id:
-                continue  # loaded by this file's own job: a real rerun changes nothing
-            why = UNTRACKED if job is None else f"key already loaded from job {job}"
-            line = int(fresh[at][-1])
-            found.append(RejectRow(line, DUPLICATE_KEY, prepared.raw_text(line), why))
-        for at, why in taken.refused.items():
-            line = int(fresh[at][-1])
-            found.append(RejectRow(line, DATABASE_REJECTED, prepared.raw_text(line), why))
-        return found
 
     @staticmethod
     def _write(writer: Any, prepared: Prepared, rejects: list[RejectRow]) -> None:
