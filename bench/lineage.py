@@ -27,7 +27,6 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from consumer.parse import prepare  # noqa: E402
 from libs.csvfile import read_header  # noqa: E402
 from libs.load.insert import InsertLoader  # noqa: E402
 from libs.load.prepared import Prepared  # noqa: E402
@@ -36,6 +35,7 @@ from libs.messages import Batch  # noqa: E402
 from libs.schema import from_file  # noqa: E402
 from libs.schema.compile import Plan, plan  # noqa: E402
 from libs.schema.from_table import reflect  # noqa: E402
+from libs.validate import prepare  # noqa: E402
 from producer.chunks import Position, iter_chunks  # noqa: E402
 
 PLAIN = ("CREATE TABLE customers_plain (email text PRIMARY KEY, first_name text, last_name text,"

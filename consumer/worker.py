@@ -23,7 +23,6 @@ from aio_pika.abc import (
 )
 
 from consumer.datasets import Resolver, TableChanged
-from consumer.parse import prepare
 from libs import amqp, db, faults, messages
 from libs.errors import (
     ConfigurationError,
@@ -37,6 +36,7 @@ from libs.load.prepared import Prepared
 from libs.load.target import Target
 from libs.retry import retry_transient
 from libs.settings import ConsumerSettings
+from libs.validate import prepare
 
 DELIVERY_COUNT_HEADER: Final = "x-delivery-count"  # set by quorum queues on redelivery
 log = structlog.get_logger("consumer")

@@ -14,7 +14,7 @@ ConfigurationError saying to run ``make migrate-db``.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Final
@@ -23,6 +23,7 @@ import asyncpg
 
 from libs.db import Conn
 from libs.errors import ConfigurationError, PoisonMessage, UserError
+from libs.load.prepared import RejectRow
 from libs.schema.model import Dataset
 
 _DATASET_SQL: Final = """
@@ -30,12 +31,28 @@ INSERT INTO ingest_datasets (fingerprint, name, descriptor) VALUES ($1, $2, $3::
 ON CONFLICT (fingerprint) DO NOTHING
 """
 _JOB_SQL: Final = """
-INSERT INTO ingest_jobs (job_id, dataset, fingerprint, source) VALUES ($1, $2, $3, $4)
+INSERT INTO ingest_jobs (job_id, dataset, fingerprint, source, dry_run)
+VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (job_id) DO NOTHING
 """
 _DESCRIPTOR_SQL: Final = "SELECT descriptor::text FROM ingest_datasets WHERE fingerprint = $1"
 _FAIL_SQL: Final = "UPDATE ingest_jobs SET error = $2 WHERE job_id = $1 AND error IS NULL"
 _ERROR_SQL: Final = "SELECT error FROM ingest_jobs WHERE job_id = $1"
+_SEAL_SQL: Final = """
+UPDATE ingest_jobs SET records = $2, batches = $3, bytes = $4, sealed_at = now()
+WHERE job_id = $1 AND sealed_at IS NULL
+"""
+_SEALED_SQL: Final = "SELECT records, batches, bytes FROM ingest_jobs WHERE job_id = $1"
+_UNSEAL_SQL: Final = """
+UPDATE ingest_jobs SET records = NULL, batches = NULL, bytes = NULL, sealed_at = NULL
+WHERE job_id = $1 AND dry_run
+"""
+_CLEAR_REJECTS_SQL: Final = "DELETE FROM ingest_rejects WHERE job_id = $1"
+_REJECTS_SQL: Final = """
+INSERT INTO ingest_rejects (job_id, line_no, reason, raw, detail)
+SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[])
+ON CONFLICT DO NOTHING
+"""
 
 
 @dataclass(frozen=True)
@@ -46,6 +63,16 @@ class Job:
     dataset: str
     fingerprint: str
     source: str
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class Totals:
+    """A whole file as the producer cut it: its records, its batches and its size in bytes."""
+
+    records: int
+    batches: int
+    bytes: int
 
 
 def descriptor_text(dataset: Dataset) -> str:
@@ -71,7 +98,8 @@ async def register(conn: Conn, dataset: Dataset, job: Job) -> str | None:
     async with _migrated(), conn.transaction():
         await conn.execute(_DATASET_SQL, dataset.fingerprint, dataset.name,
                            descriptor_text(dataset))
-        await conn.execute(_JOB_SQL, job.job_id, job.dataset, job.fingerprint, job.source)
+        await conn.execute(_JOB_SQL, job.job_id, job.dataset, job.fingerprint, job.source,
+                           job.dry_run)
         error: str | None = await conn.fetchval(_ERROR_SQL, job.job_id)
     return error
 
@@ -102,3 +130,33 @@ async def job_error(conn: Conn, job_id: str) -> str | None:
     async with _migrated():
         error: str | None = await conn.fetchval(_ERROR_SQL, job_id)
     return error
+
+
+async def seal(conn: Conn, job_id: str, totals: Totals) -> Totals:
+    """Record the job's totals once (the first seal is kept: sealing again writes nothing);
+    the totals stored, which differ from ``totals`` only if an earlier run cut the file into
+    other batches (another --batch-size). ValueError for a job that was never registered."""
+    async with _migrated(), conn.transaction():
+        await conn.execute(_SEAL_SQL, job_id, totals.records, totals.batches, totals.bytes)
+        row = await conn.fetchrow(_SEALED_SQL, job_id)
+    if row is None:
+        raise ValueError(f"job {job_id} is not registered")
+    return Totals(row["records"], row["batches"], row["bytes"])
+
+
+async def restart_dry_run(conn: Conn, job_id: str) -> None:
+    """Empty a dry-run job's report (its rejects, its seal) before it is written again."""
+    async with _migrated(), conn.transaction():
+        status: str = await conn.execute(_UNSEAL_SQL, job_id)
+        if not status.endswith(" 1"):
+            raise ValueError(f"job {job_id} is not a registered dry run")
+        await conn.execute(_CLEAR_REJECTS_SQL, job_id)
+
+
+async def add_rejects(conn: Conn, job_id: str, rejects: Sequence[RejectRow]) -> None:
+    """A dry run's rejects, as a consumer writes a batch's (one row per record, by line)."""
+    if rejects:
+        async with _migrated():
+            await conn.execute(_REJECTS_SQL, job_id, [r.line_no for r in rejects],
+                               [r.reason for r in rejects], [r.raw for r in rejects],
+                               [r.detail for r in rejects])

@@ -166,8 +166,14 @@ class ProducerSettings:
     escape_char: str | None = None
     encoding: str | None = None
     no_header: bool = False
+    # --dry-run: validate in-process, publish nothing (producer/dryrun.py); the rejects report
+    # goes to rejects_out (None: <file's stem>.rejects.csv next to the file).
+    dry_run: bool = False
+    rejects_out: Path | None = None
 
     def __post_init__(self) -> None:
+        if self.rejects_out is not None and not self.dry_run:
+            raise UserError("--rejects-out names the dry run's report: use it with --dry-run")
         if self.parallel < 1:
             raise UserError("--parallel must be at least 1")
         if self.batch_size < 1:

@@ -57,6 +57,11 @@ class Summary:
     confirmed_up_to_line: int = 0
     offset_store_available: bool = True
     offset_saved: bool = False
+    # The job's seal (ingest_jobs), the whole file's totals, once every batch is confirmed.
+    sealed: bool = False
+    records: int = 0
+    batches: int = 0
+    bytes: int = 0
     elapsed_s: float = 0.0
     rows_per_s: float = 0.0
     message: str = ""
@@ -65,10 +70,15 @@ class Summary:
         return asdict(self)
 
 
-def job_id_for(dataset_name: str, dataset_fingerprint: str, file_digest: str) -> str:
+def job_id_for(dataset_name: str, dataset_fingerprint: str, file_digest: str, *,
+               dry_run: bool = False) -> str:
     """The job id: derived from the dataset (its rules, dialect, table: the fingerprint) and the
-    file's content only; the same file under another dataset or dialect is another job."""
-    digest = hashlib.sha256(f"{dataset_fingerprint}\0{file_digest}".encode()).hexdigest()
+    file's content only; the same file under another dataset or dialect is another job. A dry
+    run's job is another job again (``\0dry-run``): it never blocks or resumes a real run."""
+    parts = [dataset_fingerprint, file_digest]
+    if dry_run:
+        parts.append("dry-run")
+    digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()
     return f"{dataset_name}-{digest[:24]}"
 
 
@@ -197,6 +207,37 @@ class Producer:
             log.warning("this job was stopped earlier; its batches may be refused again",
                         error=error)
 
+    async def _seal(self, totals: registry.Totals) -> None:
+        """Record the whole file's totals in its job (idempotent: a rerun of a complete job,
+        or one that died before sealing, seals it with the same totals). The totals come from
+        the confirmed position, which counts from the file's start also on a resumed run (the
+        saved offset carries the batches and records before it): no need to re-read."""
+        job_id = self.summary.job_id
+        faults.hit("producer.before_seal")
+        try:
+            stored = await self._database(
+                "seal the job", lambda conn: registry.seal(conn, job_id, totals))
+        except RetryBudgetExhausted as exc:
+            self.gave_up_on = "PostgreSQL"
+            self.summary.status = "gave_up"
+            self.summary.message = f"every batch is confirmed but the job is not sealed: {exc}"
+            return
+        except Stopped:
+            if self.signal is None:
+                raise
+            self.summary.status = "interrupted"
+            self.summary.message = f"stopped by {signal.Signals(self.signal).name}"
+            return
+        if stored != totals:
+            log.warning("the job was sealed earlier with other totals (another --batch-size "
+                        "or --batch-bytes?): keeping those", sealed=asdict(stored),
+                        this_run=asdict(totals))
+        log.info("job sealed", records=stored.records, batches=stored.batches,
+                 bytes=stored.bytes)
+        self.summary.sealed = True
+        self.summary.records, self.summary.batches = stored.records, stored.batches
+        self.summary.bytes = stored.bytes
+
     def _reader(self, spec: Dataset) -> Reader:
         """The file's reader: the dataset's layout with the dialect and encoding options."""
         s = self.s
@@ -225,6 +266,7 @@ class Producer:
             self.summary.batches_total = saved.seq
             self.summary.confirmed_up_to_line = saved.line - 1
             self.summary.offset_saved = True
+            await self._seal(registry.Totals(saved.rows, saved.seq, size))
             return None
         log.info("resuming from saved offset", line=saved.line, byte=saved.byte, seq=saved.seq)
         self.summary.resumed_from_line = saved.line
@@ -260,7 +302,9 @@ class Producer:
                 await saver
             await self._final_save(size, done=complete)
         if complete:
-            self.summary.batches_total = self.watermark.position.seq
+            pos = self.watermark.position
+            self.summary.batches_total = pos.seq
+            await self._seal(registry.Totals(pos.rows, pos.seq, size))
         elif self.signal is not None:
             self.summary.status = "interrupted"
             self.summary.message = f"stopped by {signal.Signals(self.signal).name}"

@@ -19,6 +19,7 @@ from libs.settings import (
     parse_key,
 )
 from producer.app import Producer, exit_code
+from producer.dryrun import DryRun
 
 HELP = """Stream a CSV file into RabbitMQ in batches, with publisher confirms.
 
@@ -44,7 +45,12 @@ spent, or blocked longer than --blocked-timeout: rerun to continue); 2 user or c
 error (missing file, bad header, unknown dataset or table, a dataset that does not fit its
 table, bad option, database not migrated, a refusal of the broker or PostgreSQL: login,
 permissions, message size); 130/143 stopped by SIGINT/SIGTERM after saving the offset. The
-result is one JSON line on stdout."""
+result is one JSON line on stdout.
+
+--dry-run reads and validates the whole file in this process with the consumers' rules and
+reasons, finds duplicate keys in the file and against the table, writes the rejects to
+--rejects-out and to the dry run's own job in ingest_rejects, and prints the summary with
+"dry_run": true. Nothing is published and no table of yours changes."""
 
 
 @click.command(cls=Command, help=HELP,
@@ -99,12 +105,21 @@ result is one JSON line on stdout."""
                    "utf-8-sig, latin-1, cp1252, utf-16, utf-16le, utf-16be (transcoded).")
 @click.option("--no-header", envvar="INGEST_NO_HEADER", is_flag=True, default=False,
               help="The file has no header line: columns are the dataset's fields in order.")
+@click.option("--dry-run", envvar="INGEST_DRY_RUN", is_flag=True, default=False,
+              help="Validate every record as a load would (rules, duplicate keys in the file "
+                   "and against the table) and write the rejects report; publish nothing, "
+                   "change no table. Needs neither RabbitMQ nor Redis.")
+@click.option("--rejects-out", envvar="INGEST_REJECTS_OUT", default=None,
+              type=click.Path(path_type=Path, dir_okay=False),
+              help="With --dry-run: the rejects report (CSV) [default: FILE's stem + "
+                   ".rejects.csv, next to FILE].")
 @common_options
 def main(file: Path, table: str | None, key: str | None, datasets_dir: Path,
          database_url: str, parallel: int, batch_size: int, batch_bytes: int, redis_url: str,
          redis_prefix: str, retry_budget: float, publish_timeout: float, blocked_timeout: float,
          offset_ttl_days: int, progress: bool, delimiter: str | None, quote_char: str | None,
-         escape_char: str | None, encoding: str | None, no_header: bool, amqp_url: str,
+         escape_char: str | None, encoding: str | None, no_header: bool, dry_run: bool,
+         rejects_out: Path | None, amqp_url: str,
          queue: str, delivery_limit: int,
          dataset: str, log_level: str, log_format: str) -> None:
     setup_logging(log_level, log_format)
@@ -120,13 +135,16 @@ def main(file: Path, table: str | None, key: str | None, datasets_dir: Path,
             blocked_timeout=blocked_timeout,
             offset_ttl_days=offset_ttl_days, progress=progress, delimiter=delimiter,
             quote_char=quote_char, escape_char=escape_char, encoding=encoding,
-            no_header=no_header)
+            no_header=no_header, dry_run=dry_run, rejects_out=rejects_out)
     except UserError as exc:
         fail(str(exc), c.EXIT_USAGE)
-    producer = Producer(settings)
+    producer = (DryRun if dry_run else Producer)(settings)
     summary = run_main(producer.run, producer.handle_signal)
     print_result(summary.as_dict())
-    if summary.status == "gave_up":
+    if summary.status == "gave_up" and dry_run:
+        click.echo(f"error: gave up on {producer.gave_up_on}: {summary.message}; rerun the "
+                   "dry run", err=True)
+    elif summary.status == "gave_up":
         click.echo(f"error: gave up on {producer.gave_up_on}: {summary.rows_confirmed} rows "
                    f"confirmed (up to line {summary.confirmed_up_to_line}); rerun to continue. "
                    f"{summary.message}", err=True)

@@ -14,7 +14,6 @@ import aio_pika
 import asyncpg
 import pytest
 
-from consumer.parse import prepare
 from libs import amqp
 from libs import constants as c
 from libs.csvfile import read_header
@@ -25,6 +24,7 @@ from libs.schema import from_file
 from libs.schema.compile import plan
 from libs.schema.from_table import reflect
 from libs.settings import AmqpSettings
+from libs.validate import prepare
 from producer.chunks import Position, iter_chunks
 from tests.checker import assert_exact, check, expected
 from tests.pipeline import (

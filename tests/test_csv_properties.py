@@ -2,7 +2,7 @@
 
 Random mixes of quotes, CR, LF, CRLF, commas, blank lines, non-UTF-8 bytes and NUL go through
 the producer's chunker (producer/chunks.py), the batch message (libs/messages.py) and the
-consumer's prepare() (consumer/parse.py). For every input: each record the producer counts is
+consumer's prepare() (libs/validate.py). For every input: each record the producer counts is
 exactly one row or one reject in the consumer, on the same lines the independent checker
 (tests/checker.py) finds; batches are deliverable and bounded; prepare() never raises. The
 record bounds are made small (lines, bytes) so the unclosed-quote rules are reached.
@@ -17,12 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumer.parse import prepare
 from libs.csvfile import MalformedRecord, parse_fields
 from libs.errors import UserError
 from libs.messages import Batch, decode
 from libs.schema import from_file
 from libs.schema.compile import plan
+from libs.validate import prepare
 from producer.chunks import Chunk, Position, iter_chunks
 from tests import checker
 

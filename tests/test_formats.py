@@ -340,8 +340,8 @@ def test_producer_reader_takes_the_options() -> None:
 def test_prepare_reads_with_the_jobs_reader() -> None:
     """The consumer side: a semicolon latin-1 batch, decoded and split by the dataset's reader;
     keys from a libs.schema plan (single, composite, none)."""
-    from consumer.parse import prepare
     from libs.messages import Batch
+    from libs.validate import prepare
 
     ds = dataset(";", encoding="latin-1")
     body = "zé@x.io;Zoë;M;1;;;;;\nZé@x.io;Z;M;1;;;;;\nbad;a\n".encode("latin-1")

@@ -21,12 +21,12 @@ import sys
 
 import pytest
 
-from consumer.parse import prepare
 from libs.errors import UserError
 from libs.formats import Position, reader_for
 from libs.messages import Batch
 from libs.schema import from_file
 from libs.schema.compile import plan as make_plan
+from libs.validate import prepare
 from tests.pipeline import FIELD_CASES, ROOT
 
 pytestmark = pytest.mark.unit

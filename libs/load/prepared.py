@@ -1,6 +1,6 @@
 """A batch after validation, as the load path takes it: rows to load and rejects by line.
 
-The reader side (``consumer/parse.prepare`` with the job's ``libs.formats`` reader) makes it;
+The reader side (``libs/validate.prepare`` with the job's ``libs.formats`` reader) makes it;
 the load modes (``libs.load``) write it. Each row is the plan's canonical values followed by
 the lineage tail ``(job_id, line_no)``; rows and rejects are in line order.
 """

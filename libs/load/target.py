@@ -56,7 +56,7 @@ class Target:
     def key_text(self, row: Row) -> str:
         """The key of a row as one text: the value the plan made (normalized emails,
         lowercase uuids, ...); for a composite key the JSON array of the values
-        (``json.dumps(list, ensure_ascii=False)``, the form consumer/parse.prepare dedupes
+        (``json.dumps(list, ensure_ascii=False)``, the form libs/validate.prepare dedupes
         a batch by). ``ingest_keys.key`` holds it."""
         index = self.key_index
         if len(index) == 1:

@@ -1,4 +1,5 @@
-"""Turn a batch message into typed rows and rejects (CPU only, no I/O).
+"""Turn a batch into typed rows and rejects (CPU only, no I/O): the one validation path of the
+consumer (before loading) and of the producer's dry run (producer/dryrun.py).
 
 The records come from the job's reader (``libs.formats.reader_for(dataset)``): its layout,
 dialect and encoding, never local settings.
@@ -20,7 +21,7 @@ from libs.schema.compile import Reject
 from libs.schema.model import Dataset
 from libs.schema.reasons import DUPLICATE_KEY
 
-__all__ = ["Prepared", "RejectRow", "prepare", "printable"]
+__all__ = ["Prepared", "RejectRow", "key_function", "prepare", "printable"]
 
 
 def _legacy_reader(max_record_bytes: int) -> Reader:
@@ -49,6 +50,15 @@ def _key_of(plan: Any) -> tuple[int, KeyOf | None, str]:
         return where[0], None, key[0]
     pick = itemgetter(*where)
     return 0, (lambda row: json.dumps(list(pick(row)), ensure_ascii=False)), ",".join(key)
+
+
+def key_function(plan: Any) -> tuple[KeyOf, str] | None:
+    """(the key of a validated row, as ``prepare`` dedupes by; the key's name), or None for a
+    dataset without a key (nothing is a duplicate)."""
+    if not plan.dataset.primary_key:
+        return None
+    key_at, key_of, key_name = _key_of(plan)
+    return (key_of or itemgetter(key_at)), key_name
 
 
 def _unique() -> KeyOf:
