@@ -56,17 +56,19 @@ def _unique() -> KeyOf:
     return lambda row: next(numbers)
 
 
-def prepare(batch: Batch, plan: Any, reader: Reader | int) -> Prepared:
+def prepare(batch: Batch, plan: Any, reader: Reader | int, *,
+            first_wins: bool = True) -> Prepared:
     """Validate every record of the batch; the earliest line keeps a key used twice.
 
     ``reader``: the job's reader (``reader_for(dataset)``); an int is the legacy
-    max_record_bytes of the default dialect.
+    max_record_bytes of the default dialect. ``first_wins=False`` (upsert, merge): every
+    valid record is a row, duplicates included; the load mode picks the version that wins.
     """
     if isinstance(reader, int):
         reader = _legacy_reader(reader)
     reader = reader.with_header(batch.columns)
     out = Prepared(body=batch.body, first_line=batch.first_line, reader=reader)
-    key_at, key_of, key_name = _key_of(plan)
+    key_at, key_of, key_name = _key_of(plan) if first_wins else (0, _unique(), "")
     seen: dict[object, int] = {}
     validate, job = plan.validate, batch.job_id
     out.plain = _is_plain(batch.body)

@@ -30,8 +30,8 @@ INSERT INTO ingest_datasets (fingerprint, name, descriptor) VALUES ($1, $2, $3::
 ON CONFLICT (fingerprint) DO NOTHING
 """
 _JOB_SQL: Final = """
-INSERT INTO ingest_jobs (job_id, dataset, fingerprint, source) VALUES ($1, $2, $3, $4)
-ON CONFLICT (job_id) DO NOTHING
+INSERT INTO ingest_jobs (job_id, dataset, fingerprint, source, mode)
+VALUES ($1, $2, $3, $4, $5) ON CONFLICT (job_id) DO NOTHING
 """
 _DESCRIPTOR_SQL: Final = "SELECT descriptor::text FROM ingest_datasets WHERE fingerprint = $1"
 _FAIL_SQL: Final = "UPDATE ingest_jobs SET error = $2 WHERE job_id = $1 AND error IS NULL"
@@ -40,12 +40,15 @@ _ERROR_SQL: Final = "SELECT error FROM ingest_jobs WHERE job_id = $1"
 
 @dataclass(frozen=True)
 class Job:
-    """A job as registered: its id, dataset name and fingerprint, and the file's name."""
+    """A job as registered: its id, dataset name and fingerprint, the file's name and the
+    load mode (``ingest_jobs.mode``, which the consumers apply). Registering it gives it its
+    place in job order (``ingest_jobs.job_seq``), kept by a rerun."""
 
     job_id: str
     dataset: str
     fingerprint: str
     source: str
+    mode: str = "insert"
 
 
 def descriptor_text(dataset: Dataset) -> str:
@@ -71,7 +74,8 @@ async def register(conn: Conn, dataset: Dataset, job: Job) -> str | None:
     async with _migrated(), conn.transaction():
         await conn.execute(_DATASET_SQL, dataset.fingerprint, dataset.name,
                            descriptor_text(dataset))
-        await conn.execute(_JOB_SQL, job.job_id, job.dataset, job.fingerprint, job.source)
+        await conn.execute(_JOB_SQL, job.job_id, job.dataset, job.fingerprint, job.source,
+                           job.mode)
         error: str | None = await conn.fetchval(_ERROR_SQL, job.job_id)
     return error
 

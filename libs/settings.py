@@ -166,6 +166,7 @@ class ProducerSettings:
     escape_char: str | None = None
     encoding: str | None = None
     no_header: bool = False
+    mode: str | None = None  # the load mode; None: the dataset's x-ingest.mode
 
     def __post_init__(self) -> None:
         if self.parallel < 1:

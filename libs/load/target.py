@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Final
 
 from libs.schema.compile import Plan
 from libs.schema.from_table import Reflected
+from libs.schema.model import MergeCodes
 from libs.schema.names import qualified
 
 LINEAGE: Final = ("job_id", "line_no")
@@ -42,6 +43,7 @@ class Target:
     columns: tuple[str, ...]
     key: tuple[str, ...]
     in_row: bool
+    merge: MergeCodes = field(default_factory=MergeCodes)  # merge's operation column, codes
 
     @cached_property
     def key_index(self) -> tuple[int, ...]:
@@ -77,4 +79,5 @@ def target_for(plan: Plan, reflected: Reflected) -> Target:
     return Target(name=name, table=qualified(table.name, table.schema), relname=table.name,
                   schema=table.schema, columns=plan.columns,
                   key=plan.dataset.primary_key,
-                  in_row=has_lineage_columns(reflected, plan.columns))
+                  in_row=has_lineage_columns(reflected, plan.columns),
+                  merge=plan.dataset.load.merge)
