@@ -41,13 +41,15 @@ COUNTERS: Final = ("inserted", "updated", "deleted", "unchanged", "superseded", 
 EFFECTS: Final = {"i": "inserted", "u": "updated", "d": "deleted", "n": "unchanged"}
 _FINISH: Final = (
     "UPDATE ingest_batches SET inserted = $4, updated = $5, deleted = $6, unchanged = $7, "
-    "superseded = $8, rejected = $9, skipped = $10, finished_at = now() "
+    "superseded = $8, rejected = $9, skipped = $10, finished_at = clock_timestamp() "
     "WHERE job_id = $1 AND first_line = $2 AND last_line = $3")
+# Counted per batch row first: an UPDATE joined to several rows updates its row once.
 _MOVE: Final = (
     "UPDATE ingest_batches b SET {source} = b.{source} - m.n, {dest} = b.{dest} + m.n "
-    "FROM (SELECT job_id, line_no, count(*) AS n FROM unnest($1::text[], $2::int[]) "
-    "AS u(job_id, line_no) GROUP BY 1, 2) m WHERE b.job_id = m.job_id "
-    "AND m.line_no BETWEEN b.first_line AND b.last_line")
+    "FROM (SELECT o.job_id, o.first_line, o.last_line, count(*) AS n FROM ingest_batches o "
+    "JOIN unnest($1::text[], $2::int[]) AS u(job_id, line_no) ON o.job_id = u.job_id "
+    "AND u.line_no BETWEEN o.first_line AND o.last_line GROUP BY 1, 2, 3) m "
+    "WHERE (b.job_id, b.first_line, b.last_line) = (m.job_id, m.first_line, m.last_line)")
 _FAIL: Final = (
     "INSERT INTO ingest_jobs (job_id, dataset, source, fingerprint, error) "
     "VALUES ($1, $2, $3, NULLIF($4, ''), $5) ON CONFLICT (job_id) DO UPDATE "

@@ -304,7 +304,11 @@ class _Run:
         wins: dict[int, tuple[str, int]] = {}  # line -> the version it displaces
         losers: list[RejectRow] = []
         job = self.batch.job_id
-        conflicts = await conn.fetch(sql.conflicts, *([] if self.t.in_row else [self.t.name]))
+        args = [] if self.t.in_row else [self.t.name]
+        await conn.fetch(sql.conflicts, *args)  # locks the rows, waiting for their writers
+        # Read again: a statement that waited for a lock sees the locked row's new version
+        # but the snapshot's ingest_keys (a stale holder); the next statement sees both.
+        conflicts = await conn.fetch(sql.conflicts, *args)
         for row in conflicts:
             line, held_job, held_line = row["line_no"], row["held_job"], row["held_line"]
             if held_job is not None and held_line is not None and (
