@@ -52,7 +52,7 @@ def batches(path: Path, size: int, job: str) -> list[Batch]:
 
 
 async def load_all(pool: asyncpg.Pool, url: str, work: list[tuple[Batch, Prepared]],
-                   target: Target, parallel: int) -> float:
+                   target: Target, parallel: int, job_seq: int) -> float:
     loader = InsertLoader(pool, url)
     queue = list(reversed(work))
     started = time.perf_counter()
@@ -60,7 +60,7 @@ async def load_all(pool: asyncpg.Pool, url: str, work: list[tuple[Batch, Prepare
     async def worker() -> None:
         while queue:
             batch, prepared = queue.pop()
-            await loader.load(batch, prepared, target)
+            await loader.load(batch, prepared, target, job_seq)
 
     await asyncio.gather(*(worker() for _ in range(parallel)))
     return time.perf_counter() - started
@@ -98,13 +98,16 @@ async def run(args: argparse.Namespace, url: str, base: str, path: Path) -> None
                                    "ingest_rejects, ingest_jobs")
                 async with pool.acquire() as conn:
                     reflected = await reflect(conn, table)
-                for round_, job in (("first load", "first"), ("replay (all duplicates)", "again")):
+                for job_seq, (round_, job) in enumerate(
+                        (("first load", "first"), ("replay (all duplicates)", "again")), 1):
                     items = batches(path, args.batch_size, f"{table}-{job}")
                     mapped: Plan = plan(dataset, items[0].columns, partial=True)
                     target = target_for(mapped, reflected)
                     work = [(b, prepare(b, mapped, 16 << 20)) for b in items]
                     rows = sum(len(p.rows) for _, p in work)
-                    seconds = await load_all(pool, url, work, target, args.parallel)
+                    await pool.execute("INSERT INTO ingest_jobs (job_id, dataset, job_seq) "
+                                       "VALUES ($1, 'customers', $2)", f"{table}-{job}", job_seq)
+                    seconds = await load_all(pool, url, work, target, args.parallel, job_seq)
                     lineage = "in-row job_id/line_no" if target.in_row else "ingest_keys"
                     key = (table, round_)
                     if key not in best or seconds < best[key][0]:

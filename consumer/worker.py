@@ -32,9 +32,11 @@ from libs.errors import (
     Stopped,
 )
 from libs.load import Loader, Outcome, mode_class
+from libs.load.jobs import Jobs
 from libs.load.prepared import Prepared
 from libs.load.target import Target
 from libs.retry import retry_transient
+from libs.schema.reasons import DUPLICATE_KEY
 from libs.settings import ConsumerSettings
 from libs.validate import prepare
 
@@ -53,14 +55,20 @@ class NotMine(Exception):
 
 @dataclass
 class Stats:
-    """A consumer's counters (README, "Counters"). Over every consumer of a job:
-    records = rows_inserted + rows_replaced + rows_rejected."""
+    """A consumer's counters (README, "Counters"), for the batches it committed: records =
+    inserted + updated + deleted + unchanged + superseded + rejected + skipped. A commit that
+    changes the fate of another batch's record moves that count here too (inserted ->
+    rejected, ...), so the sums over every consumer of a job are the job's counts."""
 
     batches_done: int = 0
     records: int = 0
-    rows_inserted: int = 0
-    rows_replaced: int = 0
-    rows_rejected: int = 0
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    superseded: int = 0
+    rejected: int = 0
+    skipped: int = 0
     rejects_by_reason: Counter[str] = field(default_factory=Counter)
     duplicate_deliveries: int = 0
     dead_lettered: int = 0
@@ -76,9 +84,13 @@ class Stats:
             return
         self.batches_done += 1
         self.records += outcome.records
-        self.rows_inserted += outcome.inserted
-        self.rows_replaced += outcome.replaced
-        self.rows_rejected += sum(outcome.rejected.values())
+        for name, value in outcome.counts().items():
+            setattr(self, name, getattr(self, name) + value)
+        for (source, dest), n in outcome.moved.items():
+            setattr(self, source, getattr(self, source) - n)
+            setattr(self, dest, getattr(self, dest) + n)
+            if dest == "rejected":  # insert mode's displacement: the holder is a duplicate now
+                self.rejects_by_reason[DUPLICATE_KEY] += n
         self.rejects_by_reason.update(outcome.rejected)
 
     def dead_letter(self) -> None:
@@ -102,6 +114,7 @@ class Worker:
         self._queue: AbstractQueue | None = None
         self._exchange: AbstractExchange | None = None
         self._resolver: Resolver | None = None
+        self._jobs: Jobs | None = None
         self._loaders: dict[str, Loader] = {}
         self._deliveries = 0
         self._returning = 0  # in-flight tasks that only send a batch back
@@ -136,6 +149,7 @@ class Worker:
                               what="check the database schema", stop=self.stop)
         self._resolver = Resolver(self._pool, self.s.postgres.url, self.s.datasets_dir,
                                   self.s.max_record_bytes)
+        self._jobs = Jobs(self._pool, self.s.postgres.url)
         self._connection = await retry_transient(
             lambda: amqp.connect(self.s.amqp, "csv-ingest-consumer"), budget=budget,
             what="connect to RabbitMQ", stop=self.stop)
@@ -235,10 +249,9 @@ class Worker:
                 outcome = await self._process(batch)
                 await self._settle(message, ack=True)
                 self.stats.add(outcome)
+                counts = {} if outcome.duplicate else outcome.counts()
                 log.info("batch done" if not outcome.duplicate else "duplicate delivery: acked",
-                         rows=outcome.inserted, replaced=outcome.replaced,
-                         rejects=sum(outcome.rejected.values()),
-                         ms=round((time.monotonic() - started) * 1000, 1))
+                         **counts, ms=round((time.monotonic() - started) * 1000, 1))
         except NotMine as exc:
             log.warning("batch of another dataset: returned to the queue", dataset=str(exc),
                         loads=list(self.s.datasets))
@@ -288,7 +301,10 @@ class Worker:
         assert self._resolver is not None
         resolver = self._resolver
         dataset = await self._retry(lambda: resolver.dataset(batch), "resolve dataset")
-        loader = self._loader(dataset.load.mode)
+        jobs = self._jobs
+        assert jobs is not None
+        job = await self._retry(lambda: jobs.get(batch, dataset.load.mode), "look up the job")
+        loader = self._loader(job.mode)
         # Republished and redelivered batches skip validation, the costly part.
         # After a signal an attempt under way finishes (_drain bounds it); none is retried.
         status = await self._retry(lambda: loader.status(batch), "look up batch")
@@ -300,9 +316,12 @@ class Worker:
         try:
             target = await self._retry(lambda: resolver.target(batch, dataset, plan),
                                        "check the table")
-            prepared = prepare(batch, plan, resolver.reader(dataset))
+            prepared = prepare(batch, plan, resolver.reader(dataset),
+                               first_wins=loader.first_wins)
+            if hold := faults.hold_s("consumer.hold", str(batch.seq)):
+                await asyncio.sleep(hold)
             try:
-                return await self._load(loader, batch, prepared, target)
+                return await self._load(loader, batch, prepared, target, job.seq)
             except ConfigurationError as exc:
                 if getattr(exc.__cause__, "sqlstate", None) not in SCHEMA_CHANGED:
                     raise
@@ -310,7 +329,7 @@ class Worker:
                 target = await self._retry(
                     lambda: resolver.target(batch, dataset, plan, recheck=True),
                     "check the table")
-                return await self._load(loader, batch, prepared, target)
+                return await self._load(loader, batch, prepared, target, job.seq)
         except TableChanged as exc:
             resolver.forget(batch.job_id)
             error = str(exc)
@@ -318,8 +337,9 @@ class Worker:
             raise TableChanged(kept) from exc
 
     async def _load(self, loader: Loader, batch: messages.Batch, prepared: Prepared,
-                    target: Target) -> Outcome:
-        return await self._retry(lambda: loader.load(batch, prepared, target), "load batch")
+                    target: Target, job_seq: int) -> Outcome:
+        return await self._retry(lambda: loader.load(batch, prepared, target, job_seq),
+                                 "load batch")
 
     async def _retry(self, attempt: Callable[[], Awaitable[T]], what: str) -> T:
         return await retry_transient(attempt, budget=self.s.retry_timeout, what=what,

@@ -3,6 +3,13 @@
 ``INGEST_FAULT_AFTER=N`` kills on the N-th time the point is reached (default 1);
 ``INGEST_FAULT_KEY=K`` only counts hits made with that key (e.g. one message id). When the
 variable is unset, ``hit`` is one comparison.
+
+One point delays instead of killing: ``consumer.hold`` (:func:`hold_s`) holds chosen batches
+before their load, so tests force the order batches commit in. ``INGEST_FAULT_KEY`` lists
+batch seqs (comma-separated) in the order they should load; the k-th (from 0) waits k x
+``INGEST_FAULT_AFTER`` seconds (a number, e.g. 0.5); a batch not listed does not wait. With
+every batch in flight at once (``--parallel`` at least the number of batches), ``5,4,3,2,1``
+makes a consumer commit five batches in reverse order.
 """
 
 from __future__ import annotations
@@ -13,7 +20,8 @@ import signal
 from libs.constants import FAULT_AFTER_ENV, FAULT_ENV, FAULT_KEY_ENV
 
 _point = os.environ.get(FAULT_ENV) or None
-_after = int(os.environ.get(FAULT_AFTER_ENV, "1") or "1")
+_after_text = os.environ.get(FAULT_AFTER_ENV, "1") or "1"
+_after = int(float(_after_text))
 _key = os.environ.get(FAULT_KEY_ENV) or None
 _count = 0
 
@@ -39,3 +47,12 @@ def trips(point: str) -> bool:
 
 def armed(point: str) -> bool:
     return _point == point
+
+
+def hold_s(point: str, key: str) -> float:
+    """Seconds to hold ``key`` at the armed delay ``point``: its place in the comma-separated
+    ``INGEST_FAULT_KEY`` times ``INGEST_FAULT_AFTER``; 0 when not armed or not listed."""
+    if _point is None or point != _point or _key is None:
+        return 0.0
+    keys = [k.strip() for k in _key.split(",")]
+    return keys.index(key) * float(_after_text) if key in keys else 0.0

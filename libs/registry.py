@@ -31,9 +31,8 @@ INSERT INTO ingest_datasets (fingerprint, name, descriptor) VALUES ($1, $2, $3::
 ON CONFLICT (fingerprint) DO NOTHING
 """
 _JOB_SQL: Final = """
-INSERT INTO ingest_jobs (job_id, dataset, fingerprint, source, dry_run)
-VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (job_id) DO NOTHING
+INSERT INTO ingest_jobs (job_id, dataset, fingerprint, source, mode, dry_run)
+VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (job_id) DO NOTHING
 """
 _DESCRIPTOR_SQL: Final = "SELECT descriptor::text FROM ingest_datasets WHERE fingerprint = $1"
 _FAIL_SQL: Final = "UPDATE ingest_jobs SET error = $2 WHERE job_id = $1 AND error IS NULL"
@@ -57,12 +56,15 @@ ON CONFLICT DO NOTHING
 
 @dataclass(frozen=True)
 class Job:
-    """A job as registered: its id, dataset name and fingerprint, and the file's name."""
+    """A job as registered: its id, dataset name and fingerprint, the file's name and the
+    load mode (``ingest_jobs.mode``, which the consumers apply). Registering it gives it its
+    place in job order (``ingest_jobs.job_seq``), kept by a rerun."""
 
     job_id: str
     dataset: str
     fingerprint: str
     source: str
+    mode: str = "insert"
     dry_run: bool = False
 
 
@@ -99,7 +101,7 @@ async def register(conn: Conn, dataset: Dataset, job: Job) -> str | None:
         await conn.execute(_DATASET_SQL, dataset.fingerprint, dataset.name,
                            descriptor_text(dataset))
         await conn.execute(_JOB_SQL, job.job_id, job.dataset, job.fingerprint, job.source,
-                           job.dry_run)
+                           job.mode, job.dry_run)
         error: str | None = await conn.fetchval(_ERROR_SQL, job.job_id)
     return error
 

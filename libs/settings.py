@@ -166,6 +166,7 @@ class ProducerSettings:
     escape_char: str | None = None
     encoding: str | None = None
     no_header: bool = False
+    mode: str | None = None  # the load mode; None: the dataset's x-ingest.mode
     # --dry-run: validate in-process, publish nothing (producer/dryrun.py); the rejects report
     # goes to rejects_out (None: <file's stem>.rejects.csv next to the file).
     dry_run: bool = False

@@ -34,7 +34,7 @@ from libs.retry import retry_transient
 from libs.schema.model import Dataset
 from libs.settings import ProducerSettings
 from producer.chunks import Chunk, Position
-from producer.datasets import declared, header_plan, resolve
+from producer.datasets import declared, header_plan, load_mode, resolve
 from producer.progress import Progress
 from producer.watermark import Watermark
 
@@ -47,6 +47,7 @@ class Summary:
     job_id: str = ""
     file: str = ""
     dataset: str = ""
+    mode: str = ""
     status: str = "ok"
     rows_read: int = 0
     rows_confirmed: int = 0
@@ -70,12 +71,15 @@ class Summary:
         return asdict(self)
 
 
-def job_id_for(dataset_name: str, dataset_fingerprint: str, file_digest: str, *,
-               dry_run: bool = False) -> str:
-    """The job id: derived from the dataset (its rules, dialect, table: the fingerprint) and the
-    file's content only; the same file under another dataset or dialect is another job. A dry
-    run's job is another job again (``\0dry-run``): it never blocks or resumes a real run."""
+def job_id_for(dataset_name: str, dataset_fingerprint: str, file_digest: str,
+               mode: str = "insert", *, dry_run: bool = False) -> str:
+    """The job id: derived from the dataset (its rules, dialect, table: the fingerprint), the
+    file's content and the load mode; the same file under another dataset, dialect or mode is
+    another job. Insert adds nothing (an insert job of the previous version keeps its id). A
+    dry run's job is another job again (``\0dry-run``): it never blocks or resumes a real run."""
     parts = [dataset_fingerprint, file_digest]
+    if mode != "insert":
+        parts.append(mode)
     if dry_run:
         parts.append("dry-run")
     digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()
@@ -163,12 +167,13 @@ class Producer:
         spec = reader.dataset
         self.summary.dataset = spec.name
         header = self._read_header(handle, reader)
-        header_plan(resolved, header.columns)
+        mapped = header_plan(resolved, header.columns)
+        self.summary.mode = mode = load_mode(self.s.mode, spec, mapped.columns)
         check_columns_fit(header.columns)
         digest = await asyncio.to_thread(fingerprint, self.s.file)
-        self.summary.job_id = job_id = job_id_for(spec.name, spec.fingerprint, digest)
+        self.summary.job_id = job_id = job_id_for(spec.name, spec.fingerprint, digest, mode)
         structlog.contextvars.bind_contextvars(job_id=job_id)
-        await self._register(spec, job_id)
+        await self._register(spec, job_id, mode)
         return spec, header
 
     @staticmethod
@@ -197,12 +202,13 @@ class Producer:
         return await retry_transient(once, budget=self.s.retry_budget,
                                      what=f"PostgreSQL: {what}", stop=self.stop)
 
-    async def _register(self, spec: Dataset, job_id: str) -> None:
+    async def _register(self, spec: Dataset, job_id: str, mode: str) -> None:
         """The descriptor and the job in PostgreSQL before the first publish (idempotent)."""
-        job = registry.Job(job_id, spec.name, spec.fingerprint, self.s.file.name)
+        job = registry.Job(job_id, spec.name, spec.fingerprint, self.s.file.name, mode)
         error = await self._database("register the job",
                                      lambda conn: registry.register(conn, spec, job))
-        log.info("job registered", dataset=spec.name, fingerprint=spec.fingerprint[:12])
+        log.info("job registered", dataset=spec.name, fingerprint=spec.fingerprint[:12],
+                 mode=mode)
         if error is not None:
             log.warning("this job was stopped earlier; its batches may be refused again",
                         error=error)

@@ -40,6 +40,19 @@ start: republishing is safe, the consumer loads each record once.
 While RabbitMQ blocks publishers (a memory or disk alarm) the producer waits, says so, and
 carries on when the alarm clears; --blocked-timeout bounds that wait, apart from the retry budget.
 
+Load modes (--mode; default: the dataset's x-ingest.mode, insert unless it says otherwise):
+
+\b
+  insert  each key loads once: the first line of the earliest job wins, later ones are
+          rejected duplicate_key.
+  upsert  each key holds the record of the newest job, within a job its last line.
+  merge   the op column says I (insert), U (update) or D (delete), applied as if in job
+          then line order; I of an existing key updates, U of a missing key inserts, D of a
+          missing key does nothing.
+
+Upsert and merge need a key. The mode is part of the job: the same file in another mode is
+another job.
+
 Exit codes: 0 all batches confirmed; 1 gave up on the broker or PostgreSQL (retry budget
 spent, or blocked longer than --blocked-timeout: rerun to continue); 2 user or configuration
 error (missing file, bad header, unknown dataset or table, a dataset that does not fit its
@@ -105,6 +118,9 @@ reasons, finds duplicate keys in the file and against the table, writes the reje
                    "utf-8-sig, latin-1, cp1252, utf-16, utf-16le, utf-16be (transcoded).")
 @click.option("--no-header", envvar="INGEST_NO_HEADER", is_flag=True, default=False,
               help="The file has no header line: columns are the dataset's fields in order.")
+@click.option("--mode", envvar="INGEST_MODE", default=None,
+              type=click.Choice(["insert", "upsert", "merge"]),
+              help="Load mode (see above); default: the dataset's x-ingest.mode.")
 @click.option("--dry-run", envvar="INGEST_DRY_RUN", is_flag=True, default=False,
               help="Validate every record as a load would (rules, duplicate keys in the file "
                    "and against the table) and write the rejects report; publish nothing, "
@@ -118,8 +134,8 @@ def main(file: Path, table: str | None, key: str | None, datasets_dir: Path,
          database_url: str, parallel: int, batch_size: int, batch_bytes: int, redis_url: str,
          redis_prefix: str, retry_budget: float, publish_timeout: float, blocked_timeout: float,
          offset_ttl_days: int, progress: bool, delimiter: str | None, quote_char: str | None,
-         escape_char: str | None, encoding: str | None, no_header: bool, dry_run: bool,
-         rejects_out: Path | None, amqp_url: str,
+         escape_char: str | None, encoding: str | None, no_header: bool, mode: str | None,
+         dry_run: bool, rejects_out: Path | None, amqp_url: str,
          queue: str, delivery_limit: int,
          dataset: str, log_level: str, log_format: str) -> None:
     setup_logging(log_level, log_format)
@@ -135,7 +151,7 @@ def main(file: Path, table: str | None, key: str | None, datasets_dir: Path,
             blocked_timeout=blocked_timeout,
             offset_ttl_days=offset_ttl_days, progress=progress, delimiter=delimiter,
             quote_char=quote_char, escape_char=escape_char, encoding=encoding,
-            no_header=no_header, dry_run=dry_run, rejects_out=rejects_out)
+            no_header=no_header, mode=mode, dry_run=dry_run, rejects_out=rejects_out)
     except UserError as exc:
         fail(str(exc), c.EXIT_USAGE)
     producer = (DryRun if dry_run else Producer)(settings)

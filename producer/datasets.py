@@ -7,6 +7,8 @@
   connection, then checked against its live table (``check_against_table``); the header needs
   every field.
 
+The load mode is ``--mode``, else the dataset's ``x-ingest.mode`` (:func:`load_mode`).
+
 Every mismatch is one UserError line (exit 2), raised before anything is published.
 """
 
@@ -18,12 +20,14 @@ from dataclasses import dataclass
 import structlog
 
 from libs.db import Conn
+from libs.errors import UserError
 from libs.schema import from_file, from_table
 from libs.schema.compile import Plan, plan
 from libs.schema.model import Dataset
 from libs.settings import ProducerSettings
 
 log = structlog.get_logger("producer")
+LOADABLE_MODES = ("insert", "upsert", "merge")
 
 
 @dataclass(frozen=True)
@@ -76,3 +80,22 @@ def header_plan(resolved: Resolved, header: Sequence[str]) -> Plan:
         log.info("table columns not in the file: the table's defaults fill them",
                  columns=defaulted)
     return mapped
+
+
+def load_mode(option: str | None, dataset: Dataset, columns: Sequence[str]) -> str:
+    """The run's load mode: ``--mode``, else the dataset's. UserError for a mode this version
+    cannot load, upsert or merge of a table without a key, merge without its operation
+    column among the file's mapped ``columns``."""
+    mode = option or dataset.load.mode
+    table = dataset.table.name
+    if mode not in LOADABLE_MODES:
+        raise UserError(f"load mode {mode!r} is not available yet (use --mode "
+                        f"{', '.join(LOADABLE_MODES)})")
+    if mode != "insert" and not dataset.primary_key:
+        raise UserError(f"--mode {mode} needs a key, and table {table} has no primary key or "
+                        "unique key: add one, or load with --mode insert")
+    op = dataset.load.merge.column
+    if mode == "merge" and op not in columns:
+        raise UserError(f"--mode merge needs the operation column {op!r} in the file and in "
+                        f"table {table} (x-ingest.merge names another column)")
+    return mode

@@ -3,7 +3,8 @@
 In this process, with neither RabbitMQ nor Redis: the file is read with the dataset's reader
 and cut into the batches a real run would publish; each batch is validated by the consumer's
 own code (``libs.validate.prepare``, the plan the consumer compiles), so the rules, the reasons
-and the details are the consumer's. Then, as an insert-mode load would:
+and the details are the consumer's. In upsert and merge mode every valid record loads (the
+last of a key wins: no ``duplicate_key``); in insert mode, as such a load would:
 
 - a key used twice in the file: the earliest line keeps it, later lines are ``duplicate_key``
   (the keys seen so far are kept in memory, nothing else: memory grows with the distinct keys,
@@ -56,7 +57,7 @@ from libs.schema.reasons import DATABASE_REJECTED, DUPLICATE_KEY
 from libs.settings import ProducerSettings
 from libs.validate import KeyOf, key_function, prepare
 from producer.app import Producer, Summary, job_id_for
-from producer.datasets import Resolved, declared, header_plan, resolve
+from producer.datasets import Resolved, declared, header_plan, load_mode, resolve
 
 log = structlog.get_logger("producer")
 REPORT_COLUMNS = ("_line", "_reason", "_detail")
@@ -143,13 +144,16 @@ class DryRun(Producer):
         spec = reader.dataset
         self.summary.dataset = spec.name
         header = self._read_header(handle, reader)
-        header_plan(resolved, header.columns)
+        checked = header_plan(resolved, header.columns)
+        self.summary.mode = mode = load_mode(self.s.mode, spec, checked.columns)
         check_columns_fit(header.columns)  # a real run refuses such a header: so does this
         mapped = plan(spec, header.columns, partial=True)  # as the consumer compiles it
-        self.keys = key_function(mapped)
+        # Upsert and merge take every valid record of a key (the last one wins): no duplicates.
+        self.keys = key_function(mapped) if mode == "insert" else None
         digest = await asyncio.to_thread(fingerprint, self.s.file)
-        self.summary.real_job_id = job_id_for(spec.name, spec.fingerprint, digest)
-        self.summary.job_id = job_id_for(spec.name, spec.fingerprint, digest, dry_run=True)
+        self.summary.real_job_id = job_id_for(spec.name, spec.fingerprint, digest, mode)
+        self.summary.job_id = job_id_for(spec.name, spec.fingerprint, digest, mode,
+                                         dry_run=True)
         structlog.contextvars.bind_contextvars(job_id=self.summary.job_id)
         out = self._open_report()
         with out:
@@ -199,12 +203,13 @@ class DryRun(Producer):
             lambda: db.connect(self.s.postgres, "csv-ingest-dry-run"),
             budget=self.s.retry_budget, what="connect to PostgreSQL", stop=self.stop)
         job = registry.Job(self.summary.job_id, spec.name, spec.fingerprint, self.s.file.name,
-                           dry_run=True)
+                           self.summary.mode, dry_run=True)
         async with db.translated(url):
             await registry.register(conn, spec, job)
             await registry.restart_dry_run(conn, job.job_id)
             reflected = await reflect(conn, spec.table.name, spec.table.schema)
-        self.lookup = keys_in_table(target_for(mapped, reflected), reflected)
+        if self.keys is not None:  # insert mode: a key the table holds is a duplicate
+            self.lookup = keys_in_table(target_for(mapped, reflected), reflected)
         self.summary.table_checked = self.lookup is not None
 
     async def _validate(self, handle: BinaryIO, header: Header, mapped: Plan,

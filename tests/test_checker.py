@@ -606,11 +606,14 @@ def test_user_purchase_sample_outcomes() -> None:
 @unit
 def test_suppliers_sample_outcomes() -> None:
     exp = expected([SUPPLIERS_SAMPLE], dataset="suppliers")
-    assert exp.records == [12]
+    assert exp.records == [21]
+    # Lines 14-22 update, delete and bring back keys of lines 2-13 (the merge-mode sample);
+    # in insert mode each is a later duplicate, except line 21's new key.
     assert outcomes(exp) == {
         2: "ok", 3: "ok", 4: "ok", 5: "ok", 6: INVALID_UUID, 7: PATTERN_MISMATCH,
         8: MISSING_VALUE, 9: INVALID_BOOLEAN, 10: NOT_IN_ENUM, 11: WRONG_COLUMN_COUNT,
-        12: MISSING_VALUE, 13: "ok"}
+        12: MISSING_VALUE, 13: "ok", 21: "ok",
+        **{line: DUPLICATE_KEY for line in (14, 15, 16, 17, 18, 19, 20, 22)}}
     upper = exp.rows[UUID("6f9619ff-8b86-d011-b42d-00c04fc964ff")].values
     assert upper["name"] == "Bolts & Nuts, Ltda"
     assert (upper["active"], upper["preferred"], upper["blocked"], upper["op"]) == (
@@ -758,7 +761,9 @@ def test_suppliers_rules_agree_with_frictionless() -> None:
         else:
             assert error.type == "primary-key", error.message  # of a row refused already
     mine = expected([SUPPLIERS_SAMPLE], dataset="suppliers").rejects
-    assert found == {line: reason for (_, line), reason in mine.items()}
+    # duplicate_key is insert mode's rule (frictionless reports them as primary-key errors)
+    assert found == {line: reason for (_, line), reason in mine.items()
+                     if reason != DUPLICATE_KEY}
 
 
 # --- check() on tables without lineage columns: ingest_keys ---------------------------------
@@ -828,7 +833,7 @@ async def test_check_reads_lineage_from_ingest_keys(
         5: INVALID_CPF, 6: INVALID_DATE}
     report = await check(conn, suppliers, ["sup-1"], ignore_jobs=["up-1", "up-2"])
     assert report.ok, str(report)
-    assert (report.found_rows, report.found_rejects) == (5, 7)
+    assert (report.found_rows, report.found_rejects) == (6, 15)
     report = await check(conn, purchases, ["up-1", "up-2"], ignore_jobs=["sup-1"])
     assert report.ok, str(report)
     assert (report.found_rows, report.found_rejects) == (4, 8)
@@ -878,8 +883,9 @@ async def test_check_a_keyless_table_compares_rows_as_a_multiset(
     conn, _ = side_conn
     await conn.execute("ALTER TABLE suppliers DROP CONSTRAINT suppliers_pkey")
     path = tmp_path / "twice.csv"
-    body = SUPPLIERS_SAMPLE.read_bytes()
-    path.write_bytes(body + body.split(b"\n", 1)[1])  # every record twice
+    # the sample's first 12 records (its later ones repeat keys for merge mode), each twice
+    body = b"".join(SUPPLIERS_SAMPLE.read_bytes().splitlines(keepends=True)[:13])
+    path.write_bytes(body + body.split(b"\n", 1)[1])
     keyed = expected([path], dataset="suppliers")
     assert len(keyed.rows) == 5
     exp = expected([path], dataset="suppliers")

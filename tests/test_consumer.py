@@ -124,7 +124,7 @@ async def test_each_rule_and_hard_input(tmp_path: Path, service_env: dict[str, s
     assert by_email["case@x.io"][10] == 17  # trimmed and lowercased; the later copy is rejected
     assert by_email["quoted@x.io"][1:3] == ('O"Brien, Jr', "multi\nline")
     assert len(by_email["huge@x.io"][5]) == 200_000
-    assert consumed.summary["rows_rejected"] == len(rejects)
+    assert consumed.summary["rejected"] == len(rejects)
     assert consumed.summary["rejects_by_reason"]["invalid_email"] == 5
     await checker_report(database_url, [path], [produced.summary["job_id"]])
 
@@ -154,13 +154,13 @@ async def test_dirty_file_one_and_three_consumers_give_identical_tables(
     # line loaded first is displaced and its record rebuilt from the table); not its reason.
     assert [r[:3] for r in rejects] == [r[:3] for r in single[1]]
     # The counters add up (README, "Counters"), whichever consumer loaded which batch.
-    total = {k: sum(r.summary[k] for r in runs)
-             for k in ("records", "rows_inserted", "rows_replaced", "rows_rejected")}
+    # A displaced record's count moves to rejected in the summary of the consumer that
+    # displaced it, so the sums over the consumers are exact.
+    total = {k: sum(r.summary[k] for r in runs) for k in ("records", "inserted", "rejected")}
     assert total["records"] == produced.summary["rows_confirmed"]
-    assert total["records"] == total["rows_inserted"] + total["rows_replaced"] + total[
-        "rows_rejected"]
-    assert len(rows) == total["rows_inserted"]
-    assert len(rejects) == total["rows_rejected"] + total["rows_replaced"]
+    assert total["records"] == total["inserted"] + total["rejected"]
+    assert len(rows) == total["inserted"]
+    assert len(rejects) == total["rejected"]
     await checker_report(database_url, [path], [produced.summary["job_id"]])
 
 
@@ -242,12 +242,15 @@ async def test_earliest_line_wins_whatever_the_commit_order(
     customers, rejects = await snapshot(database_url)
     assert [r[10] for r in customers if r[0] == "user3@example.com"] == [5]
     assert [(r[1], r[2]) for r in rejects] == [(32, "duplicate_key"), (47, "duplicate_key")]
-    # In reverse order line 47 loads first; line 32 takes the key from it, then line 5 from 32.
+    # In reverse order line 47 loads first; line 32 takes the key from it, then line 5 from 32:
+    # each displacement moves a count from inserted to rejected, in the summary and in the
+    # displaced record's own batch row.
     counts = consumed.summary
-    assert counts["rows_replaced"] == (2 if order == "reverse" else 0)
-    assert counts["records"] == 60 == (counts["rows_inserted"] + counts["rows_replaced"]
-                                       + counts["rows_rejected"])
-    assert len(customers) == counts["rows_inserted"]
+    assert counts["records"] == 60 == counts["inserted"] + counts["rejected"]
+    assert (len(customers), len(rejects)) == (counts["inserted"], counts["rejected"])
+    batches = await fetch(database_url, "SELECT sum(inserted)::int AS i, sum(rejected)::int AS r "
+                          "FROM ingest_batches")
+    assert (batches[0]["i"], batches[0]["r"]) == (58, 2)
     await checker_report(database_url, [path], [job])
 
 
@@ -268,7 +271,7 @@ async def test_same_batch_in_two_transactions_at_once_writes_once(
             target = target_for(mapped, await reflect(conn, "customers"))
         assert target.in_row
         loaders = [InsertLoader(pool, database_url) for _ in range(2)]
-        outcomes = await asyncio.gather(*(ld.load(batch, prepared, target) for ld in loaders))
+        outcomes = await asyncio.gather(*(ld.load(batch, prepared, target, 1) for ld in loaders))
     finally:
         await pool.close()
     assert sorted(o.duplicate for o in outcomes) == [False, True]

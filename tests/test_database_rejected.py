@@ -114,7 +114,7 @@ async def test_refused_records_are_rejects_and_the_rest_of_the_batch_loads(
         assert LONG_CITY in mine[line]["raw"]
     assert consumed.summary["rejects_by_reason"] == {
         "database_rejected": len(BAD_LINES), **({"duplicate_key": 3} if held else {})}
-    assert consumed.summary["rows_inserted"] == 30 - len(BAD_LINES) - len(held)
+    assert consumed.summary["inserted"] == 30 - len(BAD_LINES) - len(held)
 
 
 @pytest.mark.parametrize("order", ["forward", "reverse"])
@@ -136,8 +136,9 @@ async def test_a_refused_earlier_line_leaves_the_later_duplicate_loaded(
     assert {line: r["reason"] for (_, line), r in rejects.items()} == {
         5: "database_rejected", 14: "duplicate_key", 18: "database_rejected"}
     assert len(customers) == 27
-    # reverse: line 5's taking its key back was refused and undone, so nothing was replaced
-    assert (consumed.summary["rows_inserted"], consumed.summary["rows_replaced"]) == (27, 0)
+    # reverse: line 5's taking its key back was refused and undone; the counts are net of
+    # displacements either way
+    assert (consumed.summary["inserted"], consumed.summary["rejected"]) == (27, 3)
 
 
 async def test_index_row_too_large_is_refused_alone(
@@ -194,7 +195,7 @@ async def test_unknown_message_version_is_dead_lettered_and_burst_exits_1(
     assert consumed.rc == 1
     assert consumed.summary["status"] == "dead_lettered"
     assert consumed.summary["dead_lettered"] == 1
-    assert consumed.summary["rows_inserted"] == 20  # the rest flowed
+    assert consumed.summary["inserted"] == 20  # the rest flowed
     assert [m.body for m in await drain(settings.url, settings.dead_letter_queue)] == [b"x"]
 
 
@@ -273,7 +274,7 @@ async def test_a_refused_record_passes_its_key_to_the_next_record_of_its_batch(
     for line, holder in duplicates.items():
         assert mine[line]["detail"].endswith(f"already on line {holder}")
     inserted = 10 - len(refused_lines) - len(duplicates) - (path == "merge")
-    assert consumed.summary["rows_inserted"] == inserted
+    assert consumed.summary["inserted"] == inserted
     assert sum(consumed.summary["rejects_by_reason"].values()) == 10 - inserted
     assert len([k for k in customers if k[0] == job]) == inserted
 
@@ -304,7 +305,7 @@ async def test_a_refused_key_take_back_leaves_the_later_line_loaded(
     assert (reject["line_no"], reject["reason"]) == (5, "database_rejected")
     assert 'unique constraint "test_phone"' in reject["detail"]
     assert len(customers) == 29
-    assert (consumed.summary["rows_inserted"], consumed.summary["rows_replaced"]) == (29, 0)
+    assert (consumed.summary["inserted"], consumed.summary["rejected"]) == (29, 1)
 
 
 @pytest.mark.unit

@@ -111,7 +111,7 @@ async def test_13_excel_trailing_comma_is_an_ignored_unnamed_column(
     assert '"positions": [10]' in warnings[0]
     consumed = consume_burst(service_env)
     assert consumed.rc == 0, consumed.stderr
-    assert (consumed.summary["dead_lettered"], consumed.summary["rows_inserted"]) == (0, 2)
+    assert (consumed.summary["dead_lettered"], consumed.summary["inserted"]) == (0, 2)
     await assert_loaded_exactly(database_url, [path], [produced.summary["job_id"]])
     rows = {r["line_no"]: r for r in await fetch(database_url, "SELECT * FROM customers")}
     assert sorted(rows) == [2, 3]

@@ -46,6 +46,7 @@ def test_suppliers_sample() -> None:
     assert _reasons(outcomes) == {6: "invalid_uuid", 7: "pattern_mismatch", 8: "missing_value",
                                   9: "invalid_boolean", 10: "not_in_enum",
                                   11: "wrong_column_count", 12: "missing_value"}
+    assert len(outcomes) == 21  # lines 14-22 repeat keys for merge mode: valid records
     assert outcomes[3] == ("6f9619ff-8b86-d011-b42d-00c04fc964ff", "BOL-0002",
                            "Bolts & Nuts, Ltda", "true", "true", "false", "I")
 

@@ -185,7 +185,8 @@ async def test_canonical_values_load_through_copy(conn: asyncpg.Connection) -> N
     with (ROOT / "data/suppliers_sample.csv").open(newline="") as handle:
         rows = list(csv.reader(handle))
     p = plan(dataset, rows[0])
-    valid = [r for r in (p.validate(row) for row in rows[1:]) if not isinstance(r, Reject)]
+    # The sample's first 12 records (lines 2-13); the later ones repeat keys (merge mode).
+    valid = [r for r in (p.validate(row) for row in rows[1:13]) if not isinstance(r, Reject)]
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(valid)
     await conn.copy_to_table("suppliers", source=io.BytesIO(buffer.getvalue().encode()),

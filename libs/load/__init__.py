@@ -1,11 +1,14 @@
 """The load path: one batch in one transaction (``base``), one module per load mode.
 
-``MODES`` maps a dataset's ``x-ingest.mode`` to the class that writes its rows; a new mode
+``MODES`` maps a job's mode (``ingest_jobs.mode``: the producer's ``--mode``, by default the
+dataset's ``x-ingest.mode``) to the class that writes its rows; a new mode
 (issue 12: upsert, merge, replace) is one module and one entry here. The worker looks the mode
 up, it does not branch on it.
 
 - ``base``: ``Loader`` (claim, rows, rejects, batch done), ``Outcome``, ``Status``
-- ``insert``: insert mode
+- ``insert``: insert mode (the first line of the earliest job wins)
+- ``upsert``, ``merge``: the versioned modes (``versioned``: the greatest (job_seq, line) wins)
+- ``jobs``: a job's place in job order and its mode (``ingest_jobs``), cached
 - ``target``: ``Target`` (table, columns, key, where lineage lives), ``target_for``
 - ``prepared``: ``Prepared``, ``RejectRow`` (a validated batch)
 - ``isolate``, ``payload``: refused-record isolation, the COPY payload writer
@@ -18,8 +21,11 @@ from typing import Final
 from libs.errors import PoisonMessage
 from libs.load.base import Loader, Outcome, Status
 from libs.load.insert import InsertLoader
+from libs.load.merge import MergeLoader
+from libs.load.upsert import UpsertLoader
 
-MODES: Final[dict[str, type[Loader]]] = {InsertLoader.mode: InsertLoader}
+MODES: Final[dict[str, type[Loader]]] = {
+    loader.mode: loader for loader in (InsertLoader, UpsertLoader, MergeLoader)}
 
 
 def mode_class(mode: str) -> type[Loader]:

@@ -3,7 +3,14 @@ part), the rejects and the batch-done record. The ack comes after COMMIT; a batc
 claimed by a committed transaction is acked without writing (exactly-once effect).
 
 A load mode is one subclass of :class:`Loader` that writes the rows (``write``), registered
-by name in ``libs.load.MODES``; the worker looks the dataset's mode up there.
+by name in ``libs.load.MODES``; the worker looks the job's mode up there (``ingest_jobs.mode``,
+``libs.load.jobs``).
+
+Counters (README, "Counters"): every record of a batch is counted once in its own batch's
+``ingest_batches`` row, as ``inserted``, ``updated``, ``deleted``, ``unchanged``,
+``superseded``, ``rejected`` or ``skipped``; they sum to the batch's records. A commit that
+changes the fate of a record of another batch moves that record's count there too
+(:func:`move_counts`), so the counters stay exact whatever the commit order.
 """
 
 from __future__ import annotations
@@ -28,11 +35,21 @@ _STATUS: Final = (
 _CLAIM: Final = (
     "INSERT INTO ingest_batches (job_id, first_line, last_line, seq, records, consumer) "
     "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true")
+COUNTERS: Final = ("inserted", "updated", "deleted", "unchanged", "superseded", "rejected",
+                   "skipped")
+# ingest_keys.effect: the applied record's counter, one letter.
+EFFECTS: Final = {"i": "inserted", "u": "updated", "d": "deleted", "n": "unchanged"}
 _FINISH: Final = (
-    "UPDATE ingest_batches SET rows_inserted = $4, rows_replaced = $5, rows_rejected = $6, "
-    "finished_at = now() WHERE job_id = $1 AND first_line = $2 AND last_line = $3")
-_JOB: Final = ("INSERT INTO ingest_jobs (job_id, dataset, source, fingerprint) "
-               "VALUES ($1, $2, $3, NULLIF($4, '')) ON CONFLICT DO NOTHING")
+    "UPDATE ingest_batches SET inserted = $4, updated = $5, deleted = $6, unchanged = $7, "
+    "superseded = $8, rejected = $9, skipped = $10, finished_at = clock_timestamp() "
+    "WHERE job_id = $1 AND first_line = $2 AND last_line = $3")
+# Counted per batch row first: an UPDATE joined to several rows updates its row once.
+_MOVE: Final = (
+    "UPDATE ingest_batches b SET {source} = b.{source} - m.n, {dest} = b.{dest} + m.n "
+    "FROM (SELECT o.job_id, o.first_line, o.last_line, count(*) AS n FROM ingest_batches o "
+    "JOIN unnest($1::text[], $2::int[]) AS u(job_id, line_no) ON o.job_id = u.job_id "
+    "AND u.line_no BETWEEN o.first_line AND o.last_line GROUP BY 1, 2, 3) m "
+    "WHERE (b.job_id, b.first_line, b.last_line) = (m.job_id, m.first_line, m.last_line)")
 _FAIL: Final = (
     "INSERT INTO ingest_jobs (job_id, dataset, source, fingerprint, error) "
     "VALUES ($1, $2, $3, NULLIF($4, ''), $5) ON CONFLICT (job_id) DO UPDATE "
@@ -45,11 +62,62 @@ _REJECTS: Final = (
 
 @dataclass
 class Outcome:
+    """One batch's counters (its own records only); ``rejected`` by reason. ``moved``: the
+    counts this commit moved in other batches' rows, by (source, dest) counter."""
+
     duplicate: bool = False
     records: int = 0
     inserted: int = 0
-    replaced: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    superseded: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    skipped: int = 0
+    moved: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def counts(self) -> dict[str, int]:
+        """The counters by name (COUNTERS order), ``rejected`` as a total."""
+        return {name: sum(self.rejected.values()) if name == "rejected" else getattr(self, name)
+                for name in COUNTERS}
+
+
+@dataclass(frozen=True)
+class Move:
+    """A record of another batch whose fate this commit changes: one count moves from
+    ``source`` to ``dest`` (COUNTERS names) in the batch row holding (job_id, line_no)."""
+
+    job_id: str
+    line_no: int
+    source: str
+    dest: str
+
+
+async def move_counts(conn: Conn, moves: list[Move], outcome: Outcome) -> None:
+    """Apply ``moves`` to the batch rows holding their records (one UPDATE per kind of move,
+    in a fixed order so that concurrent batches lock batch rows alike); count them in
+    ``outcome.moved``."""
+    kinds: dict[tuple[str, str], list[Move]] = {}
+    for move in moves:
+        if move.source != move.dest:
+            kinds.setdefault((move.source, move.dest), []).append(move)
+    for (source, dest), group in sorted(kinds.items()):
+        if source not in COUNTERS or dest not in COUNTERS:
+            raise ValueError(f"not a counter: {source} -> {dest}")
+        group.sort(key=lambda m: (m.job_id, m.line_no))
+        await conn.execute(_MOVE.format(source=source, dest=dest),
+                           [m.job_id for m in group], [m.line_no for m in group])
+        outcome.moved[(source, dest)] += len(group)
+
+
+@dataclass(frozen=True)
+class Work:
+    """What a load mode writes: the batch, its validated rows, the table, the job's order."""
+
+    batch: Batch
+    prepared: Prepared
+    target: Target
+    job_seq: int
 
 
 @dataclass(frozen=True)
@@ -64,11 +132,13 @@ class Loader(ABC):
     """The transaction around a batch; subclasses write its rows (one per load mode)."""
 
     mode: ClassVar[str] = ""
+    # Within a batch, the first line of a key is kept (insert) rather than every line
+    # (upsert, merge: the mode picks the last): consumer/parse.prepare's duplicate rule.
+    first_wins: ClassVar[bool] = True
 
     def __init__(self, pool: asyncpg.Pool, url: str) -> None:
         self._pool = pool
         self._url = url
-        self._jobs_seen: set[str] = set()
         self._name = consumer_name()
 
     async def status(self, batch: Batch) -> Status:
@@ -84,39 +154,39 @@ class Loader(ABC):
                                             batch.fingerprint, error)
         return kept
 
-    async def load(self, batch: Batch, prepared: Prepared, target: Target) -> Outcome:
-        """One transaction; a duplicate batch (already finished) writes nothing."""
+    async def load(self, batch: Batch, prepared: Prepared, target: Target,
+                   job_seq: int) -> Outcome:
+        """One transaction; a duplicate batch (already finished) writes nothing. ``job_seq``:
+        the job's place in job order (``libs.load.jobs``)."""
         async with translated(self._url), self._pool.acquire() as conn, conn.transaction():
-            outcome = await self._load(conn, batch, prepared, target)
+            outcome = await self._load(conn, batch, prepared, target, job_seq)
         if faults.trips("consumer.commit_lost"):
             raise DatabaseUnavailable("injected fault: connection lost while COMMIT was sent")
         faults.hit("consumer.after_commit")
-        self._jobs_seen.add(batch.job_id)
         return outcome
 
-    async def _load(self, conn: Conn, batch: Batch, prepared: Prepared,
-                    target: Target) -> Outcome:
+    async def _load(self, conn: Conn, batch: Batch, prepared: Prepared, target: Target,
+                    job_seq: int) -> Outcome:
         claimed = await conn.fetchval(_CLAIM, batch.job_id, batch.first_line, batch.last_line,
                                       batch.seq, batch.records, self._name)
         if not claimed:
             return Outcome(duplicate=True)
-        if batch.job_id not in self._jobs_seen:
-            await conn.execute(_JOB, batch.job_id, batch.dataset, batch.source,
-                               batch.fingerprint)
         faults.hit("consumer.mid_transaction")
         outcome = Outcome(records=batch.records)
-        extra = await self.write(conn, batch, prepared, target, outcome) if prepared.rows else []
+        extra: list[RejectRow] = []
+        if prepared.rows:
+            extra = await self.write(conn, Work(batch, prepared, target, job_seq), outcome)
         rejects = sorted(prepared.rejects + extra, key=lambda r: r.line_no)
         await _write_rejects(conn, batch.job_id, rejects, outcome)
         await conn.execute(_FINISH, batch.job_id, batch.first_line, batch.last_line,
-                           outcome.inserted, outcome.replaced, sum(outcome.rejected.values()))
+                           *outcome.counts().values())
         return outcome
 
     @abstractmethod
-    async def write(self, conn: Conn, batch: Batch, prepared: Prepared, target: Target,
-                    outcome: Outcome) -> list[RejectRow]:
-        """Write ``prepared.rows`` (there is at least one); count them in ``outcome``; return
-        the records the database refused or the mode rejected (duplicate_key, ...)."""
+    async def write(self, conn: Conn, work: Work, outcome: Outcome) -> list[RejectRow]:
+        """Write ``work.prepared.rows`` (there is at least one); count them in ``outcome``
+        (and move the counts of other batches' records whose fate changes); return the
+        records the database refused or the mode rejected (duplicate_key, ...)."""
 
 
 async def _write_rejects(conn: Conn, job_id: str, rejects: list[RejectRow],

@@ -1,4 +1,5 @@
-"""Insert mode: each key loads once, from the earliest line; keyless tables take every record.
+"""Insert mode: each key loads once, from the earliest line of the earliest job (job order,
+``ingest_jobs.job_seq``); keyless tables take every record.
 
 Keyed tables. Fast path: COPY the rows straight into the target table (and, where lineage
 lives in ``ingest_keys``, COPY their keys there too) inside a savepoint. If a key is already
@@ -6,9 +7,11 @@ taken, COPY aborts; the savepoint is rolled back and the slow path runs: COPY in
 stage table, insert the new keys with ON CONFLICT DO NOTHING, then settle each conflict row by
 row under a lock on the table's row:
 - the same job and line is already loaded (a replay): nothing to do;
-- the same job holds the key from a later line: the earlier line wins, the later one is moved
-  to the rejects (``duplicate_key``), whatever order the batches commit in;
-- another job holds it, or an earlier line: this record is rejected ``duplicate_key``;
+- a later version holds the key (a later line of the same job, or any line of a later job):
+  this record wins, the holder is moved to the rejects (``duplicate_key``) and its batch's
+  count moves from inserted to rejected, whatever order the batches commit in;
+- an earlier version holds it (an earlier line, an earlier job): this record is rejected
+  ``duplicate_key``;
 - the row is in the table but the tool did not load it (no lineage): ``duplicate_key``, "key
   already in the table, not loaded by this tool".
 
@@ -29,26 +32,25 @@ from typing import Final
 import asyncpg
 
 from libs.db import Conn
-from libs.load.base import Loader, Outcome
+from libs.load.base import Loader, Move, Outcome, Work, move_counts
 from libs.load.isolate import (
-    copy_line,
+    copy_culprit,
     detail,
-    failing_row_numbers,
     isolate,
+    line_culprit,
     refused,
     refused_not_key,
 )
-from libs.load.payload import copy_payload, row_at_line
-from libs.load.prepared import Prepared, RejectRow, Row
+from libs.load.payload import copy_payload
+from libs.load.prepared import RejectRow, Row
 from libs.load.target import LINEAGE, Target
-from libs.messages import Batch
 from libs.schema.names import quote_ident, quote_list
 from libs.schema.reasons import DATABASE_REJECTED, DUPLICATE_KEY
 
 # The stage's lineage columns where the table has none of its own (the stage is ours; a
 # table column of the same name would clash, and these are unlikely names).
 STAGE_LINEAGE: Final = ("_ingest_job", "_ingest_line", "_ingest_key")
-KEYS_COLUMNS: Final = ("target", "key", "job_id", "line_no")
+KEYS_COLUMNS: Final = ("target", "key", "job_id", "line_no", "job_seq", "effect")
 UNTRACKED: Final = "key already in the table, not loaded by this tool"
 
 
@@ -62,7 +64,7 @@ class Sql:
 
     ``Sql(t)`` holds what both lineage kinds share; ``InRowSql`` and ``SideSql`` add the
     statements that differ. ``$1`` is the line list where a statement takes one; statements
-    on ``ingest_keys`` take the target's name as their last parameter.
+    on ``ingest_keys`` take the target's name next (and the job's seq, where they write one).
     """
 
     job: str
@@ -113,8 +115,10 @@ class InRowSql(Sql):
         self.insert_new = f"{insert} {conflict}"
         self.insert_lines = f"{insert} WHERE line_no = ANY($1::int[]) {conflict}"
         self.conflicts = (
-            f"SELECT s.line_no, c.job_id AS held_job, c.line_no AS held_line FROM {stage} s "
-            f"JOIN {table} c ON {on} WHERE NOT (c.job_id IS NOT DISTINCT FROM s.job_id AND "
+            f"SELECT s.line_no, c.job_id AS held_job, c.line_no AS held_line, "
+            f"hj.job_seq AS held_seq FROM {stage} s JOIN {table} c ON {on} "
+            "LEFT JOIN ingest_jobs hj ON hj.job_id = c.job_id "
+            "WHERE NOT (c.job_id IS NOT DISTINCT FROM s.job_id AND "
             f"c.line_no IS NOT DISTINCT FROM s.line_no) ORDER BY {self.order} FOR UPDATE OF c")
         self.displace = (
             "INSERT INTO ingest_rejects (job_id, line_no, reason, raw, detail) "
@@ -145,17 +149,19 @@ class SideSql(Sql):
         new_rows = f"INSERT INTO {table} ({self.cols}) SELECT {self.cols} FROM {stage} s"
         conflict = f"ORDER BY {key} ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
 
-        def with_keys(rows: str, name: str) -> str:
+        def with_keys(rows: str, name: str, seq: str) -> str:
             return (f"WITH ins AS ({rows} {conflict}) "
                     f"INSERT INTO ingest_keys ({quote_list(KEYS_COLUMNS)}) "
-                    f"SELECT {name}, {skey}, {job}, {line} FROM {stage} s JOIN ins i "
-                    f"ON {returned} ON CONFLICT (target, key) DO UPDATE "
-                    "SET job_id = EXCLUDED.job_id, line_no = EXCLUDED.line_no")
+                    f"SELECT {name}, {skey}, {job}, {line}, {seq}::bigint, 'i' FROM {stage} s "
+                    f"JOIN ins i ON {returned} ON CONFLICT (target, key) DO UPDATE "
+                    "SET job_id = EXCLUDED.job_id, line_no = EXCLUDED.line_no, "
+                    "job_seq = EXCLUDED.job_seq, effect = 'i', deleted = false")
 
-        self.insert_new = with_keys(new_rows, "$1")
-        self.insert_lines = with_keys(f"{new_rows} WHERE {line} = ANY($1::int[])", "$2")
+        self.insert_new = with_keys(new_rows, "$1", "$2")
+        self.insert_lines = with_keys(f"{new_rows} WHERE {line} = ANY($1::int[])", "$2", "$3")
         self.conflicts = (
-            f"SELECT {line} AS line_no, k.job_id AS held_job, k.line_no AS held_line "
+            f"SELECT {line} AS line_no, k.job_id AS held_job, k.line_no AS held_line, "
+            "k.job_seq AS held_seq "
             f"FROM {stage} s JOIN {table} c ON {on} LEFT JOIN ingest_keys k "
             f"ON k.target = $1 AND k.key = {skey} WHERE NOT (k.job_id IS NOT DISTINCT FROM "
             f"{job} AND k.line_no IS NOT DISTINCT FROM {line}) "
@@ -167,7 +173,8 @@ class SideSql(Sql):
             f"AND k.key = {skey} WHERE {line} = ANY($1::int[]) ON CONFLICT DO NOTHING")
         self.replace = (f"UPDATE {table} c SET ({self.cols}) = ROW({self.values}) "
                         f"FROM {stage} s WHERE {on} AND {line} = ANY($1::int[])")
-        self.relineage = (f"UPDATE ingest_keys k SET job_id = {job}, line_no = {line} "
+        self.relineage = (f"UPDATE ingest_keys k SET job_id = {job}, line_no = {line}, "
+                          "job_seq = $3, effect = 'i', deleted = false "
                           f"FROM {stage} s WHERE k.target = $2 AND k.key = {skey} "
                           f"AND {line} = ANY($1::int[])")
 
@@ -194,22 +201,22 @@ class InsertLoader(Loader):
             found = self._sql[target] = (InRowSql if target.in_row else SideSql)(target)
         return found
 
-    async def write(self, conn: Conn, batch: Batch, prepared: Prepared, target: Target,
-                    outcome: Outcome) -> list[RejectRow]:
-        run = _Run(conn, batch, prepared, target, self.sql(target), outcome)
-        refusals = await run.write_rows(prepared.rows)
-        if target.key:
+    async def write(self, conn: Conn, work: Work, outcome: Outcome) -> list[RejectRow]:
+        run = _Run(conn, work, self.sql(work.target), outcome)
+        refusals = await run.write_rows(work.prepared.rows)
+        if work.target.key:
             refusals += await run.readmit(refusals)
+        await move_counts(conn, run.moves, outcome)
         return refusals
 
 
 class _Run:
     """One batch's writing, inside the batch's transaction."""
 
-    def __init__(self, conn: Conn, batch: Batch, prepared: Prepared, target: Target, sql: Sql,
-                 outcome: Outcome) -> None:
-        self.conn, self.batch, self.prepared = conn, batch, prepared
-        self.t, self.sql, self.outcome = target, sql, outcome
+    def __init__(self, conn: Conn, work: Work, sql: Sql, outcome: Outcome) -> None:
+        self.conn, self.batch, self.prepared = conn, work.batch, work.prepared
+        self.t, self.sql, self.outcome, self.seq = work.target, sql, outcome, work.job_seq
+        self.moves: list[Move] = []  # displaced records of other batches: inserted -> rejected
 
     async def write_rows(self, rows: list[Row]) -> list[RejectRow]:
         copier = _Copier(self.conn, rows, self.prepared.plain)
@@ -235,7 +242,7 @@ class _Run:
                         is_refusal: Callable[[BaseException], bool],
                         failed: asyncpg.PostgresError | None) -> list[RejectRow]:
         async with self.conn.transaction():
-            bad = await isolate(self.conn, rows, copy, _copy_culprit, is_refusal, failed)
+            bad = await isolate(self.conn, rows, copy, copy_culprit, is_refusal, failed)
         self.outcome.inserted += len(rows) - len(bad)
         return [self._refusal(int(row[-1]), error) for row, error in bad]
 
@@ -246,11 +253,11 @@ class _Run:
             return copier.into(t.relname, t.schema, self.sql.copy_columns,
                                strip=0 if t.in_row else 2)
         rows_in = copier.into(t.relname, t.schema, self.sql.copy_columns, strip=2)
-        name, job = t.name, self.batch.job_id
+        name, job, seq = t.name, self.batch.job_id, str(self.seq)
 
         async def both(part: Sequence[Row]) -> None:
             await rows_in(part)
-            keys = [(name, t.key_text(row), job, row[-1]) for row in part]
+            keys = [(name, t.key_text(row), job, row[-1], seq, "i") for row in part]
             await conn.copy_to_table("ingest_keys", source=_one(copy_payload(keys)),
                                      columns=KEYS_COLUMNS, format="csv")
 
@@ -277,9 +284,11 @@ class _Run:
             return rows
         return [(*row, self.t.key_text(row)) for row in rows]
 
-    def _params(self, *args: object) -> tuple[object, ...]:
-        """Statements on the side table take the target's name last."""
-        return args if self.t.in_row else (*args, self.t.name)
+    def _params(self, *args: object, seq: bool = False) -> tuple[object, ...]:
+        """Statements on the side table take the target's name next (then the job's seq)."""
+        if self.t.in_row:
+            return args
+        return (*args, self.t.name, self.seq) if seq else (*args, self.t.name)
 
     async def _merge(self, rows: list[Row], copier: _Copier) -> list[RejectRow]:
         conn, sql = self.conn, self.sql
@@ -287,19 +296,24 @@ class _Run:
         staged = self._stage_rows(rows)
         stager = _Copier(conn, staged, self.prepared.plain)
         bad = await isolate(conn, staged, stager.into(sql.stage, None, sql.stage_columns, strip=0),
-                            _copy_culprit, refused)
+                            copy_culprit, refused)
         refusals = [self._refusal(int(row[-1 if self.t.in_row else -2]), error)
                     for row, error in bad]
         await conn.execute(sql.index_joins)
         refusals += await self._insert_new()
-        wins: list[int] = []
+        wins: dict[int, tuple[str, int]] = {}  # line -> the version it displaces
         losers: list[RejectRow] = []
         job = self.batch.job_id
-        conflicts = await conn.fetch(sql.conflicts, *([] if self.t.in_row else [self.t.name]))
+        args = [] if self.t.in_row else [self.t.name]
+        await conn.fetch(sql.conflicts, *args)  # locks the rows, waiting for their writers
+        # Read again: a statement that waited for a lock sees the locked row's new version
+        # but the snapshot's ingest_keys (a stale holder); the next statement sees both.
+        conflicts = await conn.fetch(sql.conflicts, *args)
         for row in conflicts:
             line, held_job, held_line = row["line_no"], row["held_job"], row["held_line"]
-            if held_job == job and held_line is not None and held_line > line:
-                wins.append(line)
+            if held_job is not None and held_line is not None and (
+                    row["held_seq"] or 0, held_line) > (self.seq, line):
+                wins[line] = (held_job, held_line)
                 continue
             if held_job is None:  # no lineage: loaded otherwise, or before its columns
                 why = UNTRACKED
@@ -311,12 +325,17 @@ class _Run:
             refusals += await self._replace(wins)
         return sorted(refusals + losers, key=lambda r: r.line_no)
 
+    def _displaced(self, wins: dict[int, tuple[str, int]], refused_lines: set[int]) -> None:
+        """The records the applied wins displaced: their batches count them rejected now."""
+        self.moves += [Move(job, line, "inserted", "rejected")
+                       for win, (job, line) in wins.items() if win not in refused_lines]
+
     async def _insert_new(self) -> list[RejectRow]:
         """INSERT the staged rows whose key is free; refused lines leave the stage."""
         conn, sql = self.conn, self.sql
         try:
             async with conn.transaction():
-                args = () if self.t.in_row else (self.t.name,)
+                args = () if self.t.in_row else (self.t.name, self.seq)
                 self.outcome.inserted += _count(await conn.execute(sql.insert_new, *args))
             return []
         except asyncpg.PostgresError as exc:
@@ -327,23 +346,24 @@ class _Run:
 
         async def insert(lines: Sequence[int]) -> None:
             self.outcome.inserted += _count(await conn.execute(
-                sql.insert_lines, *self._params(list(lines))))
+                sql.insert_lines, *self._params(list(lines), seq=True)))
 
-        bad = await isolate(conn, staged, insert, _line_culprit, refused, first)
+        bad = await isolate(conn, staged, insert, line_culprit, refused, first)
         await conn.execute(sql.unstage, [line for line, _ in bad])
         return [self._refusal(line, error) for line, error in bad]
 
-    async def _replace(self, wins: list[int]) -> list[RejectRow]:
-        """The earlier lines take their keys back; a refused one leaves the later row be."""
+    async def _replace(self, wins: dict[int, tuple[str, int]]) -> list[RejectRow]:
+        """The earlier versions take their keys back; a refused one leaves the later row be."""
         conn, sql = self.conn, self.sql
 
         async def replace_rows(lines: Sequence[int]) -> None:
             await conn.execute(sql.displace, *self._params(list(lines)))
-            self.outcome.replaced += _count(await conn.execute(sql.replace, list(lines)))
+            self.outcome.inserted += _count(await conn.execute(sql.replace, list(lines)))
             if sql.relineage:
-                await conn.execute(sql.relineage, *self._params(list(lines)))
+                await conn.execute(sql.relineage, *self._params(list(lines), seq=True))
 
-        bad = await isolate(conn, wins, replace_rows, _line_culprit, refused)
+        bad = await isolate(conn, sorted(wins), replace_rows, line_culprit, refused)
+        self._displaced(wins, {line for line, _ in bad})
         return [self._refusal(line, error) for line, error in bad]
 
     def _refusal(self, line: int, exc: asyncpg.PostgresError) -> RejectRow:
@@ -378,16 +398,3 @@ class _Copier:
                                            columns=list(columns), format="csv")
 
         return copy
-
-
-def _copy_culprit(exc: asyncpg.PostgresError, rows: Sequence[Row]) -> int | None:
-    line = copy_line(exc)
-    return None if line is None else row_at_line(rows, line)
-
-
-def _line_culprit(exc: asyncpg.PostgresError, lines: Sequence[int]) -> int | None:
-    """INSERT ... SELECT and UPDATE name no line; a failing row they show holds its line_no
-    (a guess: isolate() confirms it). Without one: None, bisect."""
-    where = {line: index for index, line in enumerate(lines)}
-    return next((where[n] for n in failing_row_numbers(exc) if n in where), None)
-

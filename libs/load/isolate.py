@@ -21,6 +21,7 @@ from typing import Final, TypeVar
 import asyncpg
 
 from libs.db import DATA_CLASSES, DATA_CODES, Conn
+from libs.load.payload import Row, row_at_line
 
 T = TypeVar("T")
 Attempt = Callable[[Sequence[T]], Awaitable[None]]
@@ -118,3 +119,16 @@ def _split(part: Sequence[T], at: int | None) -> list[Sequence[T]]:
         half = len(part) // 2
         pieces = [part[:half], part[half:]]
     return [piece for piece in pieces if piece]
+
+
+def copy_culprit(exc: asyncpg.PostgresError, rows: Sequence[Row]) -> int | None:
+    """The index of the row COPY's error names (``payload.copy_payload`` rows), if any."""
+    line = copy_line(exc)
+    return None if line is None else row_at_line(rows, line)
+
+
+def line_culprit(exc: asyncpg.PostgresError, lines: Sequence[int]) -> int | None:
+    """INSERT ... SELECT and UPDATE name no line; a failing row they show holds its line_no
+    (a guess: isolate() confirms it). Without one: None, bisect."""
+    where = {line: index for index, line in enumerate(lines)}
+    return next((where[n] for n in failing_row_numbers(exc) if n in where), None)

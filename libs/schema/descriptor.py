@@ -22,7 +22,8 @@ from libs.schema import model as m
 from libs.schema.descriptor_fields import At, field_from, field_to, str_list
 from libs.schema.names import IDENTIFIER
 
-_RESOURCE_EXT = ("table", "dbSchema", "mode", "layout", "source")
+_RESOURCE_EXT = ("table", "dbSchema", "mode", "merge", "layout", "source")
+_MERGE_KEYS = ("column", "insert", "update", "delete")
 _DIALECT_KEYS = {"delimiter": "delimiter", "quoteChar": "quote_char",
                  "escapeChar": "escape_char", "header": "header"}
 
@@ -55,8 +56,10 @@ def _ext_to(dataset: m.Dataset) -> dict[str, Any]:
     ext: dict[str, Any] = {"table": dataset.table.name}
     if dataset.table.schema is not None:
         ext["dbSchema"] = dataset.table.schema
-    if dataset.load != m.LoadOptions():
+    if dataset.load.mode != m.LoadOptions().mode:
         ext["mode"] = dataset.load.mode
+    if dataset.load.merge != m.MergeCodes():
+        ext["merge"] = {key: getattr(dataset.load.merge, key) for key in _MERGE_KEYS}
     if dataset.layout != "delimited":
         ext["layout"] = dataset.layout
     if dataset.source:
@@ -94,7 +97,8 @@ def from_descriptor(data: object, source: str) -> m.Dataset:
         layout=at.child("x-ingest").child("layout").choice(ext.get("layout", "delimited"),
                                                           m.LAYOUTS),
         load=m.LoadOptions(mode=at.child("x-ingest").child("mode").choice(
-            ext.get("mode", "insert"), m.MODES)),
+            ext.get("mode", "insert"), m.MODES),
+            merge=_merge(at.child("x-ingest").child("merge"), ext.get("merge", {}))),
         source=at.child("x-ingest").child("source").text(ext.get("source", source)),
     )
 
@@ -131,6 +135,20 @@ def _table(at: At, ext: dict[str, Any], name: str) -> m.Table:
     if schema is not None:
         schema = at.child("dbSchema").name(schema)
     return m.Table(table, schema)
+
+
+def _merge(at: At, raw: object) -> m.MergeCodes:
+    """``x-ingest.merge``: the operation column (a name) and three distinct codes."""
+    data = at.mapping(raw)
+    at.only(data, _MERGE_KEYS)
+    default = m.MergeCodes()
+    codes = m.MergeCodes(
+        column=at.child("column").name(data.get("column", default.column)),
+        **{key: at.child(key).text(data.get(key, getattr(default, key)))
+           for key in _MERGE_KEYS[1:]})
+    if len({codes.insert, codes.update, codes.delete}) != 3:
+        at.fail("insert, update and delete need three different codes")
+    return codes
 
 
 def _dialect(at: At, raw: object) -> m.Dialect:

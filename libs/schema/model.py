@@ -7,8 +7,10 @@ one extension key, ``x-ingest`` (the specs allow extra properties):
 
 - resource ``table``: the target table name (default: the resource ``name``);
 - resource ``dbSchema``: the PostgreSQL schema of the table (default: none, the search_path);
-- resource ``mode``: the load mode, ``insert`` (today; ``upsert``, ``merge``, ``replace``
-  are named for issue 12), default ``insert``;
+- resource ``mode``: the load mode, ``insert``, ``upsert`` or ``merge`` (``replace`` is
+  named, not loadable yet), default ``insert``; the producer's ``--mode`` overrides it;
+- resource ``merge``: merge mode's operation column and codes, ``{column: op, insert: I,
+  update: U, delete: D}`` by default;
 - resource ``layout``: ``delimited`` (the CSV ``dialect``, default) or ``aligned``
   (whitespace-aligned columns, each starting where its header name starts);
 - resource ``source``: where the description came from (a file path, ``table:...``); it is
@@ -92,8 +94,20 @@ class Table:
 
 
 @dataclass(frozen=True)
+class MergeCodes:
+    """Merge mode's operation column (``x-ingest.merge``) and its codes: insert, update,
+    delete. A record whose value is none of them is rejected ``not_in_enum``."""
+
+    column: str = "op"
+    insert: str = "I"
+    update: str = "U"
+    delete: str = "D"
+
+
+@dataclass(frozen=True)
 class LoadOptions:
     mode: str = "insert"
+    merge: MergeCodes = field(default_factory=MergeCodes)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 -- version: the suite then also proves such a database keeps working (in-row lineage). The
 -- side-table lineage of a table without those columns is tested with tables of its own
 -- (tests/test_load_datasets.py, tests/test_own_tables.py).
-CREATE TABLE customers (
+CREATE TABLE IF NOT EXISTS customers (
     email       text PRIMARY KEY,
     first_name  text,
     last_name   text,
