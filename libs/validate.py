@@ -7,7 +7,6 @@ dialect and encoding, never local settings.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from itertools import count
 from operator import itemgetter
@@ -18,6 +17,7 @@ from libs.formats.delimited import DelimitedReader, printable
 from libs.load.prepared import Prepared, RejectRow
 from libs.messages import Batch
 from libs.schema.compile import Reject
+from libs.schema.keys import canonical, key_text_function
 from libs.schema.model import Dataset
 from libs.schema.reasons import DUPLICATE_KEY
 
@@ -43,13 +43,13 @@ def _key_of(plan: Any) -> tuple[int, KeyOf | None, str]:
     own key, nothing is a duplicate).
     """
     key = tuple(plan.dataset.primary_key)
-    if not key:
+    text_of = key_text_function(plan.dataset, plan.columns)
+    if text_of is None:
         return 0, _unique(), ""
-    where = [plan.columns.index(name) for name in key]
-    if len(where) == 1:
-        return where[0], None, key[0]
-    pick = itemgetter(*where)
-    return 0, (lambda row: json.dumps(list(pick(row)), ensure_ascii=False)), ",".join(key)
+    if len(key) == 1 and all(canonical(f) is None for f in plan.dataset.fields
+                             if f.name == key[0]):
+        return plan.columns.index(key[0]), None, key[0]  # the value itself: the fastest
+    return 0, text_of, ",".join(key)
 
 
 def key_function(plan: Any) -> tuple[KeyOf, str] | None:
@@ -66,17 +66,19 @@ def _unique() -> KeyOf:
     return lambda row: next(numbers)
 
 
-def prepare(batch: Batch, plan: Any, reader: Reader | int) -> Prepared:
+def prepare(batch: Batch, plan: Any, reader: Reader | int, *,
+            first_wins: bool = True) -> Prepared:
     """Validate every record of the batch; the earliest line keeps a key used twice.
 
     ``reader``: the job's reader (``reader_for(dataset)``); an int is the legacy
-    max_record_bytes of the default dialect.
+    max_record_bytes of the default dialect. ``first_wins=False`` (upsert, merge): every
+    valid record is a row, duplicates included; the load mode picks the version that wins.
     """
     if isinstance(reader, int):
         reader = _legacy_reader(reader)
     reader = reader.with_header(batch.columns)
     out = Prepared(body=batch.body, first_line=batch.first_line, reader=reader)
-    key_at, key_of, key_name = _key_of(plan)
+    key_at, key_of, key_name = _key_of(plan) if first_wins else (0, _unique(), "")
     seen: dict[object, int] = {}
     validate, job = plan.validate, batch.job_id
     out.plain = _is_plain(batch.body)

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Final
 
 from libs.schema.compile import Plan
 from libs.schema.from_table import Reflected
+from libs.schema.keys import key_text_function
+from libs.schema.model import MergeCodes
 from libs.schema.names import qualified
 
 LINEAGE: Final = ("job_id", "line_no")
@@ -42,6 +45,9 @@ class Target:
     columns: tuple[str, ...]
     key: tuple[str, ...]
     in_row: bool
+    merge: MergeCodes = field(default_factory=MergeCodes)  # merge's operation column, codes
+    # The key's text of a row (libs.schema.keys.key_text_function); None: the raw values.
+    key_of: Callable[[Row], str] | None = field(default=None, compare=False, hash=False)
 
     @cached_property
     def key_index(self) -> tuple[int, ...]:
@@ -54,10 +60,14 @@ class Target:
         return f"_ingest_stage_{digest}"
 
     def key_text(self, row: Row) -> str:
-        """The key of a row as one text: the value the plan made (normalized emails,
-        lowercase uuids, ...); for a composite key the JSON array of the values
-        (``json.dumps(list, ensure_ascii=False)``, the form libs/validate.prepare dedupes
-        a batch by). ``ingest_keys.key`` holds it."""
+        """The key of a row as one text, as PostgreSQL compares it (``libs.schema.keys``):
+        the value the plan made (normalized emails, lowercase uuids, ...) made canonical
+        where equal values have several spellings (``1.5`` / ``1.50`` for numeric, an instant
+        in two zones); a composite key is the JSON array of the values
+        (``json.dumps(list, ensure_ascii=False)``, the form libs/validate.prepare dedupes a
+        batch by). ``ingest_keys.key`` holds it."""
+        if self.key_of is not None:
+            return self.key_of(row)
         index = self.key_index
         if len(index) == 1:
             return row[index[0]]
@@ -77,4 +87,6 @@ def target_for(plan: Plan, reflected: Reflected) -> Target:
     return Target(name=name, table=qualified(table.name, table.schema), relname=table.name,
                   schema=table.schema, columns=plan.columns,
                   key=plan.dataset.primary_key,
-                  in_row=has_lineage_columns(reflected, plan.columns))
+                  in_row=has_lineage_columns(reflected, plan.columns),
+                  merge=plan.dataset.load.merge,
+                  key_of=key_text_function(plan.dataset, plan.columns))
