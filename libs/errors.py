@@ -9,6 +9,11 @@ class UserError(IngestError):
     """Something the user can fix (bad option, missing file, bad header): one line, exit 2."""
 
 
+class FileChanged(UserError):
+    """The input file changed while it was being read: the job (its hash) no longer matches
+    what would be read on; the run stops with exit 2, its job not marked done."""
+
+
 class TransientError(IngestError):
     """Worth retrying with backoff: a service is down, a deadlock, a serialization failure."""
 

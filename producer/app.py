@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from libs import constants as c
 from libs.csvfile import READ_CHUNK, fingerprint
 from libs.errors import (
     BrokerRefused,
+    FileChanged,
     OffsetStoreUnavailable,
     RetryBudgetExhausted,
     Stopped,
@@ -86,6 +88,12 @@ def job_id_for(dataset_name: str, dataset_fingerprint: str, file_digest: str,
     return f"{dataset_name}-{digest[:24]}"
 
 
+def file_state(handle: BinaryIO) -> tuple[int, int]:
+    """(size in bytes, modification time in ns) of the open file."""
+    stat = os.fstat(handle.fileno())
+    return stat.st_size, stat.st_mtime_ns
+
+
 def open_input(path: Path) -> BinaryIO:
     if not path.exists():
         raise UserError(f"file not found: {path}")
@@ -128,6 +136,7 @@ class Producer:
         return self.summary
 
     async def _run(self, handle: BinaryIO) -> None:
+        self._state = file_state(handle)
         file_dataset = declared(self.s)
         try:
             spec, header = await self._start_job(file_dataset, handle)
@@ -143,6 +152,7 @@ class Producer:
             self.summary.message = f"stopped by {signal.Signals(self.signal).name}"
             return
         job_id = self.summary.job_id
+        self._check_unchanged(handle)  # the job id is the content as it was hashed
         size = self.s.file.stat().st_size
         start = await self._resume_position(job_id, header.end_offset, header.next_line, size)
         if start is None:
@@ -292,12 +302,15 @@ class Producer:
                                                    on_return_raises=True)
                 exchange, _ = await amqp.declare(channel, self.s.amqp)
                 complete = await self._pump(handle, start, template, exchange)
+                if complete:
+                    self._check_unchanged(handle)
             finally:
                 await amqp.close(connection, self.flow)
         except RetryBudgetExhausted as exc:  # BrokerBlocked too
             self.summary.status = "gave_up"
             self.summary.message = str(exc)
-        except BrokerRefused as exc:  # retrying cannot help: say what to change, exit 2
+        except (BrokerRefused, FileChanged) as exc:  # retrying cannot help: exit 2
+            complete = False
             self.summary.status = "refused"
             self.summary.message = str(exc)
         except Stopped:
@@ -374,6 +387,7 @@ class Producer:
                     break
                 await queue.put(chunk)
                 self.summary.rows_read += chunk.records
+                self._check_unchanged(handle)
         except UserError as exc:  # the file cannot be read on (a line past the record limit):
             complete = False  # the batches before it are published, then exit 2
             self.summary.status = "refused"
@@ -453,6 +467,19 @@ class Producer:
         self.summary.offset_saved = False
         self.saved = None
         await self._save(done=done, size=size)
+
+    def _check_unchanged(self, handle: BinaryIO) -> None:
+        """FileChanged if the file's size or modification time is not what it was when the
+        run opened it (the job is the content as hashed then). Checked after the hash, after
+        each batch read and before the job is marked done and sealed."""
+        now = file_state(handle)
+        if now != self._state:
+            raise FileChanged(
+                f"{self.s.file} changed while it was read (size {self._state[0]} -> {now[0]} "
+                f"bytes, or rewritten): stopped, not marked done; the batches published so "
+                f"far belong to job {self.summary.job_id}, the file as it was hashed. Load a "
+                "file once it is complete (write it elsewhere, then move it in); rerun the "
+                "same content to finish that job")
 
     def handle_signal(self, signum: int) -> None:
         log.warning("signal received: stopping", signal=signal.Signals(signum).name)
