@@ -32,7 +32,7 @@ async def _wait_publishing(env: dict[str, str]) -> None:
         try:
             if await queue_depth(env["AMQP_URL"], env["INGEST_QUEUE"]) > 0:
                 return
-        except Exception:  # noqa: BLE001 (not declared yet)
+        except Exception:  # the queue is not declared yet
             pass
         await asyncio.sleep(0.05)
     raise AssertionError("the producer published nothing in 30 s")
