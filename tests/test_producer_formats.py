@@ -81,3 +81,30 @@ async def test_utf16_file_is_published_as_utf8(tmp_path: Path,
     messages = await drain(service_env["AMQP_URL"], service_env["INGEST_QUEUE"])
     by_seq = sorted(messages, key=lambda m: (m.headers or {})[c.H_SEQ])
     assert b"".join(m.body for m in by_seq) == text.encode()[len(NAMES) + 1:]
+
+
+@pytest.mark.parametrize(("encoding", "newline"), [("utf-16-le", "\r\n"), ("utf-16-be", "\r\n"),
+                                                   ("utf-16-le", "\n")])
+def test_utf16_without_bom_and_without_option_names_the_byte_order(
+        tmp_path: Path, service_env: dict[str, str], encoding: str, newline: str) -> None:
+    """CRLF in UTF-16 is CR NUL LF NUL: the NUL bytes are named, not CR-only line ends."""
+    header = "email,first_name,last_name,phone,birth_date,city,country,signup_at,balance"
+    path = tmp_path / "wide.csv"
+    path.write_bytes(newline.join([header, *customers_rows(2)]).encode(encoding))
+    run = produce(path, service_env)
+    assert run.rc == 2
+    [line] = [x for x in run.stderr.splitlines() if x.startswith("error:")]
+    assert f"--encoding {encoding.replace('-', '').replace('utf16', 'utf-16')}" in line, line
+    assert "CR" not in line
+
+
+def test_utf16_option_on_a_file_without_bom_is_one_line(tmp_path: Path,
+                                                        service_env: dict[str, str]) -> None:
+    path = tmp_path / "plain.csv"
+    path.write_text("email,first_name,last_name,phone,birth_date,city,country,signup_at,"
+                    "balance\n" + "\n".join(customers_rows(2)) + "\n")
+    run = produce(path, service_env, "--encoding", "utf-16")
+    assert run.rc == 2, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
+    [line] = [x for x in run.stderr.splitlines() if x.startswith("error:")]
+    assert "byte order mark" in line and "utf-16le or utf-16be" in line

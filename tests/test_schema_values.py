@@ -256,6 +256,18 @@ def test_header_matching() -> None:
         plan(dataset, ["id", "id", "data_da_compra"])
 
 
+def test_one_header_column_never_fills_two_columns() -> None:
+    """Columns that differ only in case: a header name matching both loosely is refused (it
+    used to fill both); exact names still map each to its own column."""
+    dataset = Dataset.from_descriptor({"name": "t", "schema": {"fields": [
+        {"name": "id", "type": "integer"}, {"name": "Name"}, {"name": "name"}]}})
+    with pytest.raises(UserError, match="'NAME' matches both columns Name and name"):
+        plan(dataset, ["id", "NAME"], partial=True)
+    assert plan(dataset, ["id", "Name", "name"]).index == (0, 1, 2)
+    assert plan(dataset, ["id", "Name", "NAME"]).index == (0, 1, 2)
+    assert plan(dataset, ["id", "name"], partial=True).columns == ("id", "name")
+
+
 # --- issue 10, values found by the tester (findings F1, F3, F9, F10) -------------------------
 
 STAMP = {"type": "datetime"}

@@ -280,13 +280,13 @@ def read_header(handle: BinaryIO, limit: int = MAX_HEADER_BYTES,
     ends; CRs doubled before the final CRLF, ``\\r\\r\\n``, are named as such).
     """
     raw, state, too_long = _header_bytes(handle, limit, syntax, codec == "utf-8")
+    if b"\x00" in raw:  # before the line ends: UTF-16's CRLF is CR NUL LF NUL
+        raise UserError(_nul_in_header(raw, codec))
     _check_line_ends(raw)
     if not raw:
         raise UserError("the file is empty: expected a header line")
     if codec == "utf-8" and raw == BOM:
         raise UserError("the file holds only a UTF-8 byte order mark: expected a header line")
-    if b"\x00" in raw:
-        raise UserError(_nul_in_header(raw, codec))
     if too_long:
         raise UserError(f"the header (line 1) is longer than {limit} bytes: is this a CSV file?")
     if state == BLANK:

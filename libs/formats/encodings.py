@@ -93,7 +93,13 @@ class Utf8Stream:
         if self._eof:
             return False
         block = self._raw.read(BLOCK)
-        text = self._decoder.decode(block, final=not block)
+        try:
+            text = self._decoder.decode(block, final=not block)
+        except UnicodeDecodeError:
+            raise
+        except UnicodeError as exc:  # "utf-16": no byte order mark to tell the byte order
+            raise UserError(f"the file does not start with a UTF-16 byte order mark ({exc}): "
+                            "name the byte order, --encoding utf-16le or utf-16be") from exc
         self._eof = not block
         self._buffer += text.encode("utf-8", "surrogatepass")
         return True

@@ -128,17 +128,23 @@ def _positions(dataset: Dataset, header: Sequence[str]) -> dict[str, int]:
     for i, name in enumerate(header):
         if name:
             loose.setdefault(normalize(name), []).append(i)
-    where: dict[str, int] = {}
+    where = {f.name: exact[f.name] for f in dataset.fields if f.name in exact}
+    claimed = {i: name for name, i in where.items()}  # one header column fills one field
+    taken = set(claimed)  # exact matches
     for f in dataset.fields:
-        if f.name in exact:
-            where[f.name] = exact[f.name]
+        if f.name in where:
             continue
-        found = loose.get(normalize(f.name), [])
+        found = [i for i in loose.get(normalize(f.name), []) if i not in taken]
         if len(found) > 1:
             names = ", ".join(repr(header[i]) for i in found)
             raise UserError(f"header names {names} all match column {f.name}")
-        if found:
-            where[f.name] = found[0]
+        if not found:
+            continue
+        if found[0] in claimed:
+            raise UserError(f"header name {header[found[0]]!r} matches both columns "
+                            f"{claimed[found[0]]} and {f.name}: name each column exactly")
+        claimed[found[0]] = f.name
+        where[f.name] = found[0]
     return where
 
 
