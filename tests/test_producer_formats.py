@@ -107,4 +107,5 @@ def test_utf16_option_on_a_file_without_bom_is_one_line(tmp_path: Path,
     assert run.rc == 2, run.stderr[-2000:]
     assert "Traceback" not in run.stderr
     [line] = [x for x in run.stderr.splitlines() if x.startswith("error:")]
-    assert "byte order mark" in line and "utf-16le or utf-16be" in line
+    assert "byte order mark" in line
+    assert "utf-16le or utf-16be" in line
