@@ -62,7 +62,11 @@ async def resolve(conn: Conn, settings: ProducerSettings, dataset: Dataset | Non
         return Resolved(reflected, reflected=True)
     table = await from_table.reflect(conn, dataset.table.name, dataset.table.schema)
     from_table.check_against_table(dataset, table)
-    return Resolved(from_table.with_column_types(dataset, table), reflected=False)
+    typed, differ = from_table.with_column_types(dataset, table)
+    if differ:
+        log.warning("x-ingest.columnType is not the column's type: the table's is used",
+                    dataset=dataset.name, fields=differ)
+    return Resolved(typed, reflected=False)
 
 
 def header_plan(resolved: Resolved, header: Sequence[str]) -> Plan:

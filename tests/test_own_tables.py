@@ -309,6 +309,28 @@ async def test_dataset_file_without_column_types_keeps_the_tables_bounds(
     assert (stored, rejects) == ([], [(2, INVALID_NUMBER), (3, OUT_OF_RANGE)])
 
 
+async def test_a_declared_column_type_other_than_the_columns_gives_way_to_the_table(
+        tmp_path: Path, own: str, service_env: dict[str, str]) -> None:
+    """``columnType: numeric(20,5)`` for a numeric(12,2) column: the table's type is used (a
+    warning says so), so 1.235 is invalid_number instead of stored rounded as 1.24, and
+    12345678901.5 out of numeric(12,2)'s range instead of database_rejected."""
+    await execute(own, ORDERS)
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,customer,amount\n1,Ann,1.235\n2,Bob,12345678901.5\n3,Cy,7.5\n")
+    spec = tmp_path / "orders.yaml"
+    spec.write_text("name: orders\nschema:\n  fields:\n"
+                    "    - {name: order_id, type: integer}\n"
+                    "    - {name: customer, type: string, constraints: {required: true}}\n"
+                    "    - {name: amount, type: number, x-ingest: {columnType: 'numeric(20,5)'}}\n"
+                    "  primaryKey: [order_id]\nx-ingest: {table: orders}\n")
+    produced = load(path, service_env, "--dataset", str(spec))
+    assert "amount: numeric(20,5) -> numeric(12,2)" in produced.stderr
+    job = produced.summary["job_id"]
+    assert await rows(own, "SELECT order_id, amount::text FROM orders") == [(3, "7.50")]
+    assert [line for line, _ in await rejects_of(own, job)] == [2, 3]
+    assert {reason for _, reason in await rejects_of(own, job)} <= {INVALID_NUMBER, OUT_OF_RANGE}
+
+
 # --- 3: a semicolon-separated Latin-1 file -----------------------------------------------------
 
 CLIENTES: Final = """

@@ -235,7 +235,7 @@ async def test_dataset_path_to_a_yaml_file(tmp_path: Path, service_env: dict[str
         table = await from_table.reflect(conn, "orders", None)
     finally:
         await conn.close()
-    declared = from_table.with_column_types(from_file.load(str(spec_path)), table)
+    declared = from_table.with_column_types(from_file.load(str(spec_path)), table)[0]
     assert [f.column_type for f in declared.fields] == ["integer", "text", "numeric(10,2)"]
     datasets, jobs = await registered_rows(database_url)
     assert list(datasets) == [declared.fingerprint]

@@ -14,10 +14,11 @@ detection). A column is ``required`` when it is NOT NULL without a default.
 ``check_against_table(dataset, reflected)``: one UserError line for missing columns, table
 columns the dataset cannot fill, incompatible types, or a key without a unique index.
 
-``with_column_types(dataset, reflected)``: the dataset whose fields without ``columnType`` take
-their column's type, so a declared dataset keeps the table's bounds (``numeric(12,2)``'s scale,
-``integer``'s range, ``varchar(n)``'s length) as a reflected one does: a value beyond them is a
-reject with its reason, never rounded or refused by PostgreSQL.
+``with_column_types(dataset, reflected)``: the dataset whose fields carry their column's type
+(one left out, or declared as another type, takes the column's), so a declared dataset keeps
+the table's bounds (``numeric(12,2)``'s scale, ``integer``'s range, ``varchar(n)``'s length) as
+a reflected one does: a value beyond them is a reject with its reason, never rounded or
+refused by PostgreSQL.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from libs.db import Conn
 from libs.errors import UserError
 from libs.schema.model import Constraints, Dataset, Field, Table
 from libs.schema.names import dataset_name
-from libs.schema.pgtypes import compatible, field_shape
+from libs.schema.pgtypes import compatible, field_shape, same_type
 
 _TABLE_SQL = """
 SELECT c.oid, n.nspname, c.relname
@@ -171,10 +172,15 @@ def _check_unique(dataset: Dataset, reflected: Reflected) -> None:
                             f"({', '.join(columns)}), the key of dataset {dataset.name}")
 
 
-def with_column_types(dataset: Dataset, reflected: Reflected) -> Dataset:
-    """``dataset`` with each field's missing ``column_type`` taken from its column (the
-    dataset was checked by ``check_against_table``: every field has one)."""
+def with_column_types(dataset: Dataset, reflected: Reflected) -> tuple[Dataset, list[str]]:
+    """``dataset`` whose fields carry their column's type as ``column_type`` (the dataset was
+    checked by ``check_against_table``: every field has a column), and the fields whose
+    declared ``columnType`` named another type (``"code: varchar(8) -> text"``): the table's
+    type wins, so its bounds are the rules and PostgreSQL never rounds nor refuses a value
+    the rules passed."""
     types = {c.name: c.type for c in reflected.columns}
-    fields = tuple(f if f.column_type else replace(f, column_type=types[f.name])
-                   for f in dataset.fields)
-    return dataset if fields == dataset.fields else replace(dataset, fields=fields)
+    differ = [f"{f.name}: {f.column_type} -> {types[f.name]}" for f in dataset.fields
+              if f.column_type and not same_type(f.column_type, types[f.name])]
+    fields = tuple(f if f.column_type and same_type(f.column_type, types[f.name])
+                   else replace(f, column_type=types[f.name]) for f in dataset.fields)
+    return (dataset if fields == dataset.fields else replace(dataset, fields=fields)), differ
