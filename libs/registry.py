@@ -162,3 +162,21 @@ async def add_rejects(conn: Conn, job_id: str, rejects: Sequence[RejectRow]) -> 
             await conn.execute(_REJECTS_SQL, job_id, [r.line_no for r in rejects],
                                [r.reason for r in rejects], [r.raw for r in rejects],
                                [r.detail for r in rejects])
+
+
+_BATCHING_SQL: Final = """
+UPDATE ingest_jobs SET batch_size = coalesce(batch_size, $2),
+                       batch_bytes = coalesce(batch_bytes, $3)
+WHERE job_id = $1 RETURNING batch_size, batch_bytes
+"""
+
+
+async def batching(conn: Conn, job_id: str, batch_size: int, batch_bytes: int) -> tuple[int, int]:
+    """The job's (batch_size, batch_bytes): those of its first run, recorded then (these
+    when it has none yet). A rerun cuts the same batches whatever its options, so no batch of
+    a republish overlaps one already loaded (a keyless table would take it twice)."""
+    async with _migrated():
+        row = await conn.fetchrow(_BATCHING_SQL, job_id, batch_size, batch_bytes)
+    if row is None:
+        raise ValueError(f"job {job_id} is not registered")
+    return int(row["batch_size"]), int(row["batch_bytes"])

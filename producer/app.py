@@ -9,7 +9,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -217,11 +217,23 @@ class Producer:
         job = registry.Job(job_id, spec.name, spec.fingerprint, self.s.file.name, mode)
         error = await self._database("register the job",
                                      lambda conn: registry.register(conn, spec, job))
+        await self._keep_batching(job_id)
         log.info("job registered", dataset=spec.name, fingerprint=spec.fingerprint[:12],
                  mode=mode)
         if error is not None:
             log.warning("this job was stopped earlier; its batches may be refused again",
                         error=error)
+
+    async def _keep_batching(self, job_id: str) -> None:
+        """Cut the job's batches as its first run did (registry.batching)."""
+        size, nbytes = await self._database("read the job's batching", lambda conn: (
+            registry.batching(conn, job_id, self.s.batch_size, self.s.batch_bytes)))
+        if (size, nbytes) != (self.s.batch_size, self.s.batch_bytes):
+            log.warning("this job was first published with other batches: keeping them, so "
+                        "that no record loads twice", batch_size=size, batch_bytes=nbytes,
+                        asked=[self.s.batch_size, self.s.batch_bytes])
+            self.s = replace(self.s, batch_size=size, batch_bytes=nbytes)
+            self.summary.batch_size = size
 
     async def _seal(self, totals: registry.Totals) -> None:
         """Record the whole file's totals in its job (idempotent: a rerun of a complete job,

@@ -605,3 +605,21 @@ async def test_one_consumer_loads_the_three_bundled_samples_interleaved(
         ("suppliers", MISSING_VALUE, 2), ("suppliers", INVALID_BOOLEAN, 1),
         ("suppliers", NOT_IN_ENUM, 1), ("suppliers", WRONG_COLUMN_COUNT, 1),
         ("user_purchase", INVALID_CPF, 1), ("user_purchase", INVALID_DATE, 1)])
+
+
+async def test_keyless_table_republished_with_other_batches_loads_each_record_once(
+        tmp_path: Path, own: str, service_env: dict[str, str]) -> None:
+    """A public report: the offset lost, the file republished with another --batch-size, and a
+    table without a key took every record twice (the new batches' line ranges were new). The
+    job keeps its first batching: the same batches, recognised as done."""
+    await execute(own, "CREATE TABLE orders (id integer, v text)")
+    path = tmp_path / "kl.csv"
+    path.write_text("id,v\n1,a\n2,b\n3,c\n4,d\n5,e\n")
+    first = load(path, service_env, "--table", "orders", "--batch-size", "2")
+    lost = {**service_env, "INGEST_REDIS_PREFIX": service_env["INGEST_REDIS_PREFIX"] + ":lost"}
+    again = load(path, lost, "--table", "orders", "--batch-size", "3")
+    assert again.summary["job_id"] == first.summary["job_id"]
+    assert "first published with other batches" in again.stderr
+    assert await rows(own, "SELECT id, v FROM orders ORDER BY id") == [
+        (1, "a"), (2, "b"), (3, "c"), (4, "d"), (5, "e")]
+    assert await rows(own, "SELECT count(*), sum(records) FROM ingest_batches") == [(3, 5)]
