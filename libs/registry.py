@@ -164,19 +164,31 @@ async def add_rejects(conn: Conn, job_id: str, rejects: Sequence[RejectRow]) -> 
                                [r.detail for r in rejects])
 
 
-_BATCHING_SQL: Final = """
+_BATCHING_SQL: Final = "SELECT batch_size, batch_bytes FROM ingest_jobs WHERE job_id = $1"
+_KEEP_BATCHING_SQL: Final = """
 UPDATE ingest_jobs SET batch_size = coalesce(batch_size, $2),
                        batch_bytes = coalesce(batch_bytes, $3)
 WHERE job_id = $1 RETURNING batch_size, batch_bytes
 """
 
 
-async def batching(conn: Conn, job_id: str, batch_size: int, batch_bytes: int) -> tuple[int, int]:
-    """The job's (batch_size, batch_bytes): those of its first run, recorded then (these
-    when it has none yet). A rerun cuts the same batches whatever its options, so no batch of
-    a republish overlaps one already loaded (a keyless table would take it twice)."""
+async def batching(conn: Conn, job_id: str) -> tuple[int, int] | None:
+    """The job's (batch_size, batch_bytes) as its first published batch was cut, or None
+    while none is recorded (no batch confirmed yet, or a job of an earlier version)."""
     async with _migrated():
-        row = await conn.fetchrow(_BATCHING_SQL, job_id, batch_size, batch_bytes)
+        row = await conn.fetchrow(_BATCHING_SQL, job_id)
+    if row is None or row["batch_size"] is None or row["batch_bytes"] is None:
+        return None
+    return int(row["batch_size"]), int(row["batch_bytes"])
+
+
+async def keep_batching(conn: Conn, job_id: str, batch_size: int,
+                        batch_bytes: int) -> tuple[int, int]:
+    """Record the job's batching once its first batch is confirmed (an earlier record wins);
+    the recorded values. A rerun then cuts the same batches whatever its options, so no batch
+    of a republish overlaps one already loaded (a keyless table would take it twice)."""
+    async with _migrated():
+        row = await conn.fetchrow(_KEEP_BATCHING_SQL, job_id, batch_size, batch_bytes)
     if row is None:
         raise ValueError(f"job {job_id} is not registered")
     return int(row["batch_size"]), int(row["batch_bytes"])

@@ -25,6 +25,7 @@ from libs.errors import (
     OffsetStoreUnavailable,
     RetryBudgetExhausted,
     Stopped,
+    TransientError,
     UserError,
 )
 from libs.formats import Reader, reader_for, with_overrides
@@ -117,6 +118,7 @@ class Producer:
         self.progress = Progress(enabled=settings.progress)
         self._offset_warned = False
         self._start_rows = 0
+        self._batching_recorded = False
         self.reader: Reader  # set by _run, from the dataset and the options
         self.flow = amqp.FlowControl(settings.blocked_timeout, self.stop, self._on_flow)
         self.gave_up_on = "the broker"
@@ -225,15 +227,28 @@ class Producer:
                         error=error)
 
     async def _keep_batching(self, job_id: str) -> None:
-        """Cut the job's batches as its first run did (registry.batching)."""
-        size, nbytes = await self._database("read the job's batching", lambda conn: (
-            registry.batching(conn, job_id, self.s.batch_size, self.s.batch_bytes)))
-        if (size, nbytes) != (self.s.batch_size, self.s.batch_bytes):
-            log.warning("this job was first published with other batches: keeping them, so "
-                        "that no record loads twice", batch_size=size, batch_bytes=nbytes,
-                        asked=[self.s.batch_size, self.s.batch_bytes])
-            self.s = replace(self.s, batch_size=size, batch_bytes=nbytes)
-            self.summary.batch_size = size
+        """Cut the job's batches as its first run did, if it recorded its batching."""
+        kept = await self._database("read the job's batching",
+                                    lambda conn: registry.batching(conn, job_id))
+        if kept is None or kept == (self.s.batch_size, self.s.batch_bytes):
+            return
+        log.warning("this job was first published with other batches: keeping them, so that "
+                    "no record loads twice", batch_size=kept[0], batch_bytes=kept[1],
+                    asked=[self.s.batch_size, self.s.batch_bytes])
+        self.s = replace(self.s, batch_size=kept[0], batch_bytes=kept[1])
+        self.summary.batch_size = kept[0]
+
+    async def _record_batching(self) -> None:
+        """Once per run, after its first confirmed batch: the job's batching (kept if the job
+        has one). Before any confirm a refused batch may still be cut smaller."""
+        self._batching_recorded = True
+        job_id, size, nbytes = self.summary.job_id, self.s.batch_size, self.s.batch_bytes
+        try:
+            await self._database("record the job's batching", lambda conn: (
+                registry.keep_batching(conn, job_id, size, nbytes)))
+        except (TransientError, RetryBudgetExhausted, Stopped) as exc:
+            log.warning("could not record the job's batching (a rerun with other --batch-size "
+                        "may cut other batches)", error=str(exc))
 
     async def _seal(self, totals: registry.Totals) -> None:
         """Record the whole file's totals in its job (idempotent: a rerun of a complete job,
@@ -424,6 +439,8 @@ class Producer:
                 return
             faults.hit("producer.after_confirm")
             self.watermark.confirm(chunk)
+            if not self._batching_recorded:
+                await self._record_batching()
             self.summary.batches_published += 1
             self.progress.advance(len(chunk.body))
 
