@@ -28,8 +28,10 @@ _WHY: Final = """\
 -- only index written.
 -- Costs: two nullable columns per row (the job id text, ~30-60 bytes, and a 4-byte integer);
 -- ADD COLUMN without a default only changes the catalog (instant, a brief ACCESS EXCLUSIVE
--- lock, no table rewrite). Rows loaded before keep their lineage in ingest_keys.
--- The tool fills them from the next job on; do not drop them while jobs run.
+-- lock, no table rewrite). Rows loaded before have NULL there: a later record of their
+-- key is rejected duplicate_key, "key already in the table, not loaded by this tool" (their
+-- ingest_keys rows are no longer read). The tool fills the columns from the next job on;
+-- apply this between jobs (a job started on one lineage is stopped on the other).
 """
 
 
