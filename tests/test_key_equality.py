@@ -10,6 +10,7 @@ a table without lineage columns (``ingest_keys``) and on one with them (in the r
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Final
@@ -93,6 +94,10 @@ async def test_equal_keys_written_differently_are_one_key(
     assert {line: reason for line, (reason, _) in rejects.items()} == {
         line: "duplicate_key" for line in duplicates}
     for line, first in duplicates.items():
-        assert f"line {first}" in rejects[line][1], rejects[line]
+        # The holder named is an equal line; which one depends on the commit order when
+        # batches commit out of line order (an earlier line then takes the key back).
+        named = {int(n) for n in re.findall(r"line (\d+)", rejects[line][1])}
+        group = {first} | {other for other, held in duplicates.items() if held == first}
+        assert named & (group - {line}), rejects[line]
     assert (counted["inserted"], counted["rejected"], counted["n"]) == (
         len(loaded), len(duplicates), len(values))
