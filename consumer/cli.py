@@ -55,10 +55,14 @@ one line, no traceback."""
               type=click.Path(path_type=Path, file_okay=False),
               help="Where batches without a registered dataset (message version 1) find "
                    "their dataset by name. Default: datasets/.")
+@click.option("--apply-scan", envvar="CONSUMER_APPLY_SCAN", type=float,
+              default=c.DEFAULT_APPLY_SCAN_S,
+              help="Seconds between two looks for complete atomic jobs not applied yet (a "
+                   "crash between a job's last batch and its apply); also one at start.")
 @common_options(dataset=False)
 def main(parallel: int, burst: bool, database_url: str, retry_timeout: float,
          shutdown_timeout: float, ready_file: Path | None, datasets: str,
-         datasets_dir: Path | None, amqp_url: str, queue: str,
+         datasets_dir: Path | None, apply_scan: float, amqp_url: str, queue: str,
          delivery_limit: int, log_level: str, log_format: str) -> None:
     setup_logging(log_level, log_format)
     try:
@@ -68,7 +72,7 @@ def main(parallel: int, burst: bool, database_url: str, retry_timeout: float,
             parallel=parallel, burst=burst, retry_timeout=retry_timeout,
             shutdown_timeout=shutdown_timeout, ready_file=ready_file,
             datasets=tuple(name.strip() for name in datasets.split(",") if name.strip()),
-            datasets_dir=datasets_dir)
+            datasets_dir=datasets_dir, apply_scan=apply_scan)
         worker = Worker(settings)
     except UserError as exc:
         fail(str(exc), c.EXIT_USAGE)

@@ -22,6 +22,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
+from consumer.applier import Applier
 from consumer.datasets import Resolver, TableChanged
 from libs import amqp, db, faults, messages
 from libs.errors import (
@@ -32,10 +33,14 @@ from libs.errors import (
     Stopped,
 )
 from libs.load import Loader, Outcome, mode_class
-from libs.load.jobs import Jobs
+from libs.load.apply import Applied
+from libs.load.atomic import AtomicLoader
+from libs.load.jobs import JobRef, Jobs
 from libs.load.prepared import Prepared
 from libs.load.target import Target
+from libs.load.threshold import Threshold, is_threshold_error
 from libs.retry import retry_transient
+from libs.schema.model import Dataset
 from libs.schema.reasons import DUPLICATE_KEY
 from libs.settings import ConsumerSettings
 from libs.validate import prepare
@@ -56,9 +61,11 @@ class NotMine(Exception):
 @dataclass
 class Stats:
     """A consumer's counters (README, "Counters"), for the batches it committed: records =
-    inserted + updated + deleted + unchanged + superseded + rejected + skipped. A commit that
-    changes the fate of another batch's record moves that count here too (inserted ->
-    rejected, ...), so the sums over every consumer of a job are the job's counts."""
+    inserted + updated + deleted + unchanged + superseded + rejected + skipped + pending. A
+    commit that changes the fate of another batch's record moves that count here too (inserted
+    -> rejected, ...), so the sums over every consumer of a job are the job's counts. ``pending``
+    counts records staged for an atomic job; the apply moves them to their counters in the
+    summary of the consumer that applied it (whose ``pending`` may then go below 0)."""
 
     batches_done: int = 0
     records: int = 0
@@ -69,6 +76,9 @@ class Stats:
     superseded: int = 0
     rejected: int = 0
     skipped: int = 0
+    pending: int = 0
+    jobs_applied: int = 0  # atomic jobs this consumer applied
+    jobs_failed: int = 0  # atomic jobs whose apply failed (threshold, replace refused)
     rejects_by_reason: Counter[str] = field(default_factory=Counter)
     duplicate_deliveries: int = 0
     dead_lettered: int = 0
@@ -86,6 +96,18 @@ class Stats:
         self.records += outcome.records
         for name, value in outcome.counts().items():
             setattr(self, name, getattr(self, name) + value)
+        self.pending += outcome.pending
+        self.move(outcome)
+
+    def applied(self, result: Applied) -> None:
+        """An atomic job applied (or failed) by this consumer: its staged records' counts."""
+        if result.error is None:
+            self.jobs_applied += 1
+        else:
+            self.jobs_failed += 1
+        self.move(result.outcome)
+
+    def move(self, outcome: Outcome) -> None:
         for (source, dest), n in outcome.moved.items():
             setattr(self, source, getattr(self, source) - n)
             setattr(self, dest, getattr(self, dest) + n)
@@ -115,7 +137,10 @@ class Worker:
         self._exchange: AbstractExchange | None = None
         self._resolver: Resolver | None = None
         self._jobs: Jobs | None = None
+        self._applier: Applier | None = None
+        self._scanner: asyncio.Task[None] | None = None
         self._loaders: dict[str, Loader] = {}
+        self._atomic: dict[str, Loader] = {}
         self._deliveries = 0
         self._returning = 0  # in-flight tasks that only send a batch back
 
@@ -150,6 +175,8 @@ class Worker:
         self._resolver = Resolver(self._pool, self.s.postgres.url, self.s.datasets_dir,
                                   self.s.max_record_bytes)
         self._jobs = Jobs(self._pool, self.s.postgres.url)
+        self._applier = Applier(self._pool, self.s.postgres.url, self._resolver, self._loader,
+                                self._retry, self.stats.applied)
         self._connection = await retry_transient(
             lambda: amqp.connect(self.s.amqp, "csv-ingest-consumer"), budget=budget,
             what="connect to RabbitMQ", stop=self.stop)
@@ -161,6 +188,8 @@ class Worker:
                  burst=self.s.burst, database=self.s.postgres.safe_url,
                  datasets=list(self.s.datasets) or "all")
         self._mark_ready(True)
+        self._applier.busy += 1  # until the first scan is done (burst mode waits for it)
+        self._scanner = asyncio.create_task(self._scan())
 
     def _mark_ready(self, ready: bool) -> None:
         """Create (connected and consuming) or remove the ``--ready-file``, if one is set."""
@@ -188,7 +217,8 @@ class Worker:
         while not self.stop.is_set():
             await asyncio.sleep(BURST_POLL_S)
             ours = self._deliveries - self.stats.returned
-            if len(self.in_flight) > self._returning or seen != ours:
+            busy = self._applier is not None and self._applier.busy > 0
+            if len(self.in_flight) > self._returning or seen != ours or busy:
                 idle_checks, seen, returned = 0, ours, self.stats.returned
                 continue
             # Only batches of other datasets keep coming back: nothing left for this one.
@@ -214,6 +244,21 @@ class Worker:
             for task in pending:  # not committed: rolled back, the broker redelivers them
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if self._scanner is not None:  # an apply under way gets the same bound, then rolls back
+            _, late = await asyncio.wait([self._scanner], timeout=self.s.shutdown_timeout)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(self._scanner, return_exceptions=True)
+
+    async def _scan(self) -> None:
+        """At start, then every --apply-scan seconds: apply complete atomic jobs left over."""
+        applier = self._applier
+        assert applier is not None
+        try:
+            await applier.scan_safely(self.s.datasets)
+        finally:
+            applier.busy -= 1
+        await applier.scan_forever(self.s.datasets, self.s.apply_scan, self.stop)
 
     async def close(self) -> None:
         self._mark_ready(False)
@@ -243,15 +288,25 @@ class Worker:
         started = time.monotonic()
         try:
             faults.hit("consumer.received", message.message_id)
+            if messages.is_seal(message.headers):
+                await self._on_seal(message)
+                return
             batch = messages.decode(message.headers, message.body)
             with structlog.contextvars.bound_contextvars(job_id=batch.job_id, batch=batch.seq,
                                                          line=batch.first_line):
-                outcome = await self._process(batch)
+                outcome, job = await self._process(batch)
                 await self._settle(message, ack=True)
                 self.stats.add(outcome)
                 counts = {} if outcome.duplicate else outcome.counts()
                 log.info("batch done" if not outcome.duplicate else "duplicate delivery: acked",
-                         **counts, ms=round((time.monotonic() - started) * 1000, 1))
+                         **counts, pending=outcome.pending,
+                         ms=round((time.monotonic() - started) * 1000, 1))
+                if outcome.crossed:
+                    log.warning("error threshold crossed: later batches are skipped",
+                                error=outcome.crossed)
+                if job is not None and not outcome.duplicate:
+                    assert self._applier is not None
+                    await self._applier.after_commit(batch.job_id, job)
         except NotMine as exc:
             log.warning("batch of another dataset: returned to the queue", dataset=str(exc),
                         loads=list(self.s.datasets))
@@ -295,7 +350,18 @@ class Worker:
         self.stats.requeued += 1
         await self._settle(message, requeue=True)
 
-    async def _process(self, batch: messages.Batch) -> Outcome:
+    async def _on_seal(self, message: AbstractIncomingMessage) -> None:
+        """The producer sealed a job: ack, then apply it if it is a complete atomic job (or
+        check its error ratio)."""
+        seal = messages.decode_seal(message.headers)
+        if self.s.datasets and seal.dataset not in self.s.datasets:
+            raise NotMine(seal.dataset)
+        await self._settle(message, ack=True)
+        log.info("seal message", job_id=seal.job_id)
+        assert self._applier is not None
+        await self._applier.after_seal(seal.job_id)
+
+    async def _process(self, batch: messages.Batch) -> tuple[Outcome, JobRef | None]:
         if self.s.datasets and batch.dataset not in self.s.datasets:
             raise NotMine(batch.dataset)
         assert self._resolver is not None
@@ -304,24 +370,37 @@ class Worker:
         jobs = self._jobs
         assert jobs is not None
         job = await self._retry(lambda: jobs.get(batch, dataset.load.mode), "look up the job")
-        loader = self._loader(job.mode)
+        loader = self._atomic_loader(job.mode) if job.atomic else self._loader(job.mode)
         # Republished and redelivered batches skip validation, the costly part.
         # After a signal an attempt under way finishes (_drain bounds it); none is retried.
         status = await self._retry(lambda: loader.status(batch), "look up batch")
         if status.finished:
-            return Outcome(duplicate=True)
+            return Outcome(duplicate=True), job
+        if is_threshold_error(status.job_error):
+            outcome = await self._retry(lambda: loader.skip(batch), "skip batch")
+            return outcome, None
         if status.job_error is not None:
             raise PoisonMessage(f"job {batch.job_id} was stopped: {status.job_error}")
+        if status.applied:  # a batch cut otherwise (another --batch-size) after the apply
+            log.warning("batch of an atomic job applied already: ignored")
+            return Outcome(duplicate=True), None
+        return await self._validate_and_load(batch, dataset, job, loader), job
+
+    async def _validate_and_load(self, batch: messages.Batch, dataset: Dataset, job: JobRef,
+                                 loader: Loader) -> Outcome:
+        resolver = self._resolver
+        assert resolver is not None
+        threshold = None if job.atomic else job.threshold
         plan = resolver.plan(dataset, batch.columns)
         try:
             target = await self._retry(lambda: resolver.target(batch, dataset, plan),
                                        "check the table")
             prepared = prepare(batch, plan, resolver.reader(dataset),
-                               first_wins=loader.first_wins)
+                               first_wins=self._loader(job.mode).first_wins)
             if hold := faults.hold_s("consumer.hold", str(batch.seq)):
                 await asyncio.sleep(hold)
             try:
-                return await self._load(loader, batch, prepared, target, job.seq)
+                return await self._load(loader, batch, prepared, target, job.seq, threshold)
             except ConfigurationError as exc:
                 if getattr(exc.__cause__, "sqlstate", None) not in SCHEMA_CHANGED:
                     raise
@@ -329,7 +408,7 @@ class Worker:
                 target = await self._retry(
                     lambda: resolver.target(batch, dataset, plan, recheck=True),
                     "check the table")
-                return await self._load(loader, batch, prepared, target, job.seq)
+                return await self._load(loader, batch, prepared, target, job.seq, threshold)
         except TableChanged as exc:
             resolver.forget(batch.job_id)
             error = str(exc)
@@ -337,9 +416,9 @@ class Worker:
             raise TableChanged(kept) from exc
 
     async def _load(self, loader: Loader, batch: messages.Batch, prepared: Prepared,
-                    target: Target, job_seq: int) -> Outcome:
-        return await self._retry(lambda: loader.load(batch, prepared, target, job_seq),
-                                 "load batch")
+                    target: Target, job_seq: int, threshold: Threshold | None) -> Outcome:
+        return await self._retry(
+            lambda: loader.load(batch, prepared, target, job_seq, threshold), "load batch")
 
     async def _retry(self, attempt: Callable[[], Awaitable[T]], what: str) -> T:
         return await retry_transient(attempt, budget=self.s.retry_timeout, what=what,
@@ -351,6 +430,15 @@ class Worker:
         if found is None:
             assert self._pool is not None
             found = self._loaders[mode] = mode_class(mode)(self._pool, self.s.postgres.url)
+        return found
+
+    def _atomic_loader(self, mode: str) -> Loader:
+        """The Loader that stages the batches of atomic jobs of a load mode."""
+        found = self._atomic.get(mode)
+        if found is None:
+            assert self._pool is not None
+            found = self._atomic[mode] = AtomicLoader(self._pool, self.s.postgres.url,
+                                                      self._loader(mode))
         return found
 
     async def _return(self, message: AbstractIncomingMessage) -> None:

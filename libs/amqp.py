@@ -33,7 +33,7 @@ from yarl import URL
 
 from libs import constants as c
 from libs.errors import BrokerBlocked, BrokerRefused, BrokerUnavailable, IngestError
-from libs.messages import Batch
+from libs.messages import Batch, Seal
 from libs.retry import until_stopped
 from libs.settings import AmqpSettings, redact_text
 
@@ -160,6 +160,13 @@ def to_message(batch: Batch) -> aio_pika.Message:
         type=f"{batch.dataset}.batch.v{batch.version}",
         app_id="csv-ingest-producer",
     )
+
+
+def seal_message(seal: Seal) -> aio_pika.Message:
+    return aio_pika.Message(body=b"", headers=seal.headers(),
+                            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                            message_id=seal.message_id, type="job.seal",
+                            app_id="csv-ingest-producer")
 
 
 def describe(message: aio_pika.Message) -> str:

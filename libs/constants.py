@@ -40,6 +40,10 @@ H_RECORDS: Final = "x-ingest-records"
 H_COLUMNS: Final = "x-ingest-columns"
 H_SOURCE: Final = "x-ingest-source"
 H_FINGERPRINT: Final = "x-ingest-fingerprint"  # version 2
+# A message that is no batch: ``seal`` (no body) says a job is sealed, so that a consumer
+# looks whether it can apply it (atomic jobs) or check its error ratio. Absent: a batch.
+H_KIND: Final = "x-ingest-kind"
+KIND_SEAL: Final = "seal"
 
 # Exit codes.
 EXIT_OK: Final = 0
@@ -52,3 +56,5 @@ EXIT_SIGTERM: Final = 143
 FAULT_ENV: Final = "INGEST_FAULT"
 FAULT_AFTER_ENV: Final = "INGEST_FAULT_AFTER"
 FAULT_KEY_ENV: Final = "INGEST_FAULT_KEY"
+
+DEFAULT_APPLY_SCAN_S: Final = 10.0  # consumers look for complete unapplied atomic jobs this often

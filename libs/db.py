@@ -98,7 +98,7 @@ Conn = asyncpg.Connection | PoolConnectionProxy
 
 REQUIRED_TABLES: Final = ("ingest_rejects", "ingest_batches", "ingest_jobs", "ingest_datasets",
                           "ingest_keys")
-JOB_COLUMNS: Final = ("fingerprint", "error")
+JOB_COLUMNS: Final = ("fingerprint", "error", "atomic", "applied_at")
 
 
 async def check_schema(pool: asyncpg.Pool) -> None:

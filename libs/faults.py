@@ -4,7 +4,8 @@
 ``INGEST_FAULT_KEY=K`` only counts hits made with that key (e.g. one message id). When the
 variable is unset, ``hit`` is one comparison.
 
-One point delays instead of killing: ``consumer.hold`` (:func:`hold_s`) holds chosen batches
+Two points delay instead of killing: ``consumer.apply_pause`` (:func:`pause_s`), and
+``consumer.hold`` (:func:`hold_s`), which holds chosen batches
 before their load, so tests force the order batches commit in. ``INGEST_FAULT_KEY`` lists
 batch seqs (comma-separated) in the order they should load; the k-th (from 0) waits k x
 ``INGEST_FAULT_AFTER`` seconds (a number, e.g. 0.5); a batch not listed does not wait. With
@@ -47,6 +48,13 @@ def trips(point: str) -> bool:
 
 def armed(point: str) -> bool:
     return _point == point
+
+
+def pause_s(point: str) -> float:
+    """Seconds to pause at the armed delay ``point`` (``INGEST_FAULT_AFTER``); 0 otherwise.
+    ``consumer.apply_pause`` holds an atomic job's apply open after its writes, before its
+    COMMIT (a window for readers, kills and restarts)."""
+    return float(_after_text) if _point is not None and point == _point else 0.0
 
 
 def hold_s(point: str, key: str) -> float:

@@ -76,6 +76,32 @@ class Batch:
         return headers
 
 
+@dataclass(frozen=True)
+class Seal:
+    """The producer sealed ``job_id`` (header ``x-ingest-kind: seal``, no body)."""
+
+    job_id: str
+    dataset: str
+
+    def headers(self) -> dict[str, Any]:
+        return {c.H_KIND: c.KIND_SEAL, c.H_VERSION: c.SCHEMA_VERSION, c.H_JOB: self.job_id,
+                c.H_DATASET: self.dataset}
+
+    @property
+    def message_id(self) -> str:
+        return f"{self.job_id}:seal"
+
+
+def is_seal(headers: Mapping[str, Any] | None) -> bool:
+    kind = (headers or {}).get(c.H_KIND)
+    return (kind.decode() if isinstance(kind, bytes) else kind) == c.KIND_SEAL
+
+
+def decode_seal(headers: Mapping[str, Any] | None) -> Seal:
+    headers = headers or {}
+    return Seal(_text(headers.get(c.H_JOB), c.H_JOB), _text(headers.get(c.H_DATASET), c.H_DATASET))
+
+
 def _text(value: object, name: str, empty: bool = False) -> str:
     """``value`` as text; an empty string only where ``empty`` (a column without a name)."""
     if isinstance(value, bytes):

@@ -1,7 +1,8 @@
 """What the tool records about datasets and jobs: ``ingest_datasets``, ``ingest_jobs``.
 
 The producer calls ``register`` before its first publish: the dataset's descriptor under its
-fingerprint and the job row, in one transaction, both idempotent (a rerun, or two producers on
+fingerprint and the job row (with its options), and for an atomic job not yet applied its stage
+table (``libs.load.stage``), in one transaction, all idempotent (a rerun, or two producers on
 one file, change nothing). A consumer calls ``load_descriptor`` with a batch's fingerprint to
 rebuild the dataset without local files, and ``mark_failed`` to stop a job (e.g. its table
 changed under it); ``job_error`` says whether a job was stopped.
@@ -23,6 +24,7 @@ import asyncpg
 
 from libs.db import Conn
 from libs.errors import ConfigurationError, PoisonMessage, UserError
+from libs.load import stage
 from libs.load.prepared import RejectRow
 from libs.schema.model import Dataset
 
@@ -31,8 +33,12 @@ INSERT INTO ingest_datasets (fingerprint, name, descriptor) VALUES ($1, $2, $3::
 ON CONFLICT (fingerprint) DO NOTHING
 """
 _JOB_SQL: Final = """
-INSERT INTO ingest_jobs (job_id, dataset, fingerprint, source, mode, dry_run)
-VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (job_id) DO NOTHING
+INSERT INTO ingest_jobs (job_id, dataset, fingerprint, source, mode, dry_run, atomic,
+                         max_errors, max_error_ratio, columns)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (job_id) DO NOTHING
+"""
+_UNAPPLIED_SQL: Final = """
+SELECT atomic AND applied_at IS NULL AND error IS NULL FROM ingest_jobs WHERE job_id = $1
 """
 _DESCRIPTOR_SQL: Final = "SELECT descriptor::text FROM ingest_datasets WHERE fingerprint = $1"
 _FAIL_SQL: Final = "UPDATE ingest_jobs SET error = $2 WHERE job_id = $1 AND error IS NULL"
@@ -66,6 +72,10 @@ class Job:
     source: str
     mode: str = "insert"
     dry_run: bool = False
+    atomic: bool = False  # staged, applied in one transaction (libs.load.apply)
+    max_errors: int | None = None
+    max_error_ratio: float | None = None
+    columns: tuple[str, ...] = ()  # the header as the batches carry it
 
 
 @dataclass(frozen=True)
@@ -101,7 +111,11 @@ async def register(conn: Conn, dataset: Dataset, job: Job) -> str | None:
         await conn.execute(_DATASET_SQL, dataset.fingerprint, dataset.name,
                            descriptor_text(dataset))
         await conn.execute(_JOB_SQL, job.job_id, job.dataset, job.fingerprint, job.source,
-                           job.mode, job.dry_run)
+                           job.mode, job.dry_run, job.atomic, job.max_errors,
+                           job.max_error_ratio, list(job.columns))
+        if await conn.fetchval(_UNAPPLIED_SQL, job.job_id):
+            await conn.execute(stage.create_sql(job.job_id, dataset.table.name,
+                                                dataset.table.schema))
         error: str | None = await conn.fetchval(_ERROR_SQL, job.job_id)
     return error
 

@@ -137,6 +137,15 @@ def parse_key(text: str | None) -> tuple[str, ...]:
     return parts
 
 
+def check_thresholds(max_errors: int | None, ratio: float | None) -> None:
+    """UserError for a negative --max-errors or a --max-error-ratio outside 0..1 (or NaN)."""
+    if max_errors is not None and max_errors < 0:
+        raise UserError(f"--max-errors must be 0 or more, got {max_errors}")
+    if ratio is not None and not 0 <= ratio <= 1:
+        raise UserError(f"--max-error-ratio must be between 0 and 1 (a fraction of the job's "
+                        f"records: 0.05 is 5%), got {ratio}")
+
+
 @dataclass(frozen=True)
 class ProducerSettings:
     """``dataset`` is a NAME (in ``datasets_dir``) or a PATH; ``table`` (a table name, or
@@ -171,8 +180,14 @@ class ProducerSettings:
     # goes to rejects_out (None: <file's stem>.rejects.csv next to the file).
     dry_run: bool = False
     rejects_out: Path | None = None
+    # --atomic (replace is always atomic), --max-errors, --max-error-ratio: recorded on the
+    # job, part of its id.
+    atomic: bool = False
+    max_errors: int | None = None
+    max_error_ratio: float | None = None
 
     def __post_init__(self) -> None:
+        check_thresholds(self.max_errors, self.max_error_ratio)
         if self.rejects_out is not None and not self.dry_run:
             raise UserError("--rejects-out names the dry run's report: use it with --dry-run")
         if self.parallel < 1:
@@ -208,10 +223,14 @@ class ConsumerSettings:
     # Where version 1 batches (no fingerprint) find their dataset by name; None: the
     # INGEST_DATASETS_DIR variable, else datasets/ (libs.schema.from_file.datasets_dir).
     datasets_dir: Path | None = None
+    # Seconds between two scans for complete atomic jobs not applied yet (also one at start).
+    apply_scan: float = c.DEFAULT_APPLY_SCAN_S
 
     def __post_init__(self) -> None:
         if self.parallel < 1:
             raise UserError("--parallel must be at least 1")
+        if not self.apply_scan > 0:
+            raise UserError("--apply-scan must be positive")
         if self.retry_timeout <= 0 or self.shutdown_timeout <= 0:
             raise UserError("--retry-timeout and --shutdown-timeout must be positive")
         if self.ready_file is not None and not self.ready_file.parent.is_dir():

@@ -22,6 +22,7 @@ from libs.csvfile import READ_CHUNK, fingerprint
 from libs.errors import (
     BrokerRefused,
     FileChanged,
+    IngestError,
     OffsetStoreUnavailable,
     RetryBudgetExhausted,
     Stopped,
@@ -31,7 +32,7 @@ from libs.errors import (
 from libs.formats import Reader, reader_for, with_overrides
 from libs.formats.base import Header
 from libs.formats.sniff import SAMPLE_BYTES, hints
-from libs.messages import Batch, check_columns_fit
+from libs.messages import Batch, Seal, check_columns_fit
 from libs.offsets import Offset, OffsetStore
 from libs.retry import retry_transient
 from libs.schema.model import Dataset
@@ -51,6 +52,7 @@ class Summary:
     file: str = ""
     dataset: str = ""
     mode: str = ""
+    atomic: bool = False
     status: str = "ok"
     rows_read: int = 0
     rows_confirmed: int = 0
@@ -75,18 +77,34 @@ class Summary:
 
 
 def job_id_for(dataset_name: str, dataset_fingerprint: str, file_digest: str,
-               mode: str = "insert", *, dry_run: bool = False) -> str:
+               mode: str = "insert", *, atomic: bool = False, max_errors: int | None = None,
+               max_error_ratio: float | None = None, dry_run: bool = False) -> str:
     """The job id: derived from the dataset (its rules, dialect, table: the fingerprint), the
-    file's content and the load mode; the same file under another dataset, dialect or mode is
-    another job. Insert adds nothing (an insert job of the previous version keeps its id). A
-    dry run's job is another job again (``\0dry-run``): it never blocks or resumes a real run."""
+    file's content and the options that change the result; the same file under another
+    dataset, dialect, mode or options is another job. Only options that are not the default
+    add a part, in this order: the mode (not insert), ``atomic`` (not for replace, which always
+    is), ``max_errors=N``, ``max_error_ratio=R`` (``repr`` of the float); so a job that uses
+    none keeps the id of the previous versions. A dry run's job is another job again
+    (``\0dry-run``): it never blocks or resumes a real run."""
     parts = [dataset_fingerprint, file_digest]
     if mode != "insert":
         parts.append(mode)
+    if atomic and mode != "replace":
+        parts.append("atomic")
+    if max_errors is not None:
+        parts.append(f"max_errors={max_errors}")
+    if max_error_ratio is not None:
+        parts.append(f"max_error_ratio={float(max_error_ratio)!r}")
     if dry_run:
         parts.append("dry-run")
     digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()
     return f"{dataset_name}-{digest[:24]}"
+
+
+def job_options(settings: ProducerSettings, mode: str) -> dict[str, Any]:
+    """The run's job options as ``job_id_for`` and ``registry.Job`` take them."""
+    return {"atomic": settings.atomic or mode == "replace", "max_errors": settings.max_errors,
+            "max_error_ratio": settings.max_error_ratio}
 
 
 def file_state(handle: BinaryIO) -> tuple[int, int]:
@@ -183,9 +201,13 @@ class Producer:
         self.summary.mode = mode = load_mode(self.s.mode, spec, mapped.columns)
         check_columns_fit(header.columns)
         digest = await asyncio.to_thread(fingerprint, self.s.file)
-        self.summary.job_id = job_id = job_id_for(spec.name, spec.fingerprint, digest, mode)
+        options = job_options(self.s, mode)
+        self.summary.atomic = options["atomic"]
+        self.summary.job_id = job_id = job_id_for(spec.name, spec.fingerprint, digest, mode,
+                                                  **options)
         structlog.contextvars.bind_contextvars(job_id=job_id)
-        await self._register(spec, job_id, mode)
+        await self._register(registry.Job(job_id, spec.name, spec.fingerprint, self.s.file.name,
+                                          mode, columns=header.columns, **options), spec)
         return spec, header
 
     @staticmethod
@@ -214,14 +236,15 @@ class Producer:
         return await retry_transient(once, budget=self.s.retry_budget,
                                      what=f"PostgreSQL: {what}", stop=self.stop)
 
-    async def _register(self, spec: Dataset, job_id: str, mode: str) -> None:
-        """The descriptor and the job in PostgreSQL before the first publish (idempotent)."""
-        job = registry.Job(job_id, spec.name, spec.fingerprint, self.s.file.name, mode)
+    async def _register(self, job: registry.Job, spec: Dataset) -> None:
+        """The descriptor and the job (an atomic one's stage too) in PostgreSQL before the
+        first publish (idempotent)."""
         error = await self._database("register the job",
                                      lambda conn: registry.register(conn, spec, job))
         await self._keep_batching(job_id)
         log.info("job registered", dataset=spec.name, fingerprint=spec.fingerprint[:12],
-                 mode=mode)
+                 mode=job.mode, atomic=job.atomic, max_errors=job.max_errors,
+                 max_error_ratio=job.max_error_ratio)
         if error is not None:
             log.warning("this job was stopped earlier; its batches may be refused again",
                         error=error)
@@ -280,7 +303,30 @@ class Producer:
         self.summary.sealed = True
         self.summary.records, self.summary.batches = stored.records, stored.batches
         self.summary.bytes = stored.bytes
+        if self.summary.atomic or self.s.max_errors is not None or (
+                self.s.max_error_ratio is not None):
+            await self._announce_seal()
 
+    async def _announce_seal(self) -> None:
+        """The seal message (x-ingest-kind: seal): a consumer looks at once whether it can
+        apply the job (or check its error ratio). Best effort: without it the consumers'
+        periodic scan finds the job."""
+        seal = Seal(self.summary.job_id, self.summary.dataset)
+        try:
+            connection = await amqp.connect(self.s.amqp, "csv-ingest-producer")
+            try:
+                channel = await connection.channel(publisher_confirms=True,
+                                                   on_return_raises=True)
+                exchange, _ = await amqp.declare(channel, self.s.amqp)
+                await amqp.publish(exchange, self.s.amqp, amqp.seal_message(seal),
+                                   self.s.publish_timeout)
+            finally:
+                await amqp.close(connection)
+        except IngestError as exc:
+            log.warning("could not publish the seal message (a consumer's periodic scan "
+                        "will find the job)", error=str(exc))
+            return
+        log.info("seal message published")
     def _reader(self, spec: Dataset) -> Reader:
         """The file's reader: the dataset's layout with the dialect and encoding options."""
         s = self.s

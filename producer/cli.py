@@ -49,9 +49,18 @@ Load modes (--mode; default: the dataset's x-ingest.mode, insert unless it says 
   merge   the op column says I (insert), U (update) or D (delete), applied as if in job
           then line order; I of an existing key updates, U of a missing key inserts, D of a
           missing key does nothing.
+  replace the table ends up holding exactly the job's accepted rows (a full reload; for
+          duplicate keys the first line wins). Always atomic.
 
 Upsert and merge need a key. The mode is part of the job: the same file in another mode is
 another job.
+
+--atomic makes the job all-or-nothing: batches are staged (a table of schema ingest_stage) and
+nothing is visible in the table until every batch is in; then one consumer applies the whole
+job in one transaction. --max-errors N and --max-error-ratio R stop a job whose rejects (every
+reason, duplicates included) exceed N, or R times the file's records: an atomic job is then
+not applied at all; a streaming one keeps the rows committed before and skips the batches
+not loaded yet. These options are part of the job too (another option, another job).
 
 Exit codes: 0 all batches confirmed; 1 gave up on the broker or PostgreSQL (retry budget
 spent, or blocked longer than --blocked-timeout: rerun to continue); 2 user or configuration
@@ -119,8 +128,17 @@ reasons, finds duplicate keys in the file and against the table, writes the reje
 @click.option("--no-header", envvar="INGEST_NO_HEADER", is_flag=True, default=False,
               help="The file has no header line: columns are the dataset's fields in order.")
 @click.option("--mode", envvar="INGEST_MODE", default=None,
-              type=click.Choice(["insert", "upsert", "merge"]),
+              type=click.Choice(["insert", "upsert", "merge", "replace"]),
               help="Load mode (see above); default: the dataset's x-ingest.mode.")
+@click.option("--atomic", envvar="INGEST_ATOMIC", is_flag=True, default=False,
+              help="All or nothing: stage the batches, then apply the whole job in one "
+                   "transaction once every batch is in (replace always is).")
+@click.option("--max-errors", envvar="INGEST_MAX_ERRORS", type=int, default=None,
+              metavar="N", help="Fail the job once it has more than N rejects (atomic: "
+                                "nothing applied; streaming: later batches skipped).")
+@click.option("--max-error-ratio", envvar="INGEST_MAX_ERROR_RATIO", type=float, default=None,
+              metavar="R", help="Fail the job once its rejects exceed R (0..1) times the "
+                                "file's records (checked once the job is sealed).")
 @click.option("--dry-run", envvar="INGEST_DRY_RUN", is_flag=True, default=False,
               help="Validate every record as a load would (rules, duplicate keys in the file "
                    "and against the table) and write the rejects report; publish nothing, "
@@ -135,7 +153,8 @@ def main(file: Path, table: str | None, key: str | None, datasets_dir: Path,
          redis_prefix: str, retry_budget: float, publish_timeout: float, blocked_timeout: float,
          offset_ttl_days: int, progress: bool, delimiter: str | None, quote_char: str | None,
          escape_char: str | None, encoding: str | None, no_header: bool, mode: str | None,
-         dry_run: bool, rejects_out: Path | None, amqp_url: str,
+         atomic: bool, max_errors: int | None, max_error_ratio: float | None, dry_run: bool,
+         rejects_out: Path | None, amqp_url: str,
          queue: str, delivery_limit: int,
          dataset: str, log_level: str, log_format: str) -> None:
     setup_logging(log_level, log_format)
@@ -151,7 +170,8 @@ def main(file: Path, table: str | None, key: str | None, datasets_dir: Path,
             blocked_timeout=blocked_timeout,
             offset_ttl_days=offset_ttl_days, progress=progress, delimiter=delimiter,
             quote_char=quote_char, escape_char=escape_char, encoding=encoding,
-            no_header=no_header, mode=mode, dry_run=dry_run, rejects_out=rejects_out)
+            no_header=no_header, mode=mode, dry_run=dry_run, rejects_out=rejects_out,
+            atomic=atomic, max_errors=max_errors, max_error_ratio=max_error_ratio)
     except UserError as exc:
         fail(str(exc), c.EXIT_USAGE)
     producer = (DryRun if dry_run else Producer)(settings)

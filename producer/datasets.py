@@ -27,7 +27,7 @@ from libs.schema.model import Dataset
 from libs.settings import ProducerSettings
 
 log = structlog.get_logger("producer")
-LOADABLE_MODES = ("insert", "upsert", "merge")
+LOADABLE_MODES = ("insert", "upsert", "merge", "replace")
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def load_mode(option: str | None, dataset: Dataset, columns: Sequence[str]) -> s
     if mode not in LOADABLE_MODES:
         raise UserError(f"load mode {mode!r} is not available yet (use --mode "
                         f"{', '.join(LOADABLE_MODES)})")
-    if mode != "insert" and not dataset.primary_key:
+    if mode in ("upsert", "merge") and not dataset.primary_key:
         raise UserError(f"--mode {mode} needs a key, and table {table} has no primary key or "
                         "unique key: add one, or load with --mode insert")
     op = dataset.load.merge.column

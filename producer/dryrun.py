@@ -56,7 +56,7 @@ from libs.schema.model import Dataset
 from libs.schema.reasons import DATABASE_REJECTED, DUPLICATE_KEY
 from libs.settings import ProducerSettings
 from libs.validate import KeyOf, key_function, prepare
-from producer.app import Producer, Summary, job_id_for
+from producer.app import Producer, Summary, job_id_for, job_options
 from producer.datasets import Resolved, declared, header_plan, load_mode, resolve
 
 log = structlog.get_logger("producer")
@@ -149,10 +149,13 @@ class DryRun(Producer):
         check_columns_fit(header.columns)  # a real run refuses such a header: so does this
         mapped = plan(spec, header.columns, partial=True)  # as the consumer compiles it
         # Upsert and merge take every valid record of a key (the last one wins): no duplicates.
-        self.keys = key_function(mapped) if mode == "insert" else None
+        # Replace keeps insert's rule within the file (the table is emptied first).
+        self.keys = key_function(mapped) if mode in ("insert", "replace") else None
         digest = await asyncio.to_thread(fingerprint, self.s.file)
-        self.summary.real_job_id = job_id_for(spec.name, spec.fingerprint, digest, mode)
-        self.summary.job_id = job_id_for(spec.name, spec.fingerprint, digest, mode,
+        options = job_options(self.s, mode)
+        self.summary.real_job_id = job_id_for(spec.name, spec.fingerprint, digest, mode,
+                                              **options)
+        self.summary.job_id = job_id_for(spec.name, spec.fingerprint, digest, mode, **options,
                                          dry_run=True)
         structlog.contextvars.bind_contextvars(job_id=self.summary.job_id)
         out = self._open_report()
@@ -208,7 +211,7 @@ class DryRun(Producer):
             await registry.register(conn, spec, job)
             await registry.restart_dry_run(conn, job.job_id)
             reflected = await reflect(conn, spec.table.name, spec.table.schema)
-        if self.keys is not None:  # insert mode: a key the table holds is a duplicate
+        if self.summary.mode == "insert":  # a key the table holds is a duplicate
             self.lookup = keys_in_table(target_for(mapped, reflected), reflected)
         self.summary.table_checked = self.lookup is not None
 

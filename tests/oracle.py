@@ -8,7 +8,12 @@ of ``paths``) and line order, as the issue defines each mode:
 - upsert: the last one wins;
 - merge: ``I`` and ``U`` write the row, ``D`` removes it (nothing if absent), one record after
   the other: the bulk API's ``MERGE ... WHEN MATCHED AND op <> 'D' THEN UPDATE, WHEN NOT
-  MATCHED AND op <> 'D' THEN INSERT, WHEN MATCHED AND op = 'D' THEN DELETE`` per record.
+  MATCHED AND op <> 'D' THEN INSERT, WHEN MATCHED AND op = 'D' THEN DELETE`` per record;
+- replace: the table is emptied, then loaded with insert's rule (what was there before the
+  job does not count).
+
+An atomic job must give what its streaming job gives (the same ``final``); ``before``: the
+rows of the table before the first job (by key), e.g. rows a replace removes.
 
 Counters (jobs loaded one after the other): within a job the last record of a key is the one
 that counts (insert: the first), the others are ``superseded`` (insert: ``rejected``
@@ -58,10 +63,13 @@ def valid_records(path: Path, dataset: str) -> tuple[list[tuple[int, Any, dict[s
     return out, records
 
 
-def final(paths: Sequence[Path], dataset: str, mode: str, op: str = "op") -> Final:
+def final(paths: Sequence[Path], dataset: str, mode: str, op: str = "op",
+          before: dict[Any, dict[str, Any]] | None = None) -> Final:
     """What loading ``paths`` as jobs in this order, in ``mode``, must leave."""
-    result = Final()
+    result = Final(rows=dict(before or {}))
     for path in paths:
+        if mode == "replace":
+            result.rows.clear()
         records, total = valid_records(path, dataset)
         if mode == "merge":
             records = [r for r in records if r[2][op] in MERGE_CODES]
@@ -69,8 +77,9 @@ def final(paths: Sequence[Path], dataset: str, mode: str, op: str = "op") -> Fin
         winners: dict[Any, dict[str, Any]] = {}
         for _, key, values in records:
             if key in winners:
-                counts["rejected" if mode == "insert" else "superseded"] += 1
-                if mode == "insert":
+                first_wins = mode in ("insert", "replace")
+                counts["rejected" if first_wins else "superseded"] += 1
+                if first_wins:
                     continue
             winners[key] = values
         for key, values in winners.items():
@@ -82,7 +91,7 @@ def final(paths: Sequence[Path], dataset: str, mode: str, op: str = "op") -> Fin
 def _apply(rows: dict[Any, dict[str, Any]], key: Any, values: dict[str, Any], mode: str,
            op: str, counts: Counter[str]) -> None:
     present = key in rows
-    if mode == "insert":
+    if mode in ("insert", "replace"):
         if present:
             counts["rejected"] += 1
         else:

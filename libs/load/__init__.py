@@ -8,7 +8,10 @@ up, it does not branch on it.
 - ``base``: ``Loader`` (claim, rows, rejects, batch done), ``Outcome``, ``Status``
 - ``insert``: insert mode (the first line of the earliest job wins)
 - ``upsert``, ``merge``: the versioned modes (``versioned``: the greatest (job_seq, line) wins)
-- ``jobs``: a job's place in job order and its mode (``ingest_jobs``), cached
+- ``replace``: replace mode (always atomic: the apply empties the target first)
+- ``stage``, ``atomic``, ``apply``: atomic jobs (the stage table, a batch staged, the apply)
+- ``threshold``: ``--max-errors`` / ``--max-error-ratio``
+- ``jobs``: a job's place in job order, its mode and options (``ingest_jobs``), cached
 - ``target``: ``Target`` (table, columns, key, where lineage lives), ``target_for``
 - ``prepared``: ``Prepared``, ``RejectRow`` (a validated batch)
 - ``isolate``, ``payload``: refused-record isolation, the COPY payload writer
@@ -22,10 +25,11 @@ from libs.errors import PoisonMessage
 from libs.load.base import Loader, Outcome, Status
 from libs.load.insert import InsertLoader
 from libs.load.merge import MergeLoader
+from libs.load.replace import ReplaceLoader
 from libs.load.upsert import UpsertLoader
 
 MODES: Final[dict[str, type[Loader]]] = {
-    loader.mode: loader for loader in (InsertLoader, UpsertLoader, MergeLoader)}
+    loader.mode: loader for loader in (InsertLoader, UpsertLoader, MergeLoader, ReplaceLoader)}
 
 
 def mode_class(mode: str) -> type[Loader]:

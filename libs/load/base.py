@@ -8,7 +8,9 @@ by name in ``libs.load.MODES``; the worker looks the job's mode up there (``inge
 
 Counters (README, "Counters"): every record of a batch is counted once in its own batch's
 ``ingest_batches`` row, as ``inserted``, ``updated``, ``deleted``, ``unchanged``,
-``superseded``, ``rejected`` or ``skipped``; they sum to the batch's records. A commit that
+``superseded``, ``rejected`` or ``skipped``; they sum to the batch's records. A batch of an
+atomic job counts its staged records ``pending`` until the apply moves each to its counter
+(``libs.load.apply``). A commit that
 changes the fate of a record of another batch moves that record's count there too
 (:func:`move_counts`), so the counters stay exact whatever the commit order.
 """
@@ -27,11 +29,13 @@ from libs.db import Conn, consumer_name, translated
 from libs.errors import DatabaseUnavailable
 from libs.load.prepared import Prepared, RejectRow
 from libs.load.target import Target
+from libs.load.threshold import Threshold, check_streaming
 from libs.messages import Batch
 
 _STATUS: Final = (
     "SELECT EXISTS (SELECT 1 FROM ingest_batches WHERE job_id = $1 AND first_line = $2 "
-    "AND last_line = $3) AS finished, (SELECT error FROM ingest_jobs WHERE job_id = $1) AS error")
+    "AND last_line = $3) AS finished, (SELECT error FROM ingest_jobs WHERE job_id = $1) AS error, "
+    "(SELECT applied_at IS NOT NULL FROM ingest_jobs WHERE job_id = $1) AS applied")
 _CLAIM: Final = (
     "INSERT INTO ingest_batches (job_id, first_line, last_line, seq, records, consumer) "
     "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true")
@@ -41,7 +45,8 @@ COUNTERS: Final = ("inserted", "updated", "deleted", "unchanged", "superseded", 
 EFFECTS: Final = {"i": "inserted", "u": "updated", "d": "deleted", "n": "unchanged"}
 _FINISH: Final = (
     "UPDATE ingest_batches SET inserted = $4, updated = $5, deleted = $6, unchanged = $7, "
-    "superseded = $8, rejected = $9, skipped = $10, finished_at = clock_timestamp() "
+    "superseded = $8, rejected = $9, skipped = $10, pending = $11, "
+    "finished_at = clock_timestamp() "
     "WHERE job_id = $1 AND first_line = $2 AND last_line = $3")
 # Counted per batch row first: an UPDATE joined to several rows updates its row once.
 _MOVE: Final = (
@@ -74,7 +79,11 @@ class Outcome:
     superseded: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     skipped: int = 0
+    # Staged by a batch of an atomic job, waiting for the apply (not a counter: the apply
+    # moves each record to its counter, in ``moved`` with source ``pending``).
+    pending: int = 0
     moved: Counter[tuple[str, str]] = field(default_factory=Counter)
+    crossed: str | None = None  # this batch crossed the job's error threshold (why)
 
     def counts(self) -> dict[str, int]:
         """The counters by name (COUNTERS order), ``rejected`` as a total."""
@@ -122,16 +131,20 @@ class Work:
 
 @dataclass(frozen=True)
 class Status:
-    """A cheap look before validating: already finished? the job stopped (why)?"""
+    """A cheap look before validating: already finished? the job stopped (why)? applied (an
+    atomic job: every batch is in)?"""
 
     finished: bool
     job_error: str | None
+    applied: bool = False
 
 
 class Loader(ABC):
     """The transaction around a batch; subclasses write its rows (one per load mode)."""
 
     mode: ClassVar[str] = ""
+    # The counter of a record the mode wrote without saying its fate (write_fates).
+    unsent: ClassVar[str] = "inserted"
     # Within a batch, the first line of a key is kept (insert) rather than every line
     # (upsert, merge: the mode picks the last): consumer/parse.prepare's duplicate rule.
     first_wins: ClassVar[bool] = True
@@ -145,7 +158,7 @@ class Loader(ABC):
         async with translated(self._url), self._pool.acquire() as conn:
             row = await conn.fetchrow(_STATUS, batch.job_id, batch.first_line, batch.last_line)
         assert row is not None
-        return Status(bool(row["finished"]), row["error"])
+        return Status(bool(row["finished"]), row["error"], bool(row["applied"]))
 
     async def fail_job(self, batch: Batch, error: str) -> str:
         """Record why the batch's job stops (the first reason is kept, and returned)."""
@@ -155,11 +168,14 @@ class Loader(ABC):
         return kept
 
     async def load(self, batch: Batch, prepared: Prepared, target: Target,
-                   job_seq: int) -> Outcome:
+                   job_seq: int, threshold: Threshold | None = None) -> Outcome:
         """One transaction; a duplicate batch (already finished) writes nothing. ``job_seq``:
-        the job's place in job order (``libs.load.jobs``)."""
+        the job's place in job order (``libs.load.jobs``); ``threshold``: the job's error
+        limits, checked after the batch's rejects (libs.load.threshold)."""
         async with translated(self._url), self._pool.acquire() as conn, conn.transaction():
             outcome = await self._load(conn, batch, prepared, target, job_seq)
+            if threshold is not None and not outcome.duplicate:
+                outcome.crossed = await check_streaming(conn, batch.job_id, threshold)
         if faults.trips("consumer.commit_lost"):
             raise DatabaseUnavailable("injected fault: connection lost while COMMIT was sent")
         faults.hit("consumer.after_commit")
@@ -179,8 +195,27 @@ class Loader(ABC):
         rejects = sorted(prepared.rejects + extra, key=lambda r: r.line_no)
         await _write_rejects(conn, batch.job_id, rejects, outcome)
         await conn.execute(_FINISH, batch.job_id, batch.first_line, batch.last_line,
-                           *outcome.counts().values())
+                           *outcome.counts().values(), outcome.pending)
         return outcome
+
+    async def skip(self, batch: Batch) -> Outcome:
+        """A batch of a job that crossed its error threshold: its batch-done row, every record
+        counted ``skipped``, nothing loaded (a duplicate writes nothing)."""
+        async with translated(self._url), self._pool.acquire() as conn, conn.transaction():
+            claimed = await conn.fetchval(_CLAIM, batch.job_id, batch.first_line,
+                                          batch.last_line, batch.seq, batch.records, self._name)
+            if not claimed:
+                return Outcome(duplicate=True)
+            outcome = Outcome(records=batch.records, skipped=batch.records)
+            await conn.execute(_FINISH, batch.job_id, batch.first_line, batch.last_line,
+                               *outcome.counts().values(), 0)
+        return outcome
+
+    async def write_fates(self, conn: Conn, work: Work,
+                          outcome: Outcome) -> tuple[list[RejectRow], dict[int, str]]:
+        """:meth:`write`, and the counter of each line whose fate is not ``unsent`` nor a
+        reject (the apply of an atomic job counts line by line)."""
+        return await self.write(conn, work, outcome), {}
 
     @abstractmethod
     async def write(self, conn: Conn, work: Work, outcome: Outcome) -> list[RejectRow]:

@@ -1,4 +1,5 @@
-"""A job's place in job order and its load mode, as the consumers read them (``ingest_jobs``).
+"""A job's place in job order, its load mode and options, as the consumers read them
+(``ingest_jobs``).
 
 The producer registers the job (``libs.registry.register``) before its first publish, with its
 ``--mode``; ``job_seq`` (an identity) is then its place in job order, for good: a rerun is the
@@ -8,26 +9,32 @@ mode, and it gets the next place. Both never change, so each consumer looks a jo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import asyncpg
 
 from libs.db import translated
+from libs.load.threshold import Threshold
 from libs.messages import Batch
 
 MAX_CACHED: Final = 4096  # jobs kept; past this the cache starts afresh
 _CREATE: Final = ("INSERT INTO ingest_jobs (job_id, dataset, source, fingerprint, mode) "
                   "VALUES ($1, $2, $3, NULLIF($4, ''), $5) ON CONFLICT DO NOTHING")
-_READ: Final = "SELECT job_seq, mode FROM ingest_jobs WHERE job_id = $1"
+_READ: Final = ("SELECT job_seq, mode, atomic, max_errors, max_error_ratio FROM ingest_jobs "
+                 "WHERE job_id = $1")
 
 
 @dataclass(frozen=True)
 class JobRef:
-    """``seq``: the job's place in job order (ingest_jobs.job_seq); ``mode``: its load mode."""
+    """``seq``: the job's place in job order (ingest_jobs.job_seq); ``mode``: its load mode;
+    ``atomic``: staged, then applied in one transaction (replace always is); ``threshold``:
+    its error limits."""
 
     seq: int
     mode: str
+    atomic: bool = False
+    threshold: Threshold = field(default_factory=Threshold)
 
 
 class Jobs:
@@ -51,5 +58,7 @@ class Jobs:
         assert row is not None
         if len(self._known) >= MAX_CACHED:
             self._known.clear()
-        found = self._known[batch.job_id] = JobRef(int(row["job_seq"]), str(row["mode"]))
+        found = self._known[batch.job_id] = JobRef(
+            int(row["job_seq"]), str(row["mode"]), bool(row["atomic"]) or row["mode"] == "replace",
+            Threshold(row["max_errors"], row["max_error_ratio"]))
         return found

@@ -113,6 +113,7 @@ class VersionedLoader(Loader):
     """Upsert and merge: subclasses say what each row does (:meth:`operations`)."""
 
     first_wins = False
+    unsent = "superseded"
 
     def __init__(self, pool: asyncpg.Pool, url: str) -> None:
         super().__init__(pool, url)
@@ -123,6 +124,11 @@ class VersionedLoader(Loader):
         """Each row's operation by line (WRITE or DELETE), and the rows rejected for it."""
 
     async def write(self, conn: Conn, work: Work, outcome: Outcome) -> list[RejectRow]:
+        return (await self.write_fates(conn, work, outcome))[0]
+
+    async def write_fates(self, conn: Conn, work: Work,
+                          outcome: Outcome) -> tuple[list[RejectRow], dict[int, str]]:
+        """The rows written; each applied line's counter (lines not sent are superseded)."""
         if not work.target.key:
             raise PoisonMessage(f"{self.mode} needs a key: table {work.target.name} has none")
         ops, rejects = self.operations(work)
@@ -133,7 +139,7 @@ class VersionedLoader(Loader):
         refusals = await run.apply()
         run.count(outcome)
         await move_counts(conn, run.moves, outcome)
-        return rejects + refusals
+        return rejects + refusals, run.fates
 
 
 class _Run:
