@@ -241,7 +241,7 @@ class Producer:
         first publish (idempotent)."""
         error = await self._database("register the job",
                                      lambda conn: registry.register(conn, spec, job))
-        await self._keep_batching(job_id)
+        await self._keep_batching(job.job_id)
         log.info("job registered", dataset=spec.name, fingerprint=spec.fingerprint[:12],
                  mode=job.mode, atomic=job.atomic, max_errors=job.max_errors,
                  max_error_ratio=job.max_error_ratio)
