@@ -93,8 +93,11 @@ async def test_refused_records_are_rejects_and_the_rest_of_the_batch_loads(
         assert run.rc == 0, run.stderr
         assert consume_burst(service_env).rc == 0
     source = write_csv(tmp_path / "f.csv", with_long_city(customers_rows(30), BAD_LINES))
+    # varchar(10) seen by the producer is a rule (too_long, the table's type wins): the
+    # column is narrowed once the job is published, so PostgreSQL is the one to refuse.
+    produced = produce(source, service_env, "--batch-size", "10") if kind == "varchar" else None
     async with altered(database_url, kind):
-        produced = produce(source, service_env, "--batch-size", "10")
+        produced = produced or produce(source, service_env, "--batch-size", "10")
         assert produced.rc == 0, produced.stderr
         consumed = consume_burst(service_env)
     job = produced.summary["job_id"]
