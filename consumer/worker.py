@@ -111,7 +111,9 @@ class Stats:
         for (source, dest), n in outcome.moved.items():
             setattr(self, source, getattr(self, source) - n)
             setattr(self, dest, getattr(self, dest) + n)
-            if dest == "rejected":  # insert mode's displacement: the holder is a duplicate now
+            if dest == "rejected" and source != "pending":
+                # insert mode's displacement: the holder is a duplicate now (an apply's
+                # staged rejects come with their reasons in outcome.rejected)
                 self.rejects_by_reason[DUPLICATE_KEY] += n
         self.rejects_by_reason.update(outcome.rejected)
 

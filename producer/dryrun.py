@@ -46,6 +46,7 @@ from libs.formats import Reader
 from libs.formats.base import Chunk, Header, Position
 from libs.load.existing import Found, KeysInTable, keys_in_table
 from libs.load.insert import UNTRACKED
+from libs.load.merge import operations
 from libs.load.prepared import Prepared, RejectRow
 from libs.load.target import target_for
 from libs.messages import Batch, check_columns_fit
@@ -61,6 +62,7 @@ from producer.datasets import Resolved, declared, header_plan, load_mode, resolv
 
 log = structlog.get_logger("producer")
 REPORT_COLUMNS = ("_line", "_reason", "_detail")
+FIRST_WINS = ("insert", "replace")  # within the file the first line of a key; else the last
 
 
 @dataclass
@@ -107,6 +109,7 @@ class DryRun(Producer):
         self.conn: db.Conn | None = None
         self.keys: tuple[KeyOf, str] | None = None
         self.lookup: KeysInTable | None = None
+        self.mapped_columns: tuple[str, ...] = ()
         self.seen: dict[object, int] = {}
         self.by_reason: Counter[str] = Counter()
 
@@ -148,6 +151,7 @@ class DryRun(Producer):
         self.summary.mode = mode = load_mode(self.s.mode, spec, checked.columns)
         check_columns_fit(header.columns)  # a real run refuses such a header: so does this
         mapped = plan(spec, header.columns, partial=True)  # as the consumer compiles it
+        self.mapped_columns = mapped.columns
         # Upsert and merge take every valid record of a key (the last one wins): no duplicates.
         # Replace keeps insert's rule within the file (the table is emptied first).
         self.keys = key_function(mapped) if mode in ("insert", "replace") else None
@@ -234,7 +238,8 @@ class DryRun(Producer):
             try:
                 for chunk in self.reader.iter_chunks(handle, start, s.batch_size,
                                                      s.batch_bytes):
-                    prepared = prepare(self._batch_of(chunk, header), mapped, self.reader)
+                    prepared = prepare(self._batch_of(chunk, header), mapped, self.reader,
+                                       first_wins=self.summary.mode in FIRST_WINS)
                     if pending is not None:
                         await self._finish(pending, writer)
                     pending = self._start(prepared, chunk)
@@ -269,6 +274,9 @@ class DryRun(Producer):
         """Duplicates within the file (the earliest line keeps a key), and the lookup of the
         batch's new keys in the table, started."""
         pending = _Pending(prepared, chunk, list(prepared.rejects))
+        if self.summary.mode == "merge":  # the operation codes, as the consumer checks them
+            codes = self.reader.dataset.load.merge
+            pending.rejects += operations(prepared, self.mapped_columns, codes)[1]
         if self.keys is None:
             return pending
         key_of, name = self.keys

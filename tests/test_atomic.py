@@ -349,3 +349,22 @@ def test_help_says_what_each_option_does() -> None:
     for text in ("--atomic", "--max-errors", "--max-error-ratio", "replace",
                  "All or nothing", "exactly the job's accepted rows"):
         assert text in " ".join(out.split()), text
+
+
+async def test_the_consumer_summary_counts_each_apply_reject_once(
+        tmp_path: Path, fresh: str, service_env: dict[str, str]) -> None:  # noqa: F811
+    """A public report: rejects made at the apply were counted twice in the summary's
+    rejects_by_reason, all as duplicate_key."""
+    rows = [f"{n % 20:08x}-0000-4000-8000-{n % 20:012x},ABC-{n:04d},Name {n},1,0,0,I"
+            for n in range(30)]  # lines 22-31 repeat the keys of lines 2-11: duplicate_key
+    path = write_csv(tmp_path / "dups.csv", [*rows, "bad-uuid,ABC-0001,X,1,0,0,I"],
+                     header=HEADER)
+    job = produce_job(service_env, path, "insert", "--atomic")
+    run = consume_burst(service_env, "--parallel", "1")
+    assert run.rc == 0, run.stderr[-2000:]
+    summary = run.summary
+    stored = await fetch(fresh, f"SELECT reason, count(*) AS n FROM ingest_rejects "
+                                f"WHERE job_id = '{job}' GROUP BY reason")
+    assert summary["rejects_by_reason"] == {r["reason"]: r["n"] for r in stored}
+    assert summary["rejects_by_reason"] == {"duplicate_key": 10, "invalid_uuid": 1}
+    assert sum(summary["rejects_by_reason"].values()) == summary["rejected"]

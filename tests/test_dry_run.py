@@ -233,3 +233,25 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path: Path, service_env: dict[s
     assert len(errors) == 1, run.stderr
     assert message in errors[0]
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("mode", ["upsert", "merge"])
+async def test_upsert_and_merge_dry_runs_reject_what_their_loads_reject(
+        mode: str, tmp_path: Path, service_env: dict[str, str], database_url: str) -> None:
+    """A public report: the dry run applied insert's duplicate rule in every mode and never
+    checked merge's operation codes. Upsert and merge supersede duplicates; merge rejects an
+    unknown operation not_in_enum (the table's op column has no rule of its own here)."""
+    await execute(database_url, "DROP TABLE IF EXISTS ops_t",
+                  "CREATE TABLE ops_t (k integer PRIMARY KEY, v text, op text)")
+    path = tmp_path / "ops.csv"
+    path.write_text("k,v,op\n1,a,I\n2,b,I\n1,c,U\n3,d,D\n2,e,d\n4,f,X\n5,g,I\n1,h,D\n")
+    args = ("--table", "ops_t", "--mode", mode, "--batch-size", "3")
+    try:
+        dry = dry_run(path, service_env, tmp_path / "rejects.csv", *args)
+        found = reported(tmp_path / "rejects.csv")
+        job, loaded = await real_load(path, service_env, database_url, *args)
+    finally:
+        await execute(database_url, "DROP TABLE IF EXISTS ops_t")
+    assert job == dry.summary["real_job_id"]
+    assert found == loaded
+    assert found == ({6: "not_in_enum", 7: "not_in_enum"} if mode == "merge" else {})

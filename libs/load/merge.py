@@ -17,10 +17,13 @@ The column and codes come from the dataset (``x-ingest.merge``, default ``op`` w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from libs.errors import PoisonMessage
 from libs.load.base import Work
-from libs.load.prepared import RejectRow
+from libs.load.prepared import Prepared, RejectRow
 from libs.load.versioned import DELETE, WRITE, VersionedLoader
+from libs.schema.model import MergeCodes
 from libs.schema.reasons import NOT_IN_ENUM, show
 
 
@@ -34,17 +37,25 @@ class MergeLoader(VersionedLoader):
         if codes.column not in target.columns:
             raise PoisonMessage(f"merge needs the operation column {codes.column!r} in the "
                                 f"file and in table {target.name}")
-        at = target.columns.index(codes.column)
-        meaning = {codes.insert: WRITE, codes.update: WRITE, codes.delete: DELETE}
-        ops: dict[int, str] = {}
-        rejects: list[RejectRow] = []
-        for row in work.prepared.rows:
-            line, value = int(row[-1]), row[at]
-            if value in meaning:
-                ops[line] = meaning[value]
-                continue
-            rejects.append(RejectRow(
-                line, NOT_IN_ENUM, work.prepared.raw_text(line),
-                f"{codes.column} {show(value)} is not a merge operation "
-                f"({codes.insert}, {codes.update}, {codes.delete})"))
-        return ops, rejects
+        return operations(work.prepared, target.columns, codes)
+
+
+def operations(prepared: Prepared, columns: Sequence[str],
+               codes: MergeCodes) -> tuple[dict[int, str], list[RejectRow]]:
+    """line -> WRITE or DELETE for each row of ``prepared`` (``columns``: its columns, the
+    operation column among them), and the rows whose operation is none of ``codes``,
+    rejected ``not_in_enum``. Shared with the dry run (producer/dryrun.py)."""
+    at = columns.index(codes.column)
+    meaning = {codes.insert: WRITE, codes.update: WRITE, codes.delete: DELETE}
+    ops: dict[int, str] = {}
+    rejects: list[RejectRow] = []
+    for row in prepared.rows:
+        line, value = int(row[-1]), row[at]
+        if value in meaning:
+            ops[line] = meaning[value]
+            continue
+        rejects.append(RejectRow(
+            line, NOT_IN_ENUM, prepared.raw_text(line),
+            f"{codes.column} {show(value)} is not a merge operation "
+            f"({codes.insert}, {codes.update}, {codes.delete})"))
+    return ops, rejects

@@ -17,6 +17,7 @@ is sealed, ``max_error_ratio`` x its sealed records, fails (``ingest_jobs.error`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Final
 
 from libs.db import Conn
@@ -46,9 +47,12 @@ class Threshold:
         if self.max_errors is not None and rejects > self.max_errors:
             return f"{PREFIX}: {rejects} rejects > --max-errors {self.max_errors}"
         ratio = self.max_error_ratio
-        if ratio is not None and sealed_records is not None and rejects > ratio * sealed_records:
+        # The ratio as the decimal the user wrote (0.29 x 100 is 29, not 28.999999999999996).
+        allowed = (None if ratio is None or sealed_records is None
+                   else Fraction(repr(ratio)) * sealed_records)
+        if allowed is not None and rejects > allowed:
             return (f"{PREFIX}: {rejects} rejects > --max-error-ratio {ratio:g} of "
-                    f"{sealed_records} records ({ratio * sealed_records:g})")
+                    f"{sealed_records} records ({float(allowed):g})")
         return None
 
 
