@@ -24,7 +24,7 @@ from aio_pika.abc import (
 
 from consumer.applier import Applier
 from consumer.datasets import Resolver, TableChanged
-from libs import amqp, db, faults, messages
+from libs import amqp, db, faults, messages, registry
 from libs.errors import (
     ConfigurationError,
     PermanentError,
@@ -378,7 +378,7 @@ class Worker:
         status = await self._retry(lambda: loader.status(batch), "look up batch")
         if status.finished:
             return Outcome(duplicate=True), job
-        if is_threshold_error(status.job_error):
+        if is_threshold_error(status.job_error) or status.job_error == registry.ABORTED:
             outcome = await self._retry(lambda: loader.skip(batch), "skip batch")
             return outcome, None
         if status.job_error is not None:

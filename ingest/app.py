@@ -8,6 +8,7 @@ from pathlib import Path
 
 import asyncpg
 
+from libs import registry
 from libs.db import CONNECT_TIMEOUT, translated
 from libs.errors import UserError
 from libs.schema import catalog, lineage, to_file
@@ -66,3 +67,11 @@ async def schema_lineage(settings: IngestSettings, table: str, schema: str | Non
 
 def datasets(settings: IngestSettings) -> list[catalog.Entry]:
     return catalog.entries(settings.datasets_dir)
+
+
+async def abort(settings: IngestSettings, job_id: str) -> bool:
+    """Stop ``job_id`` (libs.registry.abort); UserError for a job that does not exist."""
+    async with connect(settings) as conn, translated(settings.postgres.url):
+        if await conn.fetchval("SELECT 1 FROM ingest_jobs WHERE job_id = $1", job_id) is None:
+            raise UserError(f"no job {job_id} in ingest_jobs")
+        return await registry.abort(conn, job_id)

@@ -18,7 +18,7 @@ from libs.errors import PermanentError, TransientError, UserError
 from libs.schema import from_file
 from libs.settings import DATASETS_DIR_ENV, DEFAULT_DATASETS_DIR, IngestSettings, PostgresSettings
 
-HELP = """Operators' tools for datasets: describe a table, list dataset files, lineage SQL.
+HELP = """Operators' tools: describe a table, list dataset files, lineage SQL, stop a job.
 
 A dataset file is a Frictionless Tabular Data Resource (https://specs.frictionlessdata.io/)
 with the target table and load options under x-ingest; `producer --dataset NAME` reads
@@ -157,3 +157,16 @@ def _print_table(rows: list[dict[str, Any]], folder: Path) -> None:
     for line in lines:
         cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
         click.echo("  ".join([*cells, line[-1]]))
+
+
+@main.command("abort", context_settings=CONTEXT, help="""Stop a job: JOB_ID's batches not loaded
+yet are skipped (counted skipped), an atomic job is not applied; rows committed before stay.
+
+Use it for a job that will never finish (its file is gone), which would otherwise keep jobs of
+another load mode off its table. Prints one JSON line: {"job_id", "aborted"} (false when the
+job had stopped already).""")
+@click.argument("job_id")
+@database_url_option
+def abort(job_id: str, database_url: str) -> None:
+    done = _run(app.abort(_settings(database_url), job_id))
+    print_result({"job_id": job_id, "aborted": done})

@@ -104,12 +104,17 @@ async def _migrated() -> AsyncIterator[None]:
 
 
 async def register(conn: Conn, dataset: Dataset, job: Job) -> str | None:
-    """Record the descriptor and the job (one transaction); the job's earlier error, if any."""
+    """Record the descriptor and the job (one transaction); the job's earlier error, if any.
+    UserError (nothing recorded) when a job of another mode family keeps it off its table
+    (``check_mode_order``)."""
     if job.fingerprint != dataset.fingerprint:
         raise ValueError("the job's fingerprint is not the dataset's")
     async with _migrated(), conn.transaction():
         await conn.execute(_DATASET_SQL, dataset.fingerprint, dataset.name,
                            descriptor_text(dataset))
+        if not job.dry_run and await conn.fetchval(_ERROR_SQL, job.job_id) is None:
+            await check_mode_order(conn, job.job_id, dataset.table.name, dataset.table.schema,
+                                   job.mode)
         await conn.execute(_JOB_SQL, job.job_id, job.dataset, job.fingerprint, job.source,
                            job.mode, job.dry_run, job.atomic, job.max_errors,
                            job.max_error_ratio, list(job.columns))
@@ -206,3 +211,61 @@ async def keep_batching(conn: Conn, job_id: str, batch_size: int,
     if row is None:
         raise ValueError(f"job {job_id} is not registered")
     return int(row["batch_size"]), int(row["batch_bytes"])
+
+
+# Jobs on one table load in job order only within one family of modes: insert; upsert and
+# merge (both version-guarded, they interleave correctly); replace (alone). A job of another
+# family that is still loading, or newer, would let the commit order decide.
+_CONFLICT_SQL: Final = """
+WITH me AS (SELECT coalesce((SELECT job_seq FROM ingest_jobs WHERE job_id = $1),
+                            9223372036854775807) AS job_seq),  -- a new job: the newest
+jobs AS (
+    SELECT j.job_id, j.job_seq, j.mode,
+           j.records IS NOT NULL
+           AND coalesce((SELECT sum(b.records) FROM ingest_batches b
+                         WHERE b.job_id = j.job_id), 0) >= j.records
+           AND (NOT j.atomic OR j.applied_at IS NOT NULL) AS complete
+    FROM ingest_jobs j JOIN ingest_datasets d ON d.fingerprint = j.fingerprint
+    WHERE d.descriptor #>> '{x-ingest,table}' = $2
+      AND coalesce(d.descriptor #>> '{x-ingest,dbSchema}', 'public') = coalesce($3, 'public')
+      AND NOT j.dry_run AND j.error IS NULL)
+SELECT k.job_id, k.mode, k.complete, k.job_seq > me.job_seq AS newer,
+       (SELECT complete FROM jobs WHERE job_id = $1) AS me_complete
+FROM jobs k, me
+WHERE k.job_id <> $1
+  AND (k.mode = 'replace' OR $4 = 'replace' OR (k.mode = 'insert') <> ($4 = 'insert'))
+  AND (k.job_seq > me.job_seq OR NOT k.complete)
+ORDER BY k.job_seq LIMIT 1
+"""
+_ABORT_SQL: Final = ("UPDATE ingest_jobs SET error = $2 WHERE job_id = $1 AND error IS NULL "
+                     "RETURNING job_id")
+ABORTED: Final = "aborted by an operator"
+
+
+async def check_mode_order(conn: Conn, job_id: str, table: str, schema: str | None,
+                           mode: str) -> None:
+    """UserError when job ``job_id`` (``mode`` on ``table``; registered or about to be) may
+    not load now: a job of another family of modes (insert | upsert, merge | replace, which
+    loads alone) on the same table is still loading, or is newer. Job order decides the final
+    table only within a family (README, "Load modes"); across them the commit order would. A
+    complete job (nothing left to load) is never refused. Run in ``register``'s transaction,
+    under a lock on the table's name, so that two producers cannot both pass."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{schema}.{table}")
+    row = await conn.fetchrow(_CONFLICT_SQL, job_id, table, schema, mode)
+    if row is None or row["me_complete"]:
+        return
+    other, when = row["job_id"], ("newer than this one" if row["newer"] else "still loading")
+    raise UserError(
+        f"table {table} has job {other} in {row['mode']} mode, {when}: jobs of another mode "
+        f"(insert | upsert or merge | replace) load one after the other on one table, so that "
+        f"job order decides the result. "
+        + ("Finish that job first (rerun its file), or stop it: ingest abort " + other
+           if not row["newer"] else
+           f"This older {mode} job cannot load after it: stop it with ingest abort {job_id}"))
+
+
+async def abort(conn: Conn, job_id: str) -> bool:
+    """Stop ``job_id``: its batches not loaded yet are skipped, an atomic job is not applied.
+    True if this call stopped it (False: unknown, or stopped already)."""
+    async with _migrated():
+        return await conn.fetchval(_ABORT_SQL, job_id, ABORTED) is not None
