@@ -58,9 +58,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=None,
                    help="seconds the pipeline gets to commit everything "
                         "(default max(300, rows/2000))")
-    p.add_argument("--mode", choices=("insert", "upsert"), default="insert",
+    p.add_argument("--mode", choices=("insert", "upsert", "replace"), default="insert",
                    help="the producer's load mode (the customers file has no merge operation "
                         "column)")
+    p.add_argument("--atomic", action="store_true",
+                   help="an atomic job: staged, then applied in one transaction")
     p.add_argument("--file", type=Path, default=None,
                    help="use this CSV instead of generating one (--dirty labels it)")
     args = p.parse_args(argv)
@@ -79,6 +81,7 @@ async def bench(args: argparse.Namespace, children: Children) -> dict[str, Any]:
     report: dict[str, Any] = {
         "rows": args.rows, "dirty": args.dirty, "seed": args.seed, "file": str(path),
         "file_bytes": path.stat().st_size, "consumers": args.consumers, "mode": args.mode,
+        "atomic": args.atomic or args.mode == "replace",
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "services": {k: redact_url(v) for k, v in vars(urls).items()},
         "machine": await machine_facts(urls), "results": {}}
@@ -86,7 +89,7 @@ async def bench(args: argparse.Namespace, children: Children) -> dict[str, Any]:
     res["psql"] = (await bench_psql(urls, children, psql_path, psql_note)
                    if psql_path else result("psql \\copy", None, None, status="skipped"))
     res["pipeline"] = await bench_pipeline(urls, children, path, args.consumers, args.timeout,
-                                           args.mode)
+                                           args.mode, args.atomic)
     res["pgloader"] = await bench_pgloader(urls, children, psql_path or path)
     if args.kill_at is not None:
         res["rerun"] = await bench_rerun(urls, children, path, args,

@@ -100,9 +100,10 @@ class Run:
         per_batch = row["rows"] / row["n"] if row["n"] else FALLBACK_BATCH_ROWS
         return int(row["rows"] + ready * per_batch)
 
-    async def start_producer(self, name: str, path: Path, mode: str = "insert") -> Child:
+    async def start_producer(self, name: str, path: Path, mode: str = "insert",
+                             atomic: bool = False) -> Child:
         cmd = [sys.executable, "-m", "producer", "--file", str(path), "--no-progress",
-               "--mode", mode]
+               "--mode", mode, *(["--atomic"] if atomic else [])]
         return await self.children.start(f"{self.name}-{name}", cmd, self.env)
 
     async def wait_all_committed(self, producer: Child, deadline: float,
@@ -158,13 +159,14 @@ async def verify(run: Run, total: int, mode: str = "insert") -> dict[str, Any]:
 
 
 async def bench_pipeline(urls: Urls, children: Children, path: Path, consumers: int,
-                         limit_s: float, mode: str = "insert") -> dict[str, Any]:
+                         limit_s: float, mode: str = "insert",
+                         atomic: bool = False) -> dict[str, Any]:
     run = Run(urls, children, f"bench-{os.getpid()}")
     try:
         await run.setup(consumers)
         print(f"pipeline ({consumers} consumers) ...", file=sys.stderr, flush=True)
         started = time.monotonic()
-        producer = await run.start_producer("producer", path, mode)
+        producer = await run.start_producer("producer", path, mode, atomic)
         total = await run.wait_all_committed(producer, started + limit_s)
         seconds = time.monotonic() - started
         await producer.proc.wait()
@@ -177,7 +179,8 @@ async def bench_pipeline(urls: Urls, children: Children, path: Path, consumers: 
         c.name.removeprefix(run.name + "-"): c.peak_mb for c in run.consumers}
     if not check["ok"]:
         raise BenchError(f"wrong counts after the pipeline: {check}")
-    label = f"pipeline ({consumers} consumers{'' if mode == 'insert' else ', ' + mode})"
+    shown = ("" if mode == "insert" else f", {mode}") + (", atomic" if atomic else "")
+    label = f"pipeline ({consumers} consumers{shown})"
     return result(label, total, seconds, peak_rss_mb=rss,
                   verify=check, producer=summary, consumers=summaries,
                   publish=publish_rate(summary), tuning_env=tuning_env())

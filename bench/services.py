@@ -25,7 +25,10 @@ DBMATE: Final = Path(sys.executable).parent / "dbmate"
 # with its own migrations table as `make migrate-db` and `make migrate-examples`.
 MIGRATIONS: Final = ((ROOT / "migrations", "schema_migrations"),
                      (ROOT / "migrations-examples", "examples_schema_migrations"))
-COMMITTED_SQL: Final = "SELECT coalesce(sum(records), 0)::bigint FROM ingest_batches"
+# Records committed and visible: an atomic job's count only once it is applied.
+COMMITTED_SQL: Final = ("SELECT coalesce(sum(b.records), 0)::bigint FROM ingest_batches b "
+                        "JOIN ingest_jobs j USING (job_id) "
+                        "WHERE NOT j.atomic OR j.applied_at IS NOT NULL")
 
 
 def dbmate_url(url: str) -> str:
