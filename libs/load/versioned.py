@@ -68,8 +68,15 @@ class VersionedSql:
         kinds = ("text", "integer", 'text COLLATE "C"')
         extra = ", ".join(f"{quote_ident(n)} {kind}" for n, kind in zip(STAGE_LINEAGE, kinds,
                                                                        strict=True))
+        # Indexed by line and key: the statements below pick lines (= ANY of an array) and
+        # join on them with hash and merge joins off; without the indexes each is a scan of
+        # the stage per element (quadratic in the batch size).
+        lidx, kidx = (quote_ident(f"{self.stage}_{n}") for n in ("line", "key"))
         self.create_stage = (f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING "
-                             f"DEFAULTS, {extra}) ON COMMIT DELETE ROWS; DELETE FROM {stage}")
+                             f"DEFAULTS, {extra}) ON COMMIT DELETE ROWS; "
+                             f"CREATE INDEX IF NOT EXISTS {lidx} ON {stage} ({line[2:]}); "
+                             f"CREATE INDEX IF NOT EXISTS {kidx} ON {stage} ({skey[2:]}); "
+                             f"DELETE FROM {stage}")
         on = " AND ".join(f"c.{quote_ident(k)} = s.{quote_ident(k)}" for k in t.key)
         key, cols = quote_list(t.key), quote_list(self.table_columns)
         self.claim = (
@@ -97,7 +104,9 @@ class VersionedSql:
                        f"AND {line} = ANY($1::int[])")
         self.unclaim = (f"DELETE FROM ingest_keys k USING {stage} s WHERE k.target = $1 AND "
                         f"k.key = {skey} AND {line} = ANY($2::int[])")
-        self.index_joins = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"
+        # Custom plans: the line arrays are then constants, which PostgreSQL hashes.
+        self.index_joins = ("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; "
+                            "SET LOCAL plan_cache_mode = force_custom_plan")
 
 
 @dataclass(frozen=True)
