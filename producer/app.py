@@ -161,15 +161,10 @@ class Producer:
         try:
             spec, header = await self._start_job(file_dataset, handle)
         except RetryBudgetExhausted as exc:
-            self.gave_up_on = "PostgreSQL"
-            self.summary.status = "gave_up"
-            self.summary.message = str(exc)
+            self._gave_up_on_postgres(str(exc))
             return
-        except Stopped:
-            if self.signal is None:
-                raise
-            self.summary.status = "interrupted"
-            self.summary.message = f"stopped by {signal.Signals(self.signal).name}"
+        except Stopped as exc:
+            self._interrupted(exc)
             return
         job_id = self.summary.job_id
         self._check_unchanged(handle)  # the job id is the content as it was hashed
@@ -284,15 +279,10 @@ class Producer:
             stored = await self._database(
                 "seal the job", lambda conn: registry.seal(conn, job_id, totals))
         except RetryBudgetExhausted as exc:
-            self.gave_up_on = "PostgreSQL"
-            self.summary.status = "gave_up"
-            self.summary.message = f"every batch is confirmed but the job is not sealed: {exc}"
+            self._gave_up_on_postgres(f"every batch is confirmed but the job is not sealed: {exc}")
             return
-        except Stopped:
-            if self.signal is None:
-                raise
-            self.summary.status = "interrupted"
-            self.summary.message = f"stopped by {signal.Signals(self.signal).name}"
+        except Stopped as exc:
+            self._interrupted(exc)
             return
         if stored != totals:
             log.warning("the job was sealed earlier with other totals (another --batch-size "
@@ -542,6 +532,19 @@ class Producer:
         self.summary.offset_saved = False
         self.saved = None
         await self._save(done=done, size=size)
+
+    def _gave_up_on_postgres(self, message: str) -> None:
+        self.gave_up_on = "PostgreSQL"
+        self.summary.status = "gave_up"
+        self.summary.message = message
+
+    def _interrupted(self, exc: Stopped) -> None:
+        """A signal stopped a retry: the run ends "interrupted" (Stopped without one is a bug:
+        raised again)."""
+        if self.signal is None:
+            raise exc
+        self.summary.status = "interrupted"
+        self.summary.message = f"stopped by {signal.Signals(self.signal).name}"
 
     def _check_unchanged(self, handle: BinaryIO) -> None:
         """FileChanged if the file's size or modification time is not what it was when the

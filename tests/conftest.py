@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import aio_pika
 import asyncpg
 import pytest
 import redis
@@ -176,24 +175,12 @@ def example_tables(database_url: str, clean_tables: None) -> Iterator[str]:
     asyncio.run(pipeline.execute(database_url, "DROP TABLE IF EXISTS user_purchase, suppliers"))
 
 
-async def _delete_topology(amqp_url: str, queue: str) -> None:
-    connection = await aio_pika.connect(amqp_url)
-    try:
-        channel = await connection.channel()
-        for name in (queue, queue + c.DLQ_SUFFIX):
-            await channel.queue_delete(name)
-        for name in (queue, queue + c.DLX_SUFFIX):
-            await channel.exchange_delete(name)
-    finally:
-        await connection.close()
-
-
 @pytest.fixture
 def queue_name(endpoints: Endpoints) -> Iterator[str]:
     """A queue (and its exchange, dead-letter exchange and queue) of this test only."""
     name = f"test-{uuid.uuid4().hex[:12]}"
     yield name
-    asyncio.run(_delete_topology(endpoints.amqp_url, name))
+    asyncio.run(pipeline.delete_topology(endpoints.amqp_url, name))
 
 
 @pytest.fixture

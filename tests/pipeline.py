@@ -18,6 +18,7 @@ import aio_pika
 import asyncpg
 
 from libs import amqp
+from libs import constants as c
 from libs.constants import MAX_RECORD_BYTES
 from libs.csvfile import read_header
 from libs.messages import Batch
@@ -116,6 +117,19 @@ async def _queue(amqp_url: str, name: str) -> AsyncIterator[aio_pika.abc.Abstrac
     try:
         channel = await connection.channel()
         yield await channel.get_queue(name, ensure=True)
+    finally:
+        await connection.close()
+
+
+async def delete_topology(amqp_url: str, queue: str) -> None:
+    """Delete ``queue``, its dead-letter queue and their exchanges (a test's own)."""
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        for name in (queue, queue + c.DLQ_SUFFIX):
+            await channel.queue_delete(name)
+        for name in (queue, queue + c.DLX_SUFFIX):
+            await channel.exchange_delete(name)
     finally:
         await connection.close()
 

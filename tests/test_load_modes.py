@@ -12,7 +12,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import asyncpg
 import pytest
 
@@ -23,6 +22,7 @@ from tests.pipeline import (
     ROOT,
     assert_loaded_exactly,
     consume_burst,
+    delete_topology,
     execute,
     fetch,
     finish,
@@ -154,18 +154,7 @@ def second_queue(service_env: dict[str, str]) -> Any:
     name = service_env["INGEST_QUEUE"] + "-older"
     yield name
 
-    async def delete() -> None:
-        connection = await aio_pika.connect(service_env["AMQP_URL"])
-        try:
-            channel = await connection.channel()
-            for queue in (name, name + c.DLQ_SUFFIX):
-                await channel.queue_delete(queue)
-            for exchange in (name, name + c.DLX_SUFFIX):
-                await channel.exchange_delete(exchange)
-        finally:
-            await connection.close()
-
-    asyncio.run(delete())
+    asyncio.run(delete_topology(service_env["AMQP_URL"], name))
 
 
 @pytest.mark.parametrize("commits", ["older_first", "newer_first"])

@@ -59,7 +59,15 @@ from tests.checker_rules import (
     iso_date,
     text,
 )
-from tests.pipeline import ROOT, Run, consume_burst, drain, execute, produce
+from tests.pipeline import (
+    ROOT,
+    Run,
+    consume_burst,
+    delete_topology,
+    drain,
+    execute,
+    produce,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -525,18 +533,6 @@ SAMPLES: Final = {"customers": ROOT / "data" / "customers_sample.csv",
 BATCH_SIZES: Final = {"customers": "5", "user_purchase": "2", "suppliers": "3"}
 
 
-async def _delete_topology(amqp_url: str, queue: str) -> None:
-    connection = await aio_pika.connect(amqp_url)
-    try:
-        channel = await connection.channel()
-        for name in (queue, queue + c.DLQ_SUFFIX):
-            await channel.queue_delete(name)
-        for name in (queue, queue + c.DLX_SUFFIX):
-            await channel.exchange_delete(name)
-    finally:
-        await connection.close()
-
-
 async def republish(env: dict[str, str],
                     messages: list[aio_pika.abc.AbstractIncomingMessage]) -> None:
     """Put the producer's messages, unchanged, on the test's queue in the order given."""
@@ -573,7 +569,7 @@ async def test_one_consumer_loads_the_three_bundled_samples_interleaved(
             assert len(staged[name]) == run.summary["batches_total"]
     finally:
         for name in SAMPLES:
-            await _delete_topology(service_env["AMQP_URL"],
+            await delete_topology(service_env["AMQP_URL"],
                                    f"{service_env['INGEST_QUEUE']}-{name}")
     assert [len(m) for m in staged.values()] == [8, 3, 7]
     mixed = [m for i in range(8) for name in SAMPLES if i < len(staged[name])
