@@ -38,7 +38,7 @@ from libs.retry import retry_transient
 from libs.schema.model import Dataset
 from libs.settings import ProducerSettings
 from producer.chunks import Chunk, Position
-from producer.datasets import declared, header_plan, load_mode, resolve
+from producer.datasets import Resolved, declared, header_plan, load_mode, resolve
 from producer.progress import Progress
 from producer.watermark import Watermark
 
@@ -188,13 +188,8 @@ class Producer:
         what = (f"reflect table {self.s.table}" if file_dataset is None
                 else f"check dataset {file_dataset.name} against its table")
         resolved = await self._database(what, lambda conn: resolve(conn, self.s, file_dataset))
-        self.reader = reader = self._reader(resolved.dataset)
-        spec = reader.dataset
-        self.summary.dataset = spec.name
-        header = self._read_header(handle, reader)
-        mapped = header_plan(resolved, header.columns)
-        self.summary.mode = mode = load_mode(self.s.mode, spec, mapped.columns)
-        check_columns_fit(header.columns)
+        spec, header = self._header_and_mode(resolved, handle)
+        mode = self.summary.mode
         digest = await asyncio.to_thread(fingerprint, self.s.file)
         options = job_options(self.s, mode)
         self.summary.atomic = options["atomic"]
@@ -203,6 +198,19 @@ class Producer:
         structlog.contextvars.bind_contextvars(job_id=job_id)
         await self._register(registry.Job(job_id, spec.name, spec.fingerprint, self.s.file.name,
                                           mode, columns=header.columns, **options), spec)
+        return spec, header
+
+    def _header_and_mode(self, resolved: Resolved, handle: BinaryIO) -> tuple[Dataset, Header]:
+        """The job's reader (``self.reader``), dataset and header; the run's load mode in the
+        summary. UserError (exit 2) for a header the dataset or the mode cannot take, or too
+        wide for a message. Shared with the dry run."""
+        self.reader = reader = self._reader(resolved.dataset)
+        spec = reader.dataset
+        self.summary.dataset = spec.name
+        header = self._read_header(handle, reader)
+        mapped = header_plan(resolved, header.columns)
+        self.summary.mode = load_mode(self.s.mode, spec, mapped.columns)
+        check_columns_fit(header.columns)
         return spec, header
 
     @staticmethod

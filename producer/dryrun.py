@@ -49,7 +49,7 @@ from libs.load.insert import UNTRACKED
 from libs.load.merge import operations
 from libs.load.prepared import Prepared, RejectRow
 from libs.load.target import target_for
-from libs.messages import Batch, check_columns_fit
+from libs.messages import Batch
 from libs.retry import retry_transient
 from libs.schema.compile import Plan, plan
 from libs.schema.from_table import reflect
@@ -58,7 +58,7 @@ from libs.schema.reasons import DATABASE_REJECTED, DUPLICATE_KEY
 from libs.settings import ProducerSettings
 from libs.validate import KeyOf, key_function, prepare
 from producer.app import Producer, Summary, job_id_for, job_options
-from producer.datasets import Resolved, declared, header_plan, load_mode, resolve
+from producer.datasets import Resolved, declared, resolve
 
 log = structlog.get_logger("producer")
 REPORT_COLUMNS = ("_line", "_reason", "_detail")
@@ -143,13 +143,8 @@ class DryRun(Producer):
 
     async def _dry_run(self, handle: BinaryIO) -> None:
         resolved = await self._resolve(declared(self.s))
-        self.reader = reader = self._reader(resolved.dataset)
-        spec = reader.dataset
-        self.summary.dataset = spec.name
-        header = self._read_header(handle, reader)
-        checked = header_plan(resolved, header.columns)
-        self.summary.mode = mode = load_mode(self.s.mode, spec, checked.columns)
-        check_columns_fit(header.columns)  # a real run refuses such a header: so does this
+        spec, header = self._header_and_mode(resolved, handle)  # as a real run refuses
+        mode = self.summary.mode
         mapped = plan(spec, header.columns, partial=True)  # as the consumer compiles it
         self.mapped_columns = mapped.columns
         # Upsert and merge take every valid record of a key (the last one wins): no duplicates.

@@ -203,6 +203,15 @@ async def assert_loaded_exactly(database_url: str, paths: list[Path], job_ids: l
         await conn.close()
 
 
+async def batches_done(database_url: str) -> int:
+    """Finished batches (rows of ingest_batches)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM ingest_batches"))
+    finally:
+        await conn.close()
+
+
 async def count_loaded(database_url: str) -> int:
     conn = await asyncpg.connect(database_url)
     try:

@@ -26,6 +26,7 @@ from producer.chunks import Position, iter_chunks
 from tests import services
 from tests.pipeline import (
     assert_loaded_exactly,
+    batches_done,
     consume_burst,
     count_loaded,
     customers_rows,
@@ -57,14 +58,6 @@ def services_left_running() -> Iterator[None]:
 @pytest.fixture
 def dirty_file(tmp_path: Path) -> Path:
     return gendata(tmp_path / "dirty.csv", 30_000, SEED, "--dirty")
-
-
-async def batches_done(database_url: str) -> int:
-    conn = await asyncpg.connect(database_url)
-    try:
-        return int(await conn.fetchval("SELECT count(*) FROM ingest_batches"))
-    finally:
-        await conn.close()
 
 
 def customers_job(path: Path) -> str:

@@ -15,13 +15,13 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from libs import constants as c
 from tests.checker import expected
 from tests.pipeline import (
     assert_loaded_exactly,
+    batches_done,
     consume_burst,
     finish,
     produce,
@@ -92,14 +92,6 @@ def generated(tmp_path: Path) -> Path:
                             "invalid_boolean", "not_in_enum", "wrong_column_count",
                             "duplicate_key"}, reasons
     return path
-
-
-async def batches_done(database_url: str) -> int:
-    conn = await asyncpg.connect(database_url)
-    try:
-        return int(await conn.fetchval("SELECT count(*) FROM ingest_batches"))
-    finally:
-        await conn.close()
 
 
 async def test_suppliers_consumer_killed_mid_transaction(

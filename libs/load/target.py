@@ -15,7 +15,6 @@ makes each batch load once, and every valid record is inserted.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -66,12 +65,9 @@ class Target:
         in two zones); a composite key is the JSON array of the values
         (``json.dumps(list, ensure_ascii=False)``, the form libs/validate.prepare dedupes a
         batch by). ``ingest_keys.key`` holds it."""
-        if self.key_of is not None:
-            return self.key_of(row)
-        index = self.key_index
-        if len(index) == 1:
-            return row[index[0]]
-        return json.dumps([row[i] for i in index], ensure_ascii=False)
+        if self.key_of is None:
+            raise ValueError(f"table {self.name} has no key")
+        return self.key_of(row)
 
 
 def has_lineage_columns(reflected: Reflected, columns: tuple[str, ...]) -> bool:
