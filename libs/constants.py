@@ -49,6 +49,7 @@ KIND_SEAL: Final = "seal"
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
+EXIT_TIMEOUT: Final = 124  # `ingest wait`, `producer --wait`: the job was not done in time
 EXIT_SIGINT: Final = 130
 EXIT_SIGTERM: Final = 143
 
