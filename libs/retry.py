@@ -64,13 +64,15 @@ async def retry_transient(
     backoff: Backoff = Backoff(),
     stop: asyncio.Event | None = None,
     finish_attempt: bool = False,
+    on_retry: Callable[[str], None] | None = None,
 ) -> T:
     """Call ``func`` until it succeeds; retry TransientError for at most ``budget`` seconds.
 
     Once ``stop`` is set no retry starts and the backoff pause ends at once (Stopped). An
     attempt in progress (the first one too, even if ``stop`` was set before it) is interrupted,
     unless ``finish_attempt``: then the caller bounds it (the consumer's shutdown timeout, the
-    producer's confirm wait).
+    producer's confirm wait). ``on_retry(what)`` is called before each retry's pause (the
+    consumer counts them in its metrics).
     """
     deadline = time.monotonic() + budget
     attempt = 0
@@ -88,5 +90,7 @@ async def retry_transient(
             pause = min(backoff.delay(attempt), remaining)
             log.warning("retrying", what=what, attempt=attempt + 1, in_s=round(pause, 2),
                         error=str(exc))
+            if on_retry is not None:
+                on_retry(what)
             attempt += 1
             await until_stopped(asyncio.sleep(pause), stop, what)
