@@ -6,11 +6,19 @@ from pathlib import Path
 
 import click
 
+from consumer.metrics import serve
 from consumer.worker import Worker
 from libs import constants as c
 from libs.cli import Command, common_options, fail, print_result, run_main, setup_logging
 from libs.errors import UserError
-from libs.settings import DATASETS_DIR_ENV, AmqpSettings, ConsumerSettings, PostgresSettings
+from libs.settings import (
+    DATASETS_DIR_ENV,
+    DEFAULT_METRICS_HOST,
+    DEFAULT_METRICS_PORT,
+    AmqpSettings,
+    ConsumerSettings,
+    PostgresSettings,
+)
 
 HELP = """Load batches from RabbitMQ into PostgreSQL with exactly-once effect.
 
@@ -59,11 +67,18 @@ one line, no traceback."""
               default=c.DEFAULT_APPLY_SCAN_S,
               help="Seconds between two looks for complete atomic jobs not applied yet (a "
                    "crash between a job's last batch and its apply); also one at start.")
+@click.option("--metrics-port", envvar="CONSUMER_METRICS_PORT", type=int,
+              default=DEFAULT_METRICS_PORT,
+              help="Serve Prometheus metrics on http://HOST:PORT/metrics (README, \"Metrics\"); "
+                   "0: off. Each consumer on a host needs its own port; in use: exit 2.")
+@click.option("--metrics-host", envvar="CONSUMER_METRICS_HOST", default=DEFAULT_METRICS_HOST,
+              help="The address the metrics endpoint binds to (0.0.0.0: every interface).")
 @common_options(dataset=False)
 def main(parallel: int, burst: bool, database_url: str, retry_timeout: float,
          shutdown_timeout: float, ready_file: Path | None, datasets: str,
-         datasets_dir: Path | None, apply_scan: float, amqp_url: str, queue: str,
-         delivery_limit: int, log_level: str, log_format: str) -> None:
+         datasets_dir: Path | None, apply_scan: float, metrics_port: int, metrics_host: str,
+         amqp_url: str, queue: str, delivery_limit: int, log_level: str,
+         log_format: str) -> None:
     setup_logging(log_level, log_format)
     try:
         settings = ConsumerSettings(
@@ -72,13 +87,16 @@ def main(parallel: int, burst: bool, database_url: str, retry_timeout: float,
             parallel=parallel, burst=burst, retry_timeout=retry_timeout,
             shutdown_timeout=shutdown_timeout, ready_file=ready_file,
             datasets=tuple(name.strip() for name in datasets.split(",") if name.strip()),
-            datasets_dir=datasets_dir, apply_scan=apply_scan)
+            datasets_dir=datasets_dir, apply_scan=apply_scan, metrics_port=metrics_port,
+            metrics_host=metrics_host)
         worker = Worker(settings)
+        stop_metrics = serve(worker.stats.metrics, settings.metrics_host, settings.metrics_port)
     except UserError as exc:
         fail(str(exc), c.EXIT_USAGE)
     try:
         stats = run_main(worker.main, worker.handle_signal)
     finally:  # also after a failure: the error line is out, the counters follow
+        stop_metrics()
         print_result(worker.stats.as_dict())
     clean = stats.status == "ok" or (stats.status == "dead_lettered" and not burst)
     raise SystemExit(c.EXIT_OK if clean else c.EXIT_FAILED)

@@ -24,6 +24,7 @@ from aio_pika.abc import (
 
 from consumer.applier import Applier
 from consumer.datasets import Resolver, TableChanged
+from consumer.metrics import Metrics
 from libs import amqp, db, faults, messages, registry
 from libs.errors import (
     ConfigurationError,
@@ -65,7 +66,8 @@ class Stats:
     commit that changes the fate of another batch's record moves that count here too (inserted
     -> rejected, ...), so the sums over every consumer of a job are the job's counts. ``pending``
     counts records staged for an atomic job; the apply moves them to their counters in the
-    summary of the consumer that applied it (whose ``pending`` may then go below 0)."""
+    summary of the consumer that applied it (whose ``pending`` may then go below 0). Each
+    event also feeds ``metrics`` (consumer/metrics.py), which the summary leaves out."""
 
     batches_done: int = 0
     records: int = 0
@@ -87,8 +89,12 @@ class Stats:
     elapsed_s: float = 0.0
     rows_per_s: float = 0.0
     status: str = "ok"
+    metrics: Metrics = field(default_factory=Metrics, repr=False, compare=False)
 
-    def add(self, outcome: Outcome) -> None:
+    def add(self, outcome: Outcome, seconds: float = 0.0) -> None:
+        """A batch acked after its commit (or a duplicate delivery); ``seconds``: its handling
+        time."""
+        self.metrics.committed(outcome, seconds)
         if outcome.duplicate:
             self.duplicate_deliveries += 1
             return
@@ -105,26 +111,36 @@ class Stats:
             self.jobs_applied += 1
         else:
             self.jobs_failed += 1
+        self.metrics.applied(result.error is None)
         self.move(result.outcome)
 
     def move(self, outcome: Outcome) -> None:
+        rejects = Counter(outcome.rejected)
         for (source, dest), n in outcome.moved.items():
             setattr(self, source, getattr(self, source) - n)
             setattr(self, dest, getattr(self, dest) + n)
             if dest == "rejected" and source != "pending":
                 # insert mode's displacement: the holder is a duplicate now (an apply's
                 # staged rejects come with their reasons in outcome.rejected)
-                self.rejects_by_reason[DUPLICATE_KEY] += n
-        self.rejects_by_reason.update(outcome.rejected)
+                rejects[DUPLICATE_KEY] += n
+        self.rejects_by_reason.update(rejects)
+        self.metrics.moved(outcome.moved, rejects)
+
+    def settled(self, outcome: str) -> None:
+        """A batch requeued or returned (sent back: another dataset's), by that name."""
+        setattr(self, outcome, getattr(self, outcome) + 1)
+        self.metrics.settled(outcome)
 
     def dead_letter(self) -> None:
         """A message went to the dead-letter queue: the run did not load everything."""
         self.dead_lettered += 1
+        self.metrics.settled("dead_lettered")
         if self.status == "ok":
             self.status = "dead_lettered"
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "rejects_by_reason": dict(self.rejects_by_reason)}
+        counters = {k: v for k, v in self.__dict__.items() if k != "metrics"}
+        return {**counters, "rejects_by_reason": dict(self.rejects_by_reason)}
 
 
 class Worker:
@@ -145,6 +161,7 @@ class Worker:
         self._atomic: dict[str, Loader] = {}
         self._deliveries = 0
         self._returning = 0  # in-flight tasks that only send a batch back
+        self.stats.metrics.in_flight.set_function(lambda: len(self.in_flight))
 
     async def main(self) -> Stats:
         started = time.monotonic()
@@ -278,6 +295,7 @@ class Worker:
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         self._deliveries += 1
+        self.stats.metrics.delivered(message.redelivered, message.headers)
         if self.stop.is_set():
             with suppress(*amqp.BROKER_ERRORS):
                 await message.nack(requeue=True)
@@ -298,7 +316,7 @@ class Worker:
                                                          line=batch.first_line):
                 outcome, job = await self._process(batch)
                 await self._settle(message, ack=True)
-                self.stats.add(outcome)
+                self.stats.add(outcome, time.monotonic() - started)
                 counts = {} if outcome.duplicate else outcome.counts()
                 log.info("batch done" if not outcome.duplicate else "duplicate delivery: acked",
                          **counts, pending=outcome.pending,
@@ -312,7 +330,7 @@ class Worker:
         except NotMine as exc:
             log.warning("batch of another dataset: returned to the queue", dataset=str(exc),
                         loads=list(self.s.datasets))
-            self.stats.returned += 1
+            self.stats.settled("returned")
             self._returning += 1
             try:
                 await asyncio.sleep(RETURN_DELAY_S)
@@ -349,7 +367,7 @@ class Worker:
             await self._settle(message, requeue=False)
             return
         log.error(f"{why}: requeued", error=error)
-        self.stats.requeued += 1
+        self.stats.settled("requeued")
         await self._settle(message, requeue=True)
 
     async def _on_seal(self, message: AbstractIncomingMessage) -> None:
@@ -424,7 +442,8 @@ class Worker:
 
     async def _retry(self, attempt: Callable[[], Awaitable[T]], what: str) -> T:
         return await retry_transient(attempt, budget=self.s.retry_timeout, what=what,
-                                     stop=self.stop, finish_attempt=True)
+                                     stop=self.stop, finish_attempt=True,
+                                     on_retry=self.stats.metrics.retried)
 
     def _loader(self, mode: str) -> Loader:
         """The Loader of a load mode, looked up (libs.load.MODES), one per mode."""

@@ -44,6 +44,8 @@ H_FINGERPRINT: Final = "x-ingest-fingerprint"  # version 2
 # looks whether it can apply it (atomic jobs) or check its error ratio. Absent: a batch.
 H_KIND: Final = "x-ingest-kind"
 KIND_SEAL: Final = "seal"
+# Set by quorum queues on a redelivery: the failed deliveries so far (absent on the first).
+H_DELIVERY_COUNT: Final = "x-delivery-count"
 
 # Exit codes.
 EXIT_OK: Final = 0

@@ -17,6 +17,9 @@ _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 # --datasets-dir, else this variable, else this directory (relative to the working directory).
 DATASETS_DIR_ENV: Final = "INGEST_DATASETS_DIR"
 DEFAULT_DATASETS_DIR: Final = "datasets"
+# The consumer's Prometheus endpoint (--metrics-port, --metrics-host): port 0 serves none.
+DEFAULT_METRICS_PORT: Final = 0
+DEFAULT_METRICS_HOST: Final = "127.0.0.1"
 
 
 def redact_url(url: str) -> str:
@@ -225,10 +228,18 @@ class ConsumerSettings:
     datasets_dir: Path | None = None
     # Seconds between two scans for complete atomic jobs not applied yet (also one at start).
     apply_scan: float = c.DEFAULT_APPLY_SCAN_S
+    # Serve Prometheus metrics on http://metrics_host:metrics_port/metrics; port 0: off.
+    metrics_port: int = DEFAULT_METRICS_PORT
+    metrics_host: str = DEFAULT_METRICS_HOST
 
     def __post_init__(self) -> None:
         if self.parallel < 1:
             raise UserError("--parallel must be at least 1")
+        if not 0 <= self.metrics_port <= 65535:
+            raise UserError(f"--metrics-port must be between 1 and 65535 (0: off), "
+                            f"got {self.metrics_port}")
+        if not self.metrics_host.strip():
+            raise UserError("--metrics-host is empty")
         if not self.apply_scan > 0:
             raise UserError("--apply-scan must be positive")
         if self.retry_timeout <= 0 or self.shutdown_timeout <= 0:
