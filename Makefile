@@ -99,10 +99,13 @@ start: install ## Start CONSUMERS consumers, wait until they consume, then publi
 	    echo "$$name: already running (pid $$(cat $$pidfile))"; continue
 	  fi
 	  rm -f $(RUN_DIR)/$$name.ready
-	  CONSUMER_READY_FILE=$(RUN_DIR)/$$name.ready nohup .venv/bin/consumer \
+	  # consumer-i serves its metrics on CONSUMER_METRICS_PORT_BASE + i - 1 (empty or 0: off)
+	  port=0; base=$${CONSUMER_METRICS_PORT_BASE:-0}
+	  if (( base > 0 )); then port=$$(( base + i - 1 )); fi
+	  CONSUMER_METRICS_PORT=$$port CONSUMER_READY_FILE=$(RUN_DIR)/$$name.ready nohup .venv/bin/consumer \
 	    > $(LOG_DIR)/$$name.log 2>&1 &
 	  echo $$! > $$pidfile; started+=("$$name"); disown
-	  echo "$$name: started (pid $$!, log $(LOG_DIR)/$$name.log)"
+	  echo "$$name: started (pid $$!, log $(LOG_DIR)/$$name.log$$( (( port )) && echo ", metrics port $$port"))"
 	done
 	# Wait (at most START_TIMEOUT s) until each new consumer says it is consuming.
 	deadline=$$(( SECONDS + $(START_TIMEOUT) ))

@@ -11,9 +11,13 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import asyncpg
@@ -143,6 +147,8 @@ def test_dbmate_url_gets_sslmode_once(url: str, expected: str) -> None:
 def test_dry_run_of_start_and_stop() -> None:
     out = dry_run("start", "stop", "CONSUMERS=3", env=clean_env(INGEST_FILE="data/other.csv"))
     assert "CONSUMER_READY_FILE=volumes/run/$name.ready nohup .venv/bin/consumer" in out
+    assert "CONSUMER_METRICS_PORT=$port CONSUMER_READY_FILE=" in out
+    assert "port=$(( base + i - 1 ))" in out
     assert "seq 1 3" in out
     assert "pidfile=volumes/run/$name.pid" in out
     assert "SECONDS + 30" in out  # START_TIMEOUT
@@ -327,7 +333,9 @@ def test_start_then_stop(scratch_db: tuple[str, str], tmp_path: Path) -> None:
     run_dir, log_dir = tmp_path / "run", tmp_path / "logs"
     env = clean_env(**{**SERVICES, "DATABASE_URL": url}, INGEST_QUEUE=f"make-test-{tag}",
                     INGEST_REDIS_PREFIX=f"make-test-{tag}")
-    args = ("-o", STAMP, f"RUN_DIR={run_dir}", f"LOG_DIR={log_dir}", "CONSUMERS=2")
+    base = _free_ports(2)
+    args = ("-o", STAMP, f"RUN_DIR={run_dir}", f"LOG_DIR={log_dir}", "CONSUMERS=2",
+            f"CONSUMER_METRICS_PORT_BASE={base}")
     make_ok("-o", STAMP, "migrate-db", env=env)
     make_ok("-o", STAMP, "migrate-examples", env=env)  # INGEST_FILE: the customers sample
     try:
@@ -339,6 +347,11 @@ def test_start_then_stop(scratch_db: tuple[str, str], tmp_path: Path) -> None:
         assert len(pids) == 2
         for pid in pids:
             os.kill(pid, 0)  # alive
+        # Each consumer serves its metrics on its own port; together they loaded the sample.
+        assert f"consumer-2: started (pid {pids[1]}, log {log_dir}/consumer-2.log, metrics " \
+               f"port {base + 1})" in started.stdout
+        want = summary["batches_total"]
+        assert _batches_done(range(base, base + 2), want) == want
         assert "2 running" in _count_running(make_ok(*args, "status", env=env).stdout)
         stopped = make_ok(*args, "stop", env=env, timeout=90)
         assert "stopped 2 consumer(s)" in stopped.stdout
@@ -351,6 +364,41 @@ def test_start_then_stop(scratch_db: tuple[str, str], tmp_path: Path) -> None:
         make(*args, "stop", env=env, timeout=90)
         _delete_queues(f"make-test-{tag}")
         _delete_redis_keys(f"make-test-{tag}")
+
+
+def _free_ports(n: int) -> int:
+    """The first of ``n`` consecutive ports that are free now."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            first = int(probe.getsockname()[1])
+        if first + n > 65536:
+            continue
+        try:
+            with ExitStack() as stack:
+                for port in range(first, first + n):
+                    stack.enter_context(socket.socket()).bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return first
+    raise AssertionError(f"no {n} consecutive free ports")
+
+
+def _batches_done(ports: range, want: int) -> int:
+    """The sum of ingest_consumer_batches_total{outcome="done"} of the consumers serving on
+    ``ports``, once it is ``want`` (or after 30 s)."""
+    deadline = time.monotonic() + 30
+    while True:
+        done = 0
+        for port in ports:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+                text = answer.read().decode()
+            (value,) = re.findall(r'^ingest_consumer_batches_total\{outcome="done"\} (\S+)$',
+                                  text, re.MULTILINE)
+            done += int(float(value))
+        if done == want or time.monotonic() > deadline:
+            return done
+        time.sleep(0.2)
 
 
 def _count_running(status: str) -> str:
