@@ -13,6 +13,8 @@ import base64
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ from tests.checker import (
     iter_records,
     split_fields,
 )
+from tests.checker_rules import Invalid
 from tests.pipeline import (
     FIELD_CASES,
     consume_burst,
@@ -52,6 +55,10 @@ def records(path: Path, dialect: CsvDialect = CSV) -> dict[int, bytes]:
     """Every record of ``path`` by line (the header is line 1), by the checker's splitter."""
     with path.open("rb") as handle:
         return dict(iter_records(iter(handle), dialect))
+
+
+def physical_lines(path: Path) -> list[bytes]:
+    return path.read_bytes().split(b"\n")
 
 
 async def checked(database_url: str, exp: Expected, jobs: list[str]) -> None:
@@ -114,7 +121,7 @@ def jsonl_rows(out: Path, exp: Expected, wanted: dict[int, bytes], names: list[s
         assert o["reason"] == exp.rejects[(0, o["line"])]
         try:
             text = decode(record, dialect)
-        except Exception:  # noqa: BLE001 (the checker's Invalid: not text)
+        except Invalid:  # not text
             text = None
         if text is None:
             assert base64.b64decode(o["raw_base64"]) == record
@@ -124,7 +131,7 @@ def jsonl_rows(out: Path, exp: Expected, wanted: dict[int, bytes], names: list[s
         assert o["raw"].encode(dialect.encoding) == record
         try:
             fields = split_fields(text, dialect)
-        except Exception:  # noqa: BLE001
+        except Invalid:
             fields = []
         want = dict(zip(names, fields, strict=True)) if len(fields) == len(names) else None
         assert o["fields"] == want
@@ -168,6 +175,15 @@ async def test_dirty_file_exports_exactly_and_its_fixed_rows_load(
     assert displaced, "no displaced duplicate: the case is not exercised"
     await record_source(database_url, job, path)
     wanted = records(path)
+    for r in await _raw_bytes(database_url, job):  # kept exactly where the text is not exact
+        record = wanted[r["line_no"]]
+        try:
+            decode(record)
+            exact = True
+        except Invalid:
+            exact = False
+        assert (r["raw_bytes"] is None) == exact, (r["line_no"], record)
+        assert r["raw_bytes"] is None or r["raw_bytes"] == record
 
     rows = csv_rows(export(job, "csv", tmp_path / "rejects.csv", service_env), exp, wanted)
     details = {int(lead[0]): lead[2] for lead, _ in rows}
@@ -198,7 +214,7 @@ def _repaired(record: bytes, names: list[str], line: int) -> bytes:
     text = record.decode("utf-8", "replace").replace("\x00", "")
     try:
         fields = split_fields(text)
-    except Exception:  # noqa: BLE001 (malformed: start from the names)
+    except Invalid:  # malformed: start from the names
         fields = []
     if len(fields) != len(names):
         fields = [""] * len(names)
@@ -207,6 +223,17 @@ def _repaired(record: bytes, names: list[str], line: int) -> bytes:
     for name in ("birth_date", "signup_at", "balance"):
         values[name] = ""
     return ",".join(f'"{values[n].replace(chr(34), 2 * chr(34))}"' for n in names).encode()
+
+
+async def _raw_bytes(database_url: str, job: str) -> list[Any]:
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        return list(await conn.fetch("SELECT line_no, raw_bytes FROM ingest_rejects "
+                                     "WHERE job_id = $1 AND detail NOT LIKE '%rebuilt%'", job))
+    finally:
+        await conn.close()
 
 
 async def _rebuilt(database_url: str, job: str) -> list[Any]:
@@ -332,7 +359,7 @@ async def test_field_cases_round_trip_byte_exact(
     jsonl_rows(export(job, "jsonl", tmp_path / "r.jsonl", service_env), exp, wanted, names)
 
 
-async def test_unknown_job_and_existing_out_are_user_errors(
+def test_unknown_job_and_existing_out_are_user_errors(
         tmp_path: Path, service_env: dict[str, str]) -> None:
     run = run_cli("ingest", "rejects", "no-such-job", env=service_env)
     assert run.rc == 2
@@ -348,3 +375,44 @@ async def test_unknown_job_and_existing_out_are_user_errors(
     assert run.rc == 2
     assert out.read_text() == "keep"
     assert [p.name for p in tmp_path.iterdir()] == ["exists.csv"]  # no temporary left
+
+
+async def test_aligned_export_is_an_aligned_file_with_three_leading_columns(
+        tmp_path: Path, service_env: dict[str, str], example_tables: str) -> None:
+    path = Path(shutil.copy(Path(__file__).parents[1] / "data" / "user_purchase_sample.txt",
+                            tmp_path / "up.txt"))
+    produced = produce(path, service_env, "--dataset", "user_purchase")
+    assert produced.rc == 0, produced.stderr
+    assert consume_burst(service_env).rc == 0
+    exp = expected([path], dataset="user_purchase")
+    job = produced.summary["job_id"]
+    await checked(example_tables, exp, [job])
+    assert exp.rejects
+    lines = physical_lines(path)
+    out = export(job, "csv", tmp_path / "r.txt", service_env).read_text("utf-8")
+    head, *rows = out.removesuffix("\n").split("\n")
+    width = head.index(lines[0].decode().split()[0])  # where the original header starts
+    assert head[:width].split() == ["_line", "_reason", "_detail"]
+    assert head[width:].encode() == lines[0].rstrip(b" ")
+    wanted = sorted(line for (_, line) in exp.rejects)
+    assert [int(row[:width].split()[0]) for row in rows] == wanted
+    for row, line in zip(rows, wanted, strict=True):
+        assert row[:width].split()[1] == exp.rejects[(0, line)]
+        assert row[width:].encode() == lines[line - 1]  # the line exactly, cut at N chars
+    objects = [json.loads(x) for x in
+               export(job, "jsonl", tmp_path / "r.jsonl", service_env).read_text().splitlines()]
+    assert [o["line"] for o in objects] == wanted
+    assert all(o["fields"]["CPF"] == o["raw"].split()[0] for o in objects)  # header names
+
+
+def test_stdout_is_the_default(service_env: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "one.csv"
+    path.write_bytes(b"email,first_name,last_name,phone,birth_date,city,country,signup_at,"
+                     b"balance\nnot-an-email,A,B,,,,,,\n")
+    job = produce(path, service_env).summary["job_id"]
+    assert consume_burst(service_env).rc == 0
+    proc = subprocess.run([sys.executable, "-m", "ingest", "rejects", job], env=service_env,
+                          capture_output=True, check=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split(b"\n")[1].endswith(b",not-an-email,A,B,,,,,,")
+    assert proc.stdout.startswith(b"_line,_reason,_detail,email,first_name,")
