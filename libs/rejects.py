@@ -7,7 +7,7 @@ rebuilt from a row (a displaced duplicate, a reject of an atomic job's apply: it
 with ``libs.load.prepared.REBUILT``) is read from the job's source file
 (``libs.rejects_source``) when it is still there and unchanged, else exported as rebuilt, and
 its ``_detail`` says so. The forms are in ``libs.rejects_forms``. The rejects are read with a
-server-side cursor inside a (read-only) transaction: memory stays constant whatever their
+server-side cursor inside a read-only transaction: memory stays constant whatever their
 number; the output comes in pieces of about ``PIECE`` bytes.
 """
 
@@ -65,12 +65,16 @@ async def export(conn: Conn, job_id: str, fmt: Literal["csv", "jsonl"], *,
     (it is used only if its sha256 is the job's ``source_digest``).
 
     UserError (raised by the first ``__anext__``, before any output) for an unknown job or
-    format. Runs its queries in one read-only transaction on ``conn``; asyncpg's errors
-    propagate (the caller translates them).
+    format. Runs its queries in one read-only REPEATABLE READ transaction on ``conn`` (one
+    snapshot: rejects committed meanwhile by a job still loading are not half in it; inside
+    a caller's transaction, a savepoint of that one); asyncpg's errors propagate (the caller
+    translates them).
     """
     if fmt not in FORMATS:
         raise UserError(f"unknown rejects format {fmt!r}: use csv or jsonl")
-    async with conn.transaction(readonly=True):
+    isolation: Literal["repeatable_read"] | None = (
+        None if conn.is_in_transaction() else "repeatable_read")
+    async with conn.transaction(isolation=isolation, readonly=True):
         job = await job_file(conn, job_id, source)
         try:
             if await conn.fetchval(_REBUILT, job_id, *_markers()):

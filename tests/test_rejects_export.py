@@ -416,3 +416,36 @@ def test_stdout_is_the_default(service_env: dict[str, str], tmp_path: Path) -> N
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split(b"\n")[1].endswith(b",not-an-email,A,B,,,,,,")
     assert proc.stdout.startswith(b"_line,_reason,_detail,email,first_name,")
+
+
+async def test_an_atomic_jobs_apply_rejects_are_read_from_the_source(
+        tmp_path: Path, service_env: dict[str, str], database_url: str) -> None:
+    """An atomic job's duplicates across batches are rejected by the apply, from the staged
+    rows: the export reads their records from the job's file."""
+    rows = [f"a{i}@x.io,F{i},L,,,,,," for i in range(20)] + ["  A4@X.IO ,Again,L,,,,,,"]
+    path = tmp_path / "atomic.csv"
+    path.write_text("email,first_name,last_name,phone,birth_date,city,country,signup_at,"
+                    "balance\n" + "\n".join(rows) + "\n")
+    produced = produce(path, service_env, "--batch-size", "5", "--atomic")
+    assert produced.rc == 0, produced.stderr
+    assert consume_burst(service_env).rc == 0
+    job = produced.summary["job_id"]
+    exp = expected([path])
+    await checked(database_url, exp, [job])
+    staged = await _fetch_one(database_url, job)
+    assert staged["detail"].endswith("(record rebuilt from the staged row)")
+    await record_source(database_url, job, path)
+    out = export(job, "csv", tmp_path / "r.csv", service_env)
+    rows_out = csv_rows(out, exp, records(path))
+    assert rows_out[0][1] == b"  A4@X.IO ,Again,L,,,,,,"
+    assert "rebuilt" not in rows_out[0][0][2]
+
+
+async def _fetch_one(database_url: str, job: str) -> Any:
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await conn.fetchrow("SELECT * FROM ingest_rejects WHERE job_id = $1", job)
+    finally:
+        await conn.close()
