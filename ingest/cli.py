@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -206,8 +207,13 @@ Output to stdout, or to --out (written whole, then renamed; an existing file is 
 def rejects(job_id: str, fmt: str, out: Path | None, source: Path | None, force: bool,
             database_url: str) -> None:
     setup_logging("warning", "auto")
-    size = _run(app.export_rejects(_settings(database_url), job_id, fmt,  # type: ignore[arg-type]
-                                   out, sys.stdout.buffer, source=source, force=force))
+    try:
+        size = _run(app.export_rejects(_settings(database_url), job_id,
+                                       fmt,  # type: ignore[arg-type]
+                                       out, sys.stdout.buffer, source=source, force=force))
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(c.EXIT_FAILED)
     if out is not None:
         print_result({"status": "written", "job_id": job_id, "format": fmt, "file": str(out),
                       "bytes": size})
