@@ -1,14 +1,17 @@
-"""What the ``ingest`` commands do, over libs: reflect a table, list datasets, lineage SQL."""
+"""What the ``ingest`` commands do, over libs: reflect a table, list datasets, lineage SQL,
+stop a job, export its rejects."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import BinaryIO, Literal
 
 import asyncpg
 
-from libs import registry
+from libs import registry, rejects
 from libs.db import CONNECT_TIMEOUT, translated
 from libs.errors import UserError
 from libs.schema import catalog, lineage, to_file
@@ -75,3 +78,51 @@ async def abort(settings: IngestSettings, job_id: str) -> bool:
         if await conn.fetchval("SELECT 1 FROM ingest_jobs WHERE job_id = $1", job_id) is None:
             raise UserError(f"no job {job_id} in ingest_jobs")
         return await registry.abort(conn, job_id)
+
+
+async def export_rejects(settings: IngestSettings, job_id: str, fmt: Literal["csv", "jsonl"],
+                         out: Path | None, stdout: BinaryIO, *, source: Path | None = None,
+                         force: bool = False) -> int:
+    """Write ``job_id``'s rejects (``libs.rejects.export``) to ``out``, else to ``stdout``;
+    the bytes written. ``out`` is written to a temporary file beside it and renamed when
+    complete (nothing is left on an error); an existing ``out`` is a UserError unless
+    ``force``; so are an unknown job or format."""
+    if out is not None:
+        _check_out(out, source, force)
+    async with connect(settings) as conn, translated(settings.postgres.url):
+        pieces = rejects.export(conn, job_id, fmt, source=source)
+        if out is None:
+            return await _copy(pieces, stdout)
+        return await _write_atomically(pieces, out)
+
+
+def _check_out(out: Path, source: Path | None, force: bool) -> None:
+    if out.exists() and not force:
+        raise UserError(f"{out} exists: pass --force to overwrite it")
+    if source is not None and out.resolve() == source.resolve():
+        raise UserError(f"--out {out} is the source file")
+
+
+async def _copy(pieces: AsyncIterator[bytes], target: BinaryIO) -> int:
+    size = 0
+    async for piece in pieces:
+        target.write(piece)
+        size += len(piece)
+    target.flush()
+    return size
+
+
+async def _write_atomically(pieces: AsyncIterator[bytes], out: Path) -> int:
+    temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        with temporary.open("wb") as handle:
+            size = await _copy(pieces, handle)
+            os.fsync(handle.fileno())
+        temporary.replace(out)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise UserError(f"cannot write {out}: {exc.strerror}") from exc
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return size

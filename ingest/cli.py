@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -13,12 +14,13 @@ import click
 
 from ingest import app
 from libs import constants as c
-from libs.cli import Group, fail, print_result
+from libs.cli import Group, fail, print_result, setup_logging
 from libs.errors import PermanentError, TransientError, UserError
 from libs.schema import from_file
 from libs.settings import DATASETS_DIR_ENV, DEFAULT_DATASETS_DIR, IngestSettings, PostgresSettings
 
-HELP = """Operators' tools: describe a table, list dataset files, lineage SQL, stop a job.
+HELP = """Operators' tools: describe a table, list dataset files, lineage SQL, stop a job,
+export a job's rejects.
 
 A dataset file is a Frictionless Tabular Data Resource (https://specs.frictionlessdata.io/)
 with the target table and load options under x-ingest; `producer --dataset NAME` reads
@@ -170,3 +172,48 @@ job had stopped already).""")
 def abort(job_id: str, database_url: str) -> None:
     done = _run(app.abort(_settings(database_url), job_id))
     print_result({"job_id": job_id, "aborted": done})
+
+
+@main.command("rejects", context_settings=CONTEXT, help="""Export a job's rejects: the failures
+dataset, in line order, each record exactly as it was in the file.
+
+--format csv: the header _line,_reason,_detail then the job's header columns, then one line
+per reject: its line number, reason and detail, then the record's bytes as they came (a wrong
+field count, odd quoting or undecodable bytes kept), in the dataset's own delimiter, quote
+and encoding. Fix the rows, drop the three leading columns and load the file again under the
+same dataset: it is a new job. A header-less dataset gets no header line. An aligned
+(fixed-width) dataset gets an aligned file: the three leading columns padded to one width,
+then the original header and lines; drop them by cutting that many characters.
+
+--format jsonl: one JSON object per reject: line, reason, detail, raw (text), raw_base64
+(the file's bytes, only when raw does not give them back), fields (header -> value, or null).
+
+A displaced duplicate (insert mode: a record that held a key until an earlier line took it)
+or a record rejected by an atomic job's apply kept no bytes: they are read again from the
+job's source file (as the producer recorded it, or --source) if its sha256 is the job's;
+otherwise the record is exported as rebuilt from the table and _detail says so.
+
+Output to stdout, or to --out (written whole, then renamed; an existing file is kept unless
+--force; then one JSON line on stdout). Exit 2 for an unknown job.""")
+@click.argument("job_id")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv",
+              help="csv (the job's own layout, dialect and encoding) or jsonl (UTF-8).")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="File to write [default: stdout].")
+@click.option("--source", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="The job's file, where the job does not record it (checked by sha256).")
+@click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
+@database_url_option
+def rejects(job_id: str, fmt: str, out: Path | None, source: Path | None, force: bool,
+            database_url: str) -> None:
+    setup_logging("warning", "auto")
+    try:
+        size = _run(app.export_rejects(_settings(database_url), job_id,
+                                       fmt,  # type: ignore[arg-type]
+                                       out, sys.stdout.buffer, source=source, force=force))
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(c.EXIT_FAILED)
+    if out is not None:
+        print_result({"status": "written", "job_id": job_id, "format": fmt, "file": str(out),
+                      "bytes": size})

@@ -54,8 +54,8 @@ WHERE job_id = $1 AND dry_run
 """
 _CLEAR_REJECTS_SQL: Final = "DELETE FROM ingest_rejects WHERE job_id = $1"
 _REJECTS_SQL: Final = """
-INSERT INTO ingest_rejects (job_id, line_no, reason, raw, detail)
-SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[])
+INSERT INTO ingest_rejects (job_id, line_no, reason, raw, detail, raw_bytes)
+SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::bytea[])
 ON CONFLICT DO NOTHING
 """
 
@@ -180,7 +180,7 @@ async def add_rejects(conn: Conn, job_id: str, rejects: Sequence[RejectRow]) -> 
         async with _migrated():
             await conn.execute(_REJECTS_SQL, job_id, [r.line_no for r in rejects],
                                [r.reason for r in rejects], [r.raw for r in rejects],
-                               [r.detail for r in rejects])
+                               [r.detail for r in rejects], [r.raw_bytes for r in rejects])
 
 
 _BATCHING_SQL: Final = "SELECT batch_size, batch_bytes FROM ingest_jobs WHERE job_id = $1"

@@ -282,8 +282,8 @@ class DryRun(Producer):
             if first == line:
                 pending.fresh.append(row)
                 continue
-            pending.rejects.append(RejectRow(line, DUPLICATE_KEY, prepared.raw_text(line),
-                                             f"{name} {key} already on line {first}"))
+            pending.rejects.append(prepared.rejected(line, DUPLICATE_KEY,
+                                                     f"{name} {key} already on line {first}"))
         if self.lookup is not None and self.conn is not None and pending.fresh:
             pending.lookup = asyncio.create_task(self._find(self.lookup, self.conn,
                                                             pending.fresh))
@@ -304,10 +304,10 @@ class DryRun(Producer):
                     continue  # loaded by this file's own job: a real rerun changes nothing
                 why = UNTRACKED if job is None else f"key already loaded from job {job}"
                 line = int(pending.fresh[at][-1])
-                rejects.append(RejectRow(line, DUPLICATE_KEY, prepared.raw_text(line), why))
+                rejects.append(prepared.rejected(line, DUPLICATE_KEY, why))
             for at, why in taken.refused.items():
                 line = int(pending.fresh[at][-1])
-                rejects.append(RejectRow(line, DATABASE_REJECTED, prepared.raw_text(line), why))
+                rejects.append(prepared.rejected(line, DATABASE_REJECTED, why))
         rejects.sort(key=lambda r: r.line_no)
         if self.conn is not None:
             async with db.translated(self.s.postgres.url):

@@ -15,6 +15,8 @@
 from __future__ import annotations
 
 import codecs
+import re
+from collections.abc import Callable
 from typing import BinaryIO, Final
 
 from libs.errors import UserError
@@ -38,6 +40,23 @@ def _not_utf8(exc: UnicodeError) -> tuple[str, int]:
 
 
 codecs.register_error(_HANDLER, _not_utf8)
+
+_UNDECODED: Final = re.compile("[\udc00-\udcff]+")
+
+
+def file_bytes(wire: bytes, encode: Callable[[str], bytes]) -> bytes:
+    """A transcoded record's bytes as they were in the file, the inverse of ``Utf8Stream``:
+    ``wire`` (UTF-8, undecodable input bytes as the lone surrogates U+DC00+b of
+    ``_not_utf8``) re-encoded with ``encode`` (the file's codec), each such surrogate written
+    as its byte b again."""
+    text = wire.decode("utf-8", "surrogatepass")
+    parts: list[bytes] = []
+    at = 0
+    for run in _UNDECODED.finditer(text):
+        parts += [encode(text[at : run.start()]), bytes(ord(ch) - 0xDC00 for ch in run[0])]
+        at = run.end()
+    parts.append(encode(text[at:]))
+    return b"".join(parts)
 
 
 def codec_name(encoding: str) -> str:

@@ -37,7 +37,7 @@ from libs.formats import Reader
 from libs.load.base import COUNTERS, Loader, Outcome, Work
 from libs.load.isolate import refused
 from libs.load.payload import csv_line
-from libs.load.prepared import Prepared, RejectRow, Row
+from libs.load.prepared import REBUILT_STAGED, Prepared, RejectRow, Row
 from libs.load.replace import drop_unloaded, empty_target
 from libs.load.stage import COLUMNS, drop_sql, stage_table
 from libs.load.target import Target
@@ -73,8 +73,8 @@ _PENDING: Final = "SELECT coalesce(sum(pending), 0) FROM ingest_batches WHERE jo
 _SKIP_REST: Final = ("UPDATE ingest_batches SET skipped = skipped + pending, pending = 0 "
                      "WHERE job_id = $1 AND pending <> 0")
 _REJECTS: Final = (
-    "INSERT INTO ingest_rejects (job_id, line_no, reason, raw, detail) "
-    "SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[]) "
+    "INSERT INTO ingest_rejects (job_id, line_no, reason, raw, detail, raw_bytes) "
+    "SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::bytea[]) "
     "ON CONFLICT DO NOTHING")
 _APPLIED: Final = "UPDATE ingest_jobs SET applied_at = clock_timestamp() WHERE job_id = $1"
 _FAILED: Final = "UPDATE ingest_jobs SET error = $2 WHERE job_id = $1 AND error IS NULL"
@@ -186,10 +186,13 @@ async def _fail(conn: Conn, run: _Run, why: str) -> Applied:
 
 
 async def _write_rejects(conn: Conn, job_id: str, rejects: list[RejectRow]) -> None:
+    """The apply's rejects: their text is rebuilt from the staged rows (the file's bytes are
+    not kept), which their detail says (``REBUILT_STAGED``, for the rejects export)."""
     if rejects:
         await conn.execute(_REJECTS, job_id, [r.line_no for r in rejects],
                            [r.reason for r in rejects], [r.raw for r in rejects],
-                           [r.detail for r in rejects])
+                           [r.detail + REBUILT_STAGED for r in rejects],
+                           [None] * len(rejects))
 
 
 class Tally:
@@ -228,8 +231,8 @@ class StagedPrepared(Prepared):
 
     texts: dict[int, str]
 
-    def raw_text(self, line_no: int) -> str:
-        return self.texts.get(line_no, "")
+    def raw_record(self, line_no: int) -> tuple[str, bytes | None]:
+        return self.texts.get(line_no, ""), None
 
 
 class _Run:

@@ -60,8 +60,8 @@ class AtomicLoader(Loader):
         while rows:
             bad = await self._copy(conn, work, rows, ops)
             outcome.pending += len(rows) - len(bad)
-            refusals += [RejectRow(line, DATABASE_REJECTED, work.prepared.raw_text(line),
-                                   detail(exc)) for line, exc in sorted(bad.items())]
+            refusals += [work.prepared.rejected(line, DATABASE_REJECTED, detail(exc))
+                         for line, exc in sorted(bad.items())]
             if not readmits:
                 break
             keys = [work.target.key_text(row) for row in rows if int(row[-1]) in bad]

@@ -60,8 +60,8 @@ _FAIL: Final = (
     "VALUES ($1, $2, $3, NULLIF($4, ''), $5) ON CONFLICT (job_id) DO UPDATE "
     "SET error = COALESCE(ingest_jobs.error, EXCLUDED.error) RETURNING error")
 _REJECTS: Final = (
-    "INSERT INTO ingest_rejects (job_id, line_no, reason, raw, detail) "
-    "SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[]) "
+    "INSERT INTO ingest_rejects (job_id, line_no, reason, raw, detail, raw_bytes) "
+    "SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::bytea[]) "
     "ON CONFLICT DO NOTHING")
 
 
@@ -230,5 +230,5 @@ async def _write_rejects(conn: Conn, job_id: str, rejects: list[RejectRow],
         return
     await conn.execute(_REJECTS, job_id, [r.line_no for r in rejects],
                        [r.reason for r in rejects], [r.raw for r in rejects],
-                       [r.detail for r in rejects])
+                       [r.detail for r in rejects], [r.raw_bytes for r in rejects])
     outcome.rejected.update(r.reason for r in rejects)

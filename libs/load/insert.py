@@ -42,7 +42,7 @@ from libs.load.isolate import (
     refused_not_key,
 )
 from libs.load.payload import copy_payload
-from libs.load.prepared import RejectRow, Row
+from libs.load.prepared import REBUILT_LOADED, RejectRow, Row
 from libs.load.target import LINEAGE, Target
 from libs.schema.names import quote_ident, quote_list
 from libs.schema.reasons import DATABASE_REJECTED, DUPLICATE_KEY
@@ -92,7 +92,7 @@ class Sql:
         key_values = " || ', ' || ".join(f"c.{quote_ident(k)}::text" for k in t.key)
         self.rebuilt = (f"concat_ws(',', {as_text}), {_literal(', '.join(t.key) + ' ')} || "
                         f"{key_values} || ' is on earlier line ' || s.{line} || "
-                        "' (record rebuilt from the loaded row)'")
+                        f"{_literal(REBUILT_LOADED)}")
 
     def create_stage_sql(self, extra: str = "") -> str:
         return (f"CREATE TEMP TABLE IF NOT EXISTS {self.q_stage} (LIKE {self.table} "
@@ -320,7 +320,7 @@ class _Run:
             else:
                 where = "an earlier line" if held_job == job else f"job {held_job}"
                 why = f"key already loaded from {where} (line {held_line})"
-            losers.append(RejectRow(line, DUPLICATE_KEY, self.prepared.raw_text(line), why))
+            losers.append(self.prepared.rejected(line, DUPLICATE_KEY, why))
         if wins:
             refusals += await self._replace(wins)
         return sorted(refusals + losers, key=lambda r: r.line_no)
@@ -367,7 +367,7 @@ class _Run:
         return [self._refusal(line, error) for line, error in bad]
 
     def _refusal(self, line: int, exc: asyncpg.PostgresError) -> RejectRow:
-        return RejectRow(line, DATABASE_REJECTED, self.prepared.raw_text(line), detail(exc))
+        return self.prepared.rejected(line, DATABASE_REJECTED, detail(exc))
 
 
 class _Copier:

@@ -54,8 +54,8 @@ def operations(prepared: Prepared, columns: Sequence[str],
         if value in meaning:
             ops[line] = meaning[value]
             continue
-        rejects.append(RejectRow(
-            line, NOT_IN_ENUM, prepared.raw_text(line),
+        rejects.append(prepared.rejected(
+            line, NOT_IN_ENUM,
             f"{codes.column} {show(value)} is not a merge operation "
             f"({codes.insert}, {codes.update}, {codes.delete})"))
     return ops, rejects

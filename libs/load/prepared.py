@@ -3,16 +3,44 @@
 The reader side (``libs/validate.prepare`` with the job's ``libs.formats`` reader) makes it;
 the load modes (``libs.load``) write it. Each row is the plan's canonical values followed by
 the lineage tail ``(job_id, line_no)``; rows and rejects are in line order.
+
+A reject keeps its record as text (``raw``: as much as decodes) and, only when that text does
+not give the record's bytes back (``raw`` encoded in the batch's encoding differs: bytes that
+do not decode, a NUL), the bytes themselves (``raw_bytes``, written to
+``ingest_rejects.raw_bytes``), so the rejects export (``libs.rejects``) is exact. A record whose
+bytes were in another batch (a displaced duplicate, a record of an atomic job's apply) has its
+text rebuilt from a row and its detail ends with one of ``REBUILT``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Final
 
 from libs.formats import Reader
 
 Row = tuple[str, ...]
+
+# The end of a reject's detail whose ``raw`` is not the record's text but rebuilt from a row
+# (its bytes were in another batch): from the row loaded in the table (insert mode's displaced
+# duplicates) or staged (an atomic job's apply).
+REBUILT_LOADED: Final = " (record rebuilt from the loaded row)"
+REBUILT_STAGED: Final = " (record rebuilt from the staged row)"
+REBUILT: Final = (REBUILT_LOADED, REBUILT_STAGED)
+
+
+def rebuilt(detail: str | None) -> bool:
+    """True if a reject's ``raw`` was rebuilt from a row (its detail ends with a REBUILT)."""
+    return detail is not None and detail.endswith(REBUILT)
+
+
+def exact_bytes(text: str, data: bytes, encoding: str) -> bytes | None:
+    """``data`` if ``text`` (its printable form) encoded in ``encoding`` is not ``data``;
+    None when the text gives the bytes back (the common case: one encode, one compare)."""
+    try:
+        return None if text.encode(encoding) == data else data
+    except UnicodeEncodeError:  # U+FFFD of an undecodable byte in cp1252 or latin-1
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +49,7 @@ class RejectRow:
     reason: str
     raw: str
     detail: str
+    raw_bytes: bytes | None = None  # the record's bytes, where ``raw`` does not give them
 
 
 @dataclass
@@ -38,15 +67,28 @@ class Prepared:
     duplicates: dict[str, list[tuple[int, tuple[str, ...]]]] = field(default_factory=dict)
     _raw: dict[int, bytes] | None = None
 
-    def raw_text(self, line_no: int) -> str:
-        """The record that starts at ``line_no``, as text (indexed on first need only)."""
+    def raw_record(self, line_no: int) -> tuple[str, bytes | None]:
+        """The record that starts at ``line_no``: its text, and its bytes where the text does
+        not give them back (None: it does). Indexed on first need only."""
         if self._raw is None:
             self._raw = self.reader.raw(self.body, self.first_line)
-        return self.reader.printable(self._raw.get(line_no, b""))
+        data = self._raw.get(line_no, b"")
+        text = self.reader.printable(data)
+        return text, exact_bytes(text, data, self.reader.wire_encoding)
+
+    def raw_text(self, line_no: int) -> str:
+        """The record that starts at ``line_no``, as text."""
+        return self.raw_record(line_no)[0]
+
+    def rejected(self, line_no: int, reason: str, detail: str) -> RejectRow:
+        """The reject of the record at ``line_no`` (with its bytes where its text is not
+        exact)."""
+        text, data = self.raw_record(line_no)
+        return RejectRow(line_no, reason, text, detail, data)
 
     def reject(self, line_no: int, why: Any) -> None:
         """Record a reject; ``why`` has ``reason`` and ``detail`` (a Reject)."""
-        self.rejects.append(RejectRow(line_no, why.reason, self.raw_text(line_no), why.detail))
+        self.rejects.append(self.rejected(line_no, why.reason, why.detail))
 
     def readmit(self, key: str) -> tuple[str, ...] | None:
         """The next row of ``key`` (the database refused the one that held it): its

@@ -277,7 +277,7 @@ class _Run:
 
     def _refusal(self, line: int, exc: asyncpg.PostgresError) -> RejectRow:
         prepared = self.work.prepared
-        return RejectRow(line, DATABASE_REJECTED, prepared.raw_text(line), detail(exc))
+        return prepared.rejected(line, DATABASE_REJECTED, detail(exc))
 
 
 async def _one(payload: bytes) -> AsyncIterator[bytes]:
