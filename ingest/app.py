@@ -1,14 +1,16 @@
-"""What the ``ingest`` commands do, over libs: reflect a table, list datasets, lineage SQL."""
+"""What the ``ingest`` commands do, over libs: reflect a table, list datasets, lineage SQL,
+stop a job, and a job's status (one, a list, or followed until it ends)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
 
-from libs import registry
+from libs import jobstatus, jobwait, registry
 from libs.db import CONNECT_TIMEOUT, translated
 from libs.errors import UserError
 from libs.schema import catalog, lineage, to_file
@@ -75,3 +77,31 @@ async def abort(settings: IngestSettings, job_id: str) -> bool:
         if await conn.fetchval("SELECT 1 FROM ingest_jobs WHERE job_id = $1", job_id) is None:
             raise UserError(f"no job {job_id} in ingest_jobs")
         return await registry.abort(conn, job_id)
+
+
+async def job_status(settings: IngestSettings, job_id: str, parts: bool) -> jobstatus.JobStatus:
+    """The job's status (libs.jobstatus); UserError for a job that does not exist."""
+    async with connect(settings) as conn, translated(settings.postgres.url):
+        found = await jobstatus.job_status(conn, job_id, parts=parts)
+    if found is None:
+        raise UserError(f"no job {job_id} in ingest_jobs")
+    return found
+
+
+async def jobs(settings: IngestSettings, state: str | None, dataset: str | None,
+               limit: int) -> list[jobstatus.JobStatus]:
+    """Jobs, newest first (libs.jobstatus.list_jobs); UserError for a negative limit."""
+    if limit < 0:
+        raise UserError(f"--limit {limit}: give 0 or more")
+    async with connect(settings) as conn, translated(settings.postgres.url):
+        return await jobstatus.list_jobs(conn, state=state, dataset=dataset, limit=limit)
+
+
+async def wait(settings: IngestSettings, job_id: str, within: float | None, interval: float,
+               stop: asyncio.Event) -> jobwait.Waited:
+    """Follow ``job_id`` until it ends (libs.jobwait); UserError for an unknown job or a
+    bad interval, TransientError when PostgreSQL cannot be reached at first."""
+    if interval <= 0 or (within is not None and within < 0):
+        raise UserError("--interval must be positive and --timeout not negative")
+    return await jobwait.wait(settings.postgres, job_id, within=within, interval=interval,
+                              stop=stop)
