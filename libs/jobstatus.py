@@ -22,7 +22,8 @@ connection and let asyncpg's errors through (callers translate them, ``libs.db.t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -85,12 +86,23 @@ FROM ingest_dead_letters x WHERE job_id = $1 AND NOT EXISTS (
     AND y.first_line = x.first_line AND y.last_line = x.last_line)
 ORDER BY first_line
 """
+# Each reject in its batch by one pass over the job's rejects: width_bucket finds the batch
+# among the sorted first lines (NULL: in no done batch, e.g. a dry run's).
 _ITEM_REASONS: Final = """
-SELECT b.first_line, r.reason, count(*)::int AS n
-FROM ingest_batches b JOIN ingest_rejects r
-  ON r.job_id = b.job_id AND r.line_no BETWEEN b.first_line AND b.last_line
-WHERE b.job_id = $1 GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2
+WITH f AS (SELECT array_agg(first_line ORDER BY first_line) AS firsts,
+                  array_agg(last_line ORDER BY first_line) AS lasts
+           FROM ingest_batches WHERE job_id = $1),
+r AS (SELECT r.line_no, r.reason, width_bucket(r.line_no, f.firsts) AS k, f.firsts, f.lasts
+      FROM ingest_rejects r, f WHERE r.job_id = $1)
+SELECT CASE WHEN k > 0 AND line_no <= lasts[k] THEN firsts[k] END AS first_line, reason,
+       count(*)::int AS n
+FROM r GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2
 """
+# These read a job's rejects by their index (a bitmap scan): the planner's guess for a job
+# holding a tenth of the table is a scan of every job's rejects, several times slower; and
+# JIT costs more than it saves on these short queries.
+_PLANNER: Final = ("SET LOCAL enable_seqscan = off", "SET LOCAL jit = off")
+LIST_REASONS_BUDGET: Final = 200_000  # list_jobs: rejects read for rejects_by_reason at most
 
 
 @dataclass(frozen=True)
@@ -100,7 +112,7 @@ class JobStatus:
     ``rejects_by_reason``: reason -> records; ``items``: the batches (``parts=True``)."""
 
     row: Mapping[str, Any]
-    rejects_by_reason: dict[str, int] = field(default_factory=dict)
+    rejects_by_reason: dict[str, int] | None = field(default_factory=dict)
     items: list[dict[str, Any]] | None = None
 
     @property
@@ -138,7 +150,7 @@ class JobStatus:
                            "batches": r["batches"] if r["sealed_at"] else None,
                            "bytes": r["bytes"] if r["sealed_at"] else None,
                            "batch_size": r["batch_size"]},
-                "counts": self._counts(), "rejects_by_reason": dict(self.rejects_by_reason),
+                "counts": self._counts(), "rejects_by_reason": self.rejects_by_reason,
                 "progress": {"records_done": self.records_done, "fraction": self._fraction()},
                 **self._times(), "error": r["error"], "parts": self._parts()}
 
@@ -186,6 +198,19 @@ class JobStatus:
         return parts
 
 
+@asynccontextmanager
+async def _reading(conn: Conn) -> AsyncIterator[None]:
+    """A read-only transaction with the planner settings of :data:`_PLANNER` (inside the
+    caller's transaction, if it has one, the settings are left as they are)."""
+    if conn.is_in_transaction():
+        yield
+        return
+    async with conn.transaction(readonly=True):
+        for setting in _PLANNER:
+            await conn.execute(setting)
+        yield
+
+
 def _latest(*moments: datetime | None) -> datetime | None:
     found = [m for m in moments if m is not None]
     return max(found) if found else None
@@ -204,18 +229,24 @@ async def job_status(conn: Conn, job_id: str, *, parts: bool = False) -> JobStat
     """The job's status, None for an unknown job. ``parts``: with each batch
     (``parts.items``: done and dead-lettered batches by first line, with their counts and
     rejects by reason)."""
-    row = await conn.fetchrow(_query("job_id = $2"), ABORTED, job_id)
-    if row is None:
-        return None
-    reasons = await _reasons(conn, [job_id])
-    items = await _items(conn, job_id) if parts else None
-    return JobStatus(dict(row), reasons.get(job_id, {}), items)
+    async with _reading(conn):
+        row = await conn.fetchrow(_query("job_id = $2"), ABORTED, job_id)
+        if row is None:
+            return None
+        if parts:
+            reasons, items = await _items(conn, job_id)
+            return JobStatus(dict(row), reasons, items)
+        found = await _reasons(conn, [job_id])
+    return JobStatus(dict(row), found.get(job_id, {}))
 
 
 async def list_jobs(conn: Conn, *, state: str | None = None, dataset: str | None = None,
                     limit: int = 50, offset: int = 0) -> list[JobStatus]:
     """Jobs, newest first (job order), dry runs excluded; ``state``, ``dataset``: only those.
-    ValueError for a state not in :data:`STATES` or a negative limit or offset."""
+    ``rejects_by_reason`` is read for the newest jobs of the page until their rejects add up
+    to :data:`LIST_REASONS_BUDGET` (a job of 1M rejects takes about a second); the others
+    have None there (``job_status`` has it). ValueError for a state not in :data:`STATES`
+    or a negative limit or offset."""
     if state is not None and state not in STATES:
         raise ValueError(f"unknown state {state!r}: one of {', '.join(STATES)}")
     if limit < 0 or offset < 0:
@@ -225,9 +256,17 @@ async def list_jobs(conn: Conn, *, state: str | None = None, dataset: str | None
     # Without a state the page is cut before the aggregates; with one, after them.
     sql = (_query(where, "" if state else page) + " WHERE $2::text IS NULL OR state = $2 "
            "ORDER BY job_seq DESC " + (page if state else ""))
-    rows = await conn.fetch(sql, ABORTED, state, dataset, limit, offset)
-    reasons = await _reasons(conn, [row["job_id"] for row in rows])
-    return [JobStatus(dict(row), reasons.get(row["job_id"], {})) for row in rows]
+    async with _reading(conn):
+        rows = await conn.fetch(sql, ABORTED, state, dataset, limit, offset)
+        budget, read = LIST_REASONS_BUDGET, []
+        for row in rows:
+            budget -= int(row["rejected"])
+            if budget < 0:
+                break
+            read.append(row["job_id"])
+        reasons = await _reasons(conn, read)
+    return [JobStatus(dict(row), reasons.get(row["job_id"], {}) if row["job_id"] in read
+                      else None) for row in rows]
 
 
 async def states_count(conn: Conn) -> dict[str, int]:
@@ -246,10 +285,14 @@ async def _reasons(conn: Conn, job_ids: Sequence[str]) -> dict[str, dict[str, in
     return found
 
 
-async def _items(conn: Conn, job_id: str) -> list[dict[str, Any]]:
+async def _items(conn: Conn, job_id: str) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """The job's rejects by reason, and its batches (each with its own)."""
     reasons: dict[int, dict[str, int]] = {}
+    overall: dict[str, int] = {}
     for row in await conn.fetch(_ITEM_REASONS, job_id):
-        reasons.setdefault(row["first_line"], {})[row["reason"]] = row["n"]
+        overall[row["reason"]] = overall.get(row["reason"], 0) + row["n"]
+        if row["first_line"] is not None:
+            reasons.setdefault(row["first_line"], {})[row["reason"]] = row["n"]
     items = []
     for row in await conn.fetch(_ITEMS, job_id):
         item = dict(row)
@@ -257,7 +300,8 @@ async def _items(conn: Conn, job_id: str) -> list[dict[str, Any]]:
             "status"] == "done" else {}
         item["finished_at"] = _iso(row["finished_at"])
         items.append(item)
-    return items
+    ordered = dict(sorted(overall.items(), key=lambda kv: (-kv[1], kv[0])))
+    return ordered, items
 
 
 def exit_code(state: str) -> int:

@@ -343,3 +343,22 @@ def ingest(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     return done
+
+
+async def test_list_jobs_reads_rejects_by_reason_within_a_budget(
+        tmp_path: Path, service_env: dict[str, str], database_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    path = dirty(tmp_path, 500)
+    job = produce(path, service_env, "--batch-size", "100").summary["job_id"]
+    assert consume_burst(service_env).rc == 0
+    full = await status_of(database_url, job)
+    assert full["rejects_by_reason"]
+    conn = await asyncpg.connect(database_url)
+    try:
+        [listed] = await jobstatus.list_jobs(conn)
+        assert listed.as_dict() == full
+        monkeypatch.setattr(jobstatus, "LIST_REASONS_BUDGET", full["counts"]["rejected"] - 1)
+        [over] = await jobstatus.list_jobs(conn)
+        assert over.as_dict() == {**full, "rejects_by_reason": None}
+    finally:
+        await conn.close()
