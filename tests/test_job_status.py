@@ -362,3 +362,33 @@ async def test_list_jobs_reads_rejects_by_reason_within_a_budget(
         assert over.as_dict() == {**full, "rejects_by_reason": None}
     finally:
         await conn.close()
+
+
+async def test_a_last_delivery_is_recorded_before_it_is_processed(
+        tmp_path: Path, service_env: dict[str, str], database_url: str) -> None:
+    """Delivery limit 1: a consumer dies on a batch's first delivery (a fault point); the
+    next one gets its last delivery and records it dead-lettered first. Loaded: the batch-done
+    record wins. Killed again: the broker dead-letters it, and the record says why."""
+    path = write_csv(tmp_path / "f.csv", customers_rows(300))
+    env = {**service_env, "INGEST_DELIVERY_LIMIT": "1"}
+    job = produce(path, env, "--batch-size", "100").summary["job_id"]
+    crash = {**env, c.FAULT_ENV: "consumer.received", c.FAULT_KEY_ENV: f"{job}:102-201"}
+    assert consume_burst(crash, "--parallel", "1").rc == -9
+    assert consume_burst(env).rc == 0
+    dead = await fetch(database_url, "SELECT first_line, reason FROM ingest_dead_letters")
+    assert [tuple(d) for d in dead] == [(102, deadletters.LAST_DELIVERY)]
+    assert (await status_of(database_url, job))["state"] == "succeeded"
+
+    again = write_csv(tmp_path / "g.csv", customers_rows(300, start=1000))
+    job = produce(again, env, "--batch-size", "100").summary["job_id"]
+    # Killed inside the load, twice: the quorum queue gives the returned batch first, so
+    # both kills hit the first batch, on its first and on its last delivery.
+    crash = {**env, c.FAULT_ENV: "consumer.mid_transaction"}
+    for _ in range(2):
+        assert consume_burst(crash, "--parallel", "1").rc == -9
+    assert consume_burst(env).rc == 0  # the rest; the batch is in the dead-letter queue
+    status = await status_of(database_url, job, parts=True)
+    assert status["state"] == "failed"
+    assert status["counts"]["dead_lettered"] == status["counts"]["unprocessed"] == 100
+    failed = [i for i in status["parts"]["items"] if i["status"] == "failed"]
+    assert [(i["first_line"], i["reason"]) for i in failed] == [(2, deadletters.LAST_DELIVERY)]
