@@ -89,7 +89,7 @@ migrate-examples: install ## Create the bundled datasets' example tables (migrat
 drop-db: install ## Drop the database named in DATABASE_URL
 	@$(DBMATE) drop
 
-start: install ## Start CONSUMERS consumers, wait until they consume, then publish INGEST_FILE
+start: install ## Start CONSUMERS consumers, wait until they consume, publish INGEST_FILE, wait until it is loaded
 	@mkdir -p $(LOG_DIR) $(RUN_DIR)
 	shopt -s nullglob
 	started=()
@@ -126,10 +126,10 @@ start: install ## Start CONSUMERS consumers, wait until they consume, then publi
 	  done
 	  echo "$$name: consuming"
 	done
-	echo "producer: publishing $(INGEST_FILE) (log $(LOG_DIR)/producer.log)"
+	echo "producer: publishing $(INGEST_FILE), then waiting until it is loaded (log $(LOG_DIR)/producer.log)"
 	rc=0
-	.venv/bin/producer --file "$(INGEST_FILE)" > $(LOG_DIR)/producer.out 2> $(LOG_DIR)/producer.log \
-	  || rc=$$?
+	.venv/bin/producer --file "$(INGEST_FILE)" --wait > $(LOG_DIR)/producer.out \
+	  2> $(LOG_DIR)/producer.log || rc=$$?
 	cat $(LOG_DIR)/producer.out
 	if (( rc != 0 )); then
 	  echo "error: producer exited $$rc; see $(LOG_DIR)/producer.log" >&2; tail -n 3 $(LOG_DIR)/producer.log >&2

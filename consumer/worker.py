@@ -25,9 +25,11 @@ from aio_pika.abc import (
 from consumer.applier import Applier
 from consumer.datasets import Resolver, TableChanged
 from consumer.metrics import Metrics
-from libs import amqp, db, faults, messages, registry
+from libs import amqp, db, deadletters, faults, messages, registry
+from libs import constants as c
 from libs.errors import (
     ConfigurationError,
+    IngestError,
     PermanentError,
     PoisonMessage,
     RetryBudgetExhausted,
@@ -46,10 +48,11 @@ from libs.schema.reasons import DUPLICATE_KEY
 from libs.settings import ConsumerSettings
 from libs.validate import prepare
 
-DELIVERY_COUNT_HEADER: Final = "x-delivery-count"  # set by quorum queues on redelivery
+DELIVERY_COUNT_HEADER: Final = c.H_DELIVERY_COUNT  # set by quorum queues on redelivery
 log = structlog.get_logger("consumer")
 T = TypeVar("T")
 BURST_POLL_S = 0.5
+RECORD_DEAD_BUDGET_S = 5.0  # recording a dead-lettered batch is retried this long, then logged
 RETURN_DELAY_S = 1.0  # a batch of a dataset this consumer does not load waits, then goes back
 # A load that fails on these (undefined column, undefined table) checks the table again.
 SCHEMA_CHANGED: Final = frozenset({"42703", "42P01"})
@@ -162,6 +165,7 @@ class Worker:
         self._deliveries = 0
         self._returning = 0  # in-flight tasks that only send a batch back
         self.stats.metrics.in_flight.set_function(lambda: len(self.in_flight))
+        self._name = db.consumer_name()
 
     async def main(self) -> Stats:
         started = time.monotonic()
@@ -306,6 +310,7 @@ class Worker:
 
     async def _handle(self, message: AbstractIncomingMessage) -> None:
         started = time.monotonic()
+        batch: messages.Batch | None = None  # None: not decoded (no job to record it in)
         try:
             faults.hit("consumer.received", message.message_id)
             if messages.is_seal(message.headers):
@@ -314,7 +319,8 @@ class Worker:
             batch = messages.decode(message.headers, message.body)
             with structlog.contextvars.bound_contextvars(job_id=batch.job_id, batch=batch.seq,
                                                          line=batch.first_line):
-                outcome, job = await self._process(batch)
+                last = last_delivery(message.headers, self.s.amqp.delivery_limit)
+                outcome, job = await self._process(batch, last)
                 await self._settle(message, ack=True)
                 self.stats.add(outcome, time.monotonic() - started)
                 counts = {} if outcome.duplicate else outcome.counts()
@@ -347,16 +353,19 @@ class Worker:
             log.error("poison message: dead-lettered", error=str(exc),
                       message_id=message.message_id)
             self.stats.dead_letter()
+            await self._record_dead(batch, f"poison message: {exc}")
             await self._settle(message, requeue=False)
         except Stopped:  # a signal during a retry: not committed, back to the queue
             await self._settle(message, requeue=True)
         except RetryBudgetExhausted as exc:
-            await self._give_back(message, "database unavailable too long", str(exc))
+            await self._give_back(message, batch, "database unavailable too long", str(exc))
         except Exception as exc:  # a bug, not the data: requeue; x-delivery-limit bounds the loop
             log.exception("unexpected error", message_id=message.message_id)
-            await self._give_back(message, "unexpected error", f"{type(exc).__name__}: {exc}")
+            await self._give_back(message, batch, "unexpected error",
+                                  f"{type(exc).__name__}: {exc}")
 
-    async def _give_back(self, message: AbstractIncomingMessage, why: str, error: str) -> None:
+    async def _give_back(self, message: AbstractIncomingMessage, batch: messages.Batch | None,
+                         why: str, error: str) -> None:
         """Requeue a batch that failed for a reason other than its data; on its last allowed
         delivery, dead-letter it ourselves so that this consumer says so (status, exit code)
         instead of the broker doing it silently on the requeue."""
@@ -364,11 +373,29 @@ class Worker:
             log.error(f"{why}: dead-lettered (delivery limit reached)", error=error,
                       message_id=message.message_id)
             self.stats.dead_letter()
+            await self._record_dead(batch, f"delivery limit reached: {why}: {error}")
             await self._settle(message, requeue=False)
             return
         log.error(f"{why}: requeued", error=error)
         self.stats.settled("requeued")
         await self._settle(message, requeue=True)
+
+    async def _record_dead(self, batch: messages.Batch | None, reason: str) -> None:
+        """Record a dead-lettered batch in ``ingest_dead_letters`` (its job then fails once
+        the rest is done); best effort: PostgreSQL unavailable is logged. An undecoded
+        message (``batch`` None) has no job: its log line is all."""
+        if batch is None:
+            return
+        try:
+            await retry_transient(lambda: self._record(batch, reason), what="record a dead letter",
+                                  budget=min(RECORD_DEAD_BUDGET_S, self.s.retry_timeout))
+        except IngestError as exc:
+            log.warning("could not record the dead-lettered batch", error=str(exc))
+
+    async def _record(self, batch: messages.Batch, reason: str) -> None:
+        assert self._pool is not None
+        async with db.translated(self.s.postgres.url), self._pool.acquire() as conn:
+            await deadletters.record(conn, batch, reason, self._name)
 
     async def _on_seal(self, message: AbstractIncomingMessage) -> None:
         """The producer sealed a job: ack, then apply it if it is a complete atomic job (or
@@ -381,7 +408,11 @@ class Worker:
         assert self._applier is not None
         await self._applier.after_seal(seal.job_id)
 
-    async def _process(self, batch: messages.Batch) -> tuple[Outcome, JobRef | None]:
+    async def _process(self, batch: messages.Batch,
+                       last: bool = False) -> tuple[Outcome, JobRef | None]:
+        """Load ``batch`` (or skip it, or see it done already). ``last``: its last allowed
+        delivery: it is recorded dead-lettered first (``libs.deadletters.LAST_DELIVERY``), in
+        case this consumer dies on it; its batch-done record wins over that."""
         if self.s.datasets and batch.dataset not in self.s.datasets:
             raise NotMine(batch.dataset)
         assert self._resolver is not None
@@ -404,6 +435,9 @@ class Worker:
         if status.applied:  # a batch cut otherwise (another --batch-size) after the apply
             log.warning("batch of an atomic job applied already: ignored")
             return Outcome(duplicate=True), None
+        if last:
+            await self._retry(lambda: self._record(batch, deadletters.LAST_DELIVERY),
+                              "record the last delivery")
         return await self._validate_and_load(batch, dataset, job, loader), job
 
     async def _validate_and_load(self, batch: messages.Batch, dataset: Dataset, job: JobRef,

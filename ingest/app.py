@@ -1,8 +1,9 @@
 """What the ``ingest`` commands do, over libs: reflect a table, list datasets, lineage SQL,
-stop a job, export its rejects."""
+stop a job, export its rejects, and a job's status (one, a list, or followed until it ends)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -11,7 +12,7 @@ from typing import BinaryIO, Literal
 
 import asyncpg
 
-from libs import registry, rejects
+from libs import jobstatus, jobwait, registry, rejects
 from libs.db import CONNECT_TIMEOUT, translated
 from libs.errors import UserError
 from libs.schema import catalog, lineage, to_file
@@ -126,3 +127,29 @@ async def _write_atomically(pieces: AsyncIterator[bytes], out: Path) -> int:
         temporary.unlink(missing_ok=True)
         raise
     return size
+async def job_status(settings: IngestSettings, job_id: str, parts: bool) -> jobstatus.JobStatus:
+    """The job's status (libs.jobstatus); UserError for a job that does not exist."""
+    async with connect(settings) as conn, translated(settings.postgres.url):
+        found = await jobstatus.job_status(conn, job_id, parts=parts)
+    if found is None:
+        raise UserError(f"no job {job_id} in ingest_jobs")
+    return found
+
+
+async def jobs(settings: IngestSettings, state: str | None, dataset: str | None,
+               limit: int) -> list[jobstatus.JobStatus]:
+    """Jobs, newest first (libs.jobstatus.list_jobs); UserError for a negative limit."""
+    if limit < 0:
+        raise UserError(f"--limit {limit}: give 0 or more")
+    async with connect(settings) as conn, translated(settings.postgres.url):
+        return await jobstatus.list_jobs(conn, state=state, dataset=dataset, limit=limit)
+
+
+async def wait(settings: IngestSettings, job_id: str, within: float | None, interval: float,
+               stop: asyncio.Event) -> jobwait.Waited:
+    """Follow ``job_id`` until it ends (libs.jobwait); UserError for an unknown job or a
+    bad interval, TransientError when PostgreSQL cannot be reached at first."""
+    if interval <= 0 or (within is not None and within < 0):
+        raise UserError("--interval must be positive and --timeout not negative")
+    return await jobwait.wait(settings.postgres, job_id, within=within, interval=interval,
+                              stop=stop)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -12,21 +13,25 @@ from typing import Any, TypeVar
 
 import click
 
-from ingest import app
+from ingest import app, render
 from libs import constants as c
-from libs.cli import Group, fail, print_result, setup_logging
+from libs.cli import Group, fail, print_result, run_main, setup_logging
 from libs.errors import PermanentError, TransientError, UserError
+from libs.jobstatus import STATES
 from libs.schema import from_file
 from libs.settings import DATASETS_DIR_ENV, DEFAULT_DATASETS_DIR, IngestSettings, PostgresSettings
 
-HELP = """Operators' tools: describe a table, list dataset files, lineage SQL, stop a job,
-export a job's rejects.
+HELP = """Operators' tools: describe a table, list dataset files, lineage SQL, follow and stop
+jobs, export a job's rejects.
 
 A dataset file is a Frictionless Tabular Data Resource (https://specs.frictionlessdata.io/)
 with the target table and load options under x-ingest; `producer --dataset NAME` reads
-datasets/NAME.yaml (or INGEST_DATASETS_DIR). Exit codes: 0 done; 1 the database could not be
-reached, or `ingest datasets` found a broken file; 2 user error (bad option, unknown table,
-file exists): one line on stderr, no traceback."""
+datasets/NAME.yaml (or INGEST_DATASETS_DIR). A job goes publishing -> loading -> (applying,
+atomic jobs) -> succeeded | succeeded_with_rejects | failed | aborted: `ingest jobs`,
+`ingest status JOB`, `ingest wait JOB`. Exit codes: 0 done; 1 the database could not be
+reached, `ingest datasets` found a broken file, or the job `ingest wait` followed failed;
+2 user error (bad option, unknown table or job, file exists): one line on stderr, no
+traceback; 124 `ingest wait` timed out."""
 
 T = TypeVar("T")
 CONTEXT = {"show_default": True, "max_content_width": 100}
@@ -217,3 +222,80 @@ def rejects(job_id: str, fmt: str, out: Path | None, source: Path | None, force:
     if out is not None:
         print_result({"status": "written", "job_id": job_id, "format": fmt, "file": str(out),
                       "bytes": size})
+job_argument = click.argument("job_id", metavar="JOB")
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="One JSON line (for scripts) instead of a table.")
+
+
+@main.command("jobs", context_settings=CONTEXT, help="""List jobs, newest first.
+
+Each job with its state (publishing, loading, applying, succeeded, succeeded_with_rejects,
+failed, aborted), dataset, mode, records loaded of its total, rejects and creation time.
+Dry runs are not listed (`ingest status JOB` shows one). --json prints one JSON line: a list
+of the objects `ingest status --json` prints.""")
+@click.option("--state", type=click.Choice(STATES), default=None, help="Only jobs in this state.")
+@click.option("--dataset", default=None, help="Only jobs of this dataset.")
+@click.option("--limit", type=int, default=50, help="At most this many jobs.")
+@json_option
+@database_url_option
+def jobs(state: str | None, dataset: str | None, limit: int, as_json: bool,
+         database_url: str) -> None:
+    found = _run(app.jobs(_settings(database_url), state, dataset, limit))
+    rows = [status.as_dict() for status in found]
+    if as_json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
+    else:
+        click.echo(render.jobs_text(rows))
+
+
+@main.command("status", context_settings=CONTEXT, help="""Show what happened to a job.
+
+JOB's state, source file, totals (records, batches, bytes), counts (inserted, updated,
+deleted, unchanged, superseded, rejected, skipped, pending, dead_lettered, unprocessed =
+dead-lettered or not yet loaded), rejects by reason, records loaded of the total, times,
+rows/s, the ETA while loading and the error that failed it; --parts adds each batch (done or
+failed, with its counts). All derived from PostgreSQL. --json prints one JSON line (README,
+"Job status"). An unknown job is exit 2.""")
+@job_argument
+@json_option
+@click.option("--parts", is_flag=True, help="List each batch (done or dead-lettered).")
+@database_url_option
+def status(job_id: str, as_json: bool, parts: bool, database_url: str) -> None:
+    found = _run(app.job_status(_settings(database_url), job_id, parts)).as_dict()
+    if as_json:
+        print_result(found)
+    else:
+        click.echo(render.status_text(found))
+
+
+@main.command("wait", context_settings=CONTEXT, help="""Wait until a job ends.
+
+Reads JOB's status every --interval seconds until it is succeeded, succeeded_with_rejects,
+failed or aborted, then prints it as one JSON line (as `ingest status --json`). Exit codes:
+0 succeeded or succeeded_with_rejects; 1 failed or aborted (or PostgreSQL unreachable at
+first); 124 --timeout passed first (the status then is printed too); 2 unknown job;
+130/143 stopped by SIGINT/SIGTERM. PostgreSQL going away while waiting (a restart) is
+retried until the timeout.""")
+@job_argument
+@click.option("--timeout", type=float, default=None, metavar="S",
+              help="Give up after S seconds (exit 124) [default: no limit].")
+@click.option("--interval", type=float, default=c.WAIT_INTERVAL_S, metavar="S",
+              help="Seconds between two reads of the status.")
+@database_url_option
+def wait(job_id: str, timeout: float | None, interval: float, database_url: str) -> None:
+    settings = _settings(database_url)
+    stop, signals = asyncio.Event(), []
+
+    def on_signal(signum: int) -> None:
+        signals.append(signum)
+        stop.set()
+
+    try:
+        waited = run_main(lambda: app.wait(settings, job_id, timeout, interval, stop),
+                          on_signal)
+    except TransientError as exc:
+        fail(f"PostgreSQL unavailable: {exc}", c.EXIT_FAILED)
+    print_result(waited.status.as_dict())
+    if waited.outcome == "stopped":
+        sys.exit(c.EXIT_SIGINT if signals[0] == signal.SIGINT else c.EXIT_SIGTERM)
+    sys.exit(waited.exit_code())

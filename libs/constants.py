@@ -60,4 +60,6 @@ FAULT_ENV: Final = "INGEST_FAULT"
 FAULT_AFTER_ENV: Final = "INGEST_FAULT_AFTER"
 FAULT_KEY_ENV: Final = "INGEST_FAULT_KEY"
 
+WAIT_INTERVAL_S: Final = 0.5  # `ingest wait`, `producer --wait` read the job's status this often
+
 DEFAULT_APPLY_SCAN_S: Final = 10.0  # consumers look for complete unapplied atomic jobs this often

@@ -97,7 +97,7 @@ async def connect(settings: PostgresSettings, application_name: str) -> asyncpg.
 Conn = asyncpg.Connection | PoolConnectionProxy
 
 REQUIRED_TABLES: Final = ("ingest_rejects", "ingest_batches", "ingest_jobs", "ingest_datasets",
-                          "ingest_keys")
+                          "ingest_keys", "ingest_dead_letters")
 JOB_COLUMNS: Final = ("fingerprint", "error", "atomic", "applied_at")
 
 

@@ -34,8 +34,14 @@ ON CONFLICT (fingerprint) DO NOTHING
 """
 _JOB_SQL: Final = """
 INSERT INTO ingest_jobs (job_id, dataset, fingerprint, source, mode, dry_run, atomic,
-                         max_errors, max_error_ratio, columns)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (job_id) DO NOTHING
+                         max_errors, max_error_ratio, columns, source_path, source_bytes,
+                         source_digest)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+ON CONFLICT (job_id) DO UPDATE SET
+    source_path = coalesce(ingest_jobs.source_path, EXCLUDED.source_path),
+    source_bytes = coalesce(ingest_jobs.source_bytes, EXCLUDED.source_bytes),
+    source_digest = coalesce(ingest_jobs.source_digest, EXCLUDED.source_digest)
+WHERE ingest_jobs.source_path IS NULL AND EXCLUDED.source_path IS NOT NULL
 """
 _UNAPPLIED_SQL: Final = """
 SELECT atomic AND applied_at IS NULL AND error IS NULL FROM ingest_jobs WHERE job_id = $1
@@ -64,7 +70,9 @@ ON CONFLICT DO NOTHING
 class Job:
     """A job as registered: its id, dataset name and fingerprint, the file's name and the
     load mode (``ingest_jobs.mode``, which the consumers apply). Registering it gives it its
-    place in job order (``ingest_jobs.job_seq``), kept by a rerun."""
+    place in job order (``ingest_jobs.job_seq``), kept by a rerun. ``source_path`` (absolute,
+    on the producer's host), ``source_bytes`` and ``source_digest`` (sha256 hex) describe the
+    file; None: not recorded (a rerun that knows them fills them in, the first kept)."""
 
     job_id: str
     dataset: str
@@ -76,6 +84,9 @@ class Job:
     max_errors: int | None = None
     max_error_ratio: float | None = None
     columns: tuple[str, ...] = ()  # the header as the batches carry it
+    source_path: str | None = None
+    source_bytes: int | None = None
+    source_digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +128,8 @@ async def register(conn: Conn, dataset: Dataset, job: Job) -> str | None:
                                    job.mode)
         await conn.execute(_JOB_SQL, job.job_id, job.dataset, job.fingerprint, job.source,
                            job.mode, job.dry_run, job.atomic, job.max_errors,
-                           job.max_error_ratio, list(job.columns))
+                           job.max_error_ratio, list(job.columns), job.source_path,
+                           job.source_bytes, job.source_digest)
         if await conn.fetchval(_UNAPPLIED_SQL, job.job_id):
             await conn.execute(stage.create_sql(job.job_id, dataset.table.name,
                                                 dataset.table.schema))

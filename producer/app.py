@@ -196,8 +196,10 @@ class Producer:
         self.summary.job_id = job_id = job_id_for(spec.name, spec.fingerprint, digest, mode,
                                                   **options)
         structlog.contextvars.bind_contextvars(job_id=job_id)
-        await self._register(registry.Job(job_id, spec.name, spec.fingerprint, self.s.file.name,
-                                          mode, columns=header.columns, **options), spec)
+        await self._register(registry.Job(
+            job_id, spec.name, spec.fingerprint, self.s.file.name, mode, columns=header.columns,
+            source_path=str(self.s.file.resolve()), source_bytes=self._state[0],
+            source_digest=digest, **options), spec)
         return spec, header
 
     def _header_and_mode(self, resolved: Resolved, handle: BinaryIO) -> tuple[Dataset, Header]:

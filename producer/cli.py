@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from libs import constants as c
 from libs.cli import Command, common_options, fail, print_result, run_main, setup_logging
-from libs.errors import UserError
+from libs.errors import TransientError, UserError
 from libs.settings import (
     DATASETS_DIR_ENV,
     DEFAULT_DATASETS_DIR,
@@ -20,6 +21,7 @@ from libs.settings import (
 )
 from producer.app import Producer, exit_code
 from producer.dryrun import DryRun
+from producer.follow import Follow, final_line
 
 HELP = """Stream a CSV file into RabbitMQ in batches, with publisher confirms.
 
@@ -68,6 +70,14 @@ error (missing file, bad header, unknown dataset or table, a dataset that does n
 table, bad option, database not migrated, a refusal of the broker or PostgreSQL: login,
 permissions, message size); 130/143 stopped by SIGINT/SIGTERM after saving the offset. The
 result is one JSON line on stdout.
+
+--wait follows the job once the file is published and the job sealed, until it is loaded
+(succeeded, succeeded_with_rejects) or failed / aborted, with a progress bar of the records
+loaded on a terminal; the result is then the job's status as one JSON line (as `ingest
+status --json`), the publish summary under its "publish" key, and the exit code is that of
+`ingest wait`: 0 succeeded (with rejects or not), 1 failed or aborted (or gave up), 124
+--wait-timeout passed. A run that did not publish everything is not followed (its summary
+and exit code as above).
 
 --dry-run reads and validates the whole file in this process with the consumers' rules and
 reasons, finds duplicate keys in the file and against the table, writes the rejects to
@@ -147,6 +157,12 @@ reasons, finds duplicate keys in the file and against the table, writes the reje
               type=click.Path(path_type=Path, dir_okay=False),
               help="With --dry-run: the rejects report (CSV) [default: FILE's stem + "
                    ".rejects.csv, next to FILE].")
+@click.option("--wait", "wait", envvar="PRODUCER_WAIT", is_flag=True, default=False,
+              help="After publishing, follow the job until it is loaded or failed; print its "
+                   "status (see above). Ignored with --dry-run.")
+@click.option("--wait-timeout", envvar="PRODUCER_WAIT_TIMEOUT", type=float, default=None,
+              metavar="S", help="With --wait: stop following after S seconds (exit 124) "
+                                "[default: no limit].")
 @common_options
 def main(file: Path, table: str | None, key: str | None, datasets_dir: Path,
          database_url: str, parallel: int, batch_size: int, batch_bytes: int, redis_url: str,
@@ -154,7 +170,7 @@ def main(file: Path, table: str | None, key: str | None, datasets_dir: Path,
          offset_ttl_days: int, progress: bool, delimiter: str | None, quote_char: str | None,
          escape_char: str | None, encoding: str | None, no_header: bool, mode: str | None,
          atomic: bool, max_errors: int | None, max_error_ratio: float | None, dry_run: bool,
-         rejects_out: Path | None, amqp_url: str,
+         rejects_out: Path | None, wait: bool, wait_timeout: float | None, amqp_url: str,
          queue: str, delivery_limit: int,
          dataset: str, log_level: str, log_format: str) -> None:
     setup_logging(log_level, log_format)
@@ -174,8 +190,12 @@ def main(file: Path, table: str | None, key: str | None, datasets_dir: Path,
             atomic=atomic, max_errors=max_errors, max_error_ratio=max_error_ratio)
     except UserError as exc:
         fail(str(exc), c.EXIT_USAGE)
+    if wait_timeout is not None and wait_timeout < 0:
+        fail("--wait-timeout must not be negative", c.EXIT_USAGE)
     producer = (DryRun if dry_run else Producer)(settings)
     summary = run_main(producer.run, producer.handle_signal)
+    if wait and not dry_run and summary.status in ("ok", "already_done") and summary.sealed:
+        _follow(settings, summary.as_dict(), wait_timeout)
     print_result(summary.as_dict())
     if summary.status == "gave_up" and dry_run:
         click.echo(f"error: gave up on {producer.gave_up_on}: {summary.message}; rerun the "
@@ -187,3 +207,17 @@ def main(file: Path, table: str | None, key: str | None, datasets_dir: Path,
     elif summary.status == "refused":
         click.echo(f"error: {summary.message}", err=True)
     raise SystemExit(exit_code(summary, producer.signal))
+
+
+def _follow(settings: ProducerSettings, publish: dict[str, Any], within: float | None) -> None:
+    """--wait: follow the job; its status line (the publish summary under "publish") and
+    ``ingest wait``'s exit code."""
+    follow = Follow(settings.postgres, publish["job_id"], within, settings.progress)
+    try:
+        waited = run_main(follow.run, follow.handle_signal)
+    except TransientError as exc:
+        print_result(publish)
+        fail(f"published, but the job's status cannot be read: PostgreSQL unavailable: {exc}",
+             c.EXIT_FAILED)
+    print_result(final_line(waited, publish))
+    raise SystemExit(follow.exit_code(waited))

@@ -1,4 +1,5 @@
-"""A progress bar (bytes, rate, ETA) on a terminal only; nothing in non-TTY logs."""
+"""Progress bars on a terminal only, nothing in non-TTY logs: bytes published (rate, ETA),
+and with --wait the records loaded."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     TaskID,
     TimeRemainingColumn,
     TransferSpeedColumn,
@@ -37,6 +39,33 @@ class Progress:
         """The bar's label: ``publishing``, or why it waits (``blocked by RabbitMQ: ...``)."""
         if self._bar is not None and self._task is not None:
             self._bar.update(self._task, description=text)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+class LoadProgress:
+    """``producer --wait``: records loaded (done or dead-lettered batches) of the job's
+    total, with rate and ETA, on a terminal only."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._enabled = enabled and sys.stderr.isatty()
+        self._bar: RichProgress | None = None
+        self._task: TaskID | None = None
+
+    def update(self, done: int, total: int | None, state: str) -> None:
+        if not self._enabled:
+            return
+        if self._bar is None:
+            self._bar = RichProgress("[progress.description]{task.description}", BarColumn(),
+                                     MofNCompleteColumn(), TimeRemainingColumn(),
+                                     transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task(state, total=total)
+        assert self._task is not None
+        self._bar.update(self._task, completed=done, total=total, description=state)
 
     def close(self) -> None:
         if self._bar is not None:

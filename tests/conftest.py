@@ -35,7 +35,8 @@ from tests.pipeline import drop_database, with_database
 ROOT = Path(__file__).resolve().parents[1]
 PREVIOUS_CUSTOMERS = ROOT / "tests" / "sql" / "previous_customers.sql"
 EXAMPLES_SQL = ROOT / "migrations-examples" / "20261129000001_create_example_tables.sql"
-TABLES = "customers, ingest_rejects, ingest_batches, ingest_jobs, ingest_keys, ingest_datasets"
+TABLES = ("customers, ingest_rejects, ingest_batches, ingest_jobs, ingest_keys, ingest_datasets, "
+          "ingest_dead_letters")
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,8 @@ def test_dry_run_of_start_and_stop() -> None:
     assert "seq 1 3" in out
     assert "pidfile=volumes/run/$name.pid" in out
     assert "SECONDS + 30" in out  # START_TIMEOUT
-    assert '.venv/bin/producer --file "data/other.csv" > volumes/logs/producer.out' in out
+    assert ('.venv/bin/producer --file "data/other.csv" --wait > volumes/logs/producer.out'
+            in out)
     assert "kill -TERM" in out
     # CONSUMER_SHUTDOWN_TIMEOUT + 5 seconds of patience
     assert f"printf '%.0f' \"{FILE_VALUES['CONSUMER_SHUTDOWN_TIMEOUT']}\") + 5" in out
@@ -341,8 +342,10 @@ def test_start_then_stop(scratch_db: tuple[str, str], tmp_path: Path) -> None:
     try:
         started = make_ok(*args, "start", env=env)
         summary = json.loads(started.stdout.strip().splitlines()[-2])
-        assert summary["status"] == "ok"
-        assert summary["rows_confirmed"] == SAMPLE_ROWS
+        assert summary["state"] == "succeeded_with_rejects"  # --wait: the data is in
+        assert summary["progress"]["records_done"] == SAMPLE_ROWS
+        assert summary["publish"]["status"] == "ok"
+        assert summary["publish"]["rows_confirmed"] == SAMPLE_ROWS
         pids = [int(p.read_text()) for p in sorted(run_dir.glob("consumer-*.pid"))]
         assert len(pids) == 2
         for pid in pids:
