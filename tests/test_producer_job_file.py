@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from tests.pipeline import customers_rows, drain, fetch, produce, write_csv
 pytestmark = pytest.mark.integration
 
 
-async def test_source_name_is_recorded_and_job_file_written(
+def test_source_name_is_recorded_and_job_file_written(
         tmp_path: Path, service_env: dict[str, str], clean_tables: None) -> None:
     path = write_csv(tmp_path / "0123abcd.csv", customers_rows(7))
     job_file = tmp_path / "job.json"
@@ -20,11 +21,11 @@ async def test_source_name_is_recorded_and_job_file_written(
                   "--job-file", str(job_file), "--batch-size", "3")
     assert run.rc == 0, run.stderr
     assert json.loads(job_file.read_text()) == {"job_id": run.summary["job_id"]}
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left
-    rows = await fetch(service_env["DATABASE_URL"], "SELECT job_id, source FROM ingest_jobs")
+    assert not list(tmp_path.glob(".*"))  # no temporary file left
+    rows = asyncio.run(fetch(service_env["DATABASE_URL"], "SELECT job_id, source FROM ingest_jobs"))
     assert [(r["job_id"], r["source"]) for r in rows] == [(run.summary["job_id"],
                                                            "customers march.csv")]
-    messages = await drain(service_env["AMQP_URL"], service_env["INGEST_QUEUE"])
+    messages = asyncio.run(drain(service_env["AMQP_URL"], service_env["INGEST_QUEUE"]))
     assert {m.headers["x-ingest-source"] for m in messages} == {"customers march.csv"}
 
 
@@ -53,4 +54,5 @@ def test_job_file_in_a_missing_directory_is_a_user_error(tmp_path: Path,
     path = write_csv(tmp_path / "f.csv", customers_rows(1))
     run = produce(path, service_env, "--job-file", str(tmp_path / "nope" / "job.json"))
     assert run.rc == 2
-    assert "--job-file" in run.stderr and "does not exist" in run.stderr
+    assert "--job-file" in run.stderr
+    assert "does not exist" in run.stderr
