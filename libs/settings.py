@@ -311,8 +311,7 @@ class ApiSettings:
     url_allow: tuple[str, ...] = ()
     uploads_dir: Path = Path(DEFAULT_UPLOADS_DIR)
     job_logs_dir: Path = Path(DEFAULT_API_JOB_LOGS_DIR)
-    # None: $INGEST_DATASETS_DIR, else datasets/ (as the producer).
-    datasets_dir: Path | None = None
+    datasets_dir: Path = Path(DEFAULT_DATASETS_DIR)  # --dataset NAMEs: NAME.yaml there
     # Seconds a POST waits for its producer to register the job.
     register_timeout: float = DEFAULT_API_REGISTER_TIMEOUT_S
 
