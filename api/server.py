@@ -21,7 +21,8 @@ def serve(settings: ApiSettings) -> None:
              token_required=settings.token is not None,
              uploads_dir=str(settings.uploads_dir), max_upload_bytes=settings.max_upload_bytes,
              url_allow=list(settings.url_allow), database=settings.postgres.safe_url,
-             amqp=settings.amqp.safe_url, queue=settings.amqp.queue)
+             amqp=settings.amqp.safe_url, queue=settings.amqp.queue,
+             redis=settings.redis.safe_url)
     config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
                             log_config=None, access_log=False, server_header=False,
                             lifespan="on")

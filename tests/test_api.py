@@ -21,7 +21,7 @@ from tests.apiserver import (
     upload,
     wait_terminal,
 )
-from tests.pipeline import ROOT, customers_rows, fetch, write_csv
+from tests.pipeline import ROOT, customers_rows, fetch, run_cli, write_csv
 
 pytestmark = pytest.mark.integration
 SAMPLE = ROOT / "data" / "customers_sample.csv"  # 40 records, 6 rejects
@@ -150,7 +150,9 @@ def test_readyz_names_what_does_not_answer(api: Api, tmp_path: Path,
             assert problem["detail"] == "not answering: redis"
             assert problem["services"]["postgresql"] == "up"
     finally:
-        broken.stop()
+        run = broken.stop()
+    assert TOKEN not in run.stderr
+    assert "redis://127.0.0.1:1/0" in run.stderr  # its address logged at start (no secret)
 
 
 def test_oversize_upload_is_refused_and_leaves_nothing(tmp_path: Path,
@@ -174,3 +176,34 @@ def test_oversize_upload_is_refused_and_leaves_nothing(tmp_path: Path,
 def files(folder: Path) -> list[str]:
     """The names in ``folder`` (hidden partial files included); none if it does not exist."""
     return sorted(path.name for path in folder.iterdir()) if folder.exists() else []
+
+
+def test_a_file_the_producer_refuses_is_a_422_with_its_error(api: Api, tmp_path: Path) -> None:
+    bad = tmp_path / "bad header.csv"
+    bad.write_text("nothing,we,know\n1,2,3\n")
+    with api.client() as client:
+        problem = assert_problem(upload(client, bad), 422)
+        assert problem["type"].endswith(":producer-refused")
+        assert "email" in problem["detail"]  # the producer's own one line: missing columns
+        assert files(api.uploads) == []  # its upload is not kept: no job uses it
+        unknown = assert_problem(upload(client, bad, dataset="nosuchdataset"), 422)
+        assert "unknown dataset 'nosuchdataset'" in unknown["detail"]
+        invalid = assert_problem(upload(client, bad, max_error_ratio="2"), 422)
+        assert invalid["errors"][0]["loc"] == ["max_error_ratio"]
+    assert any(api.job_logs.glob("*.log"))  # the producer's output is kept
+
+
+def test_without_a_token_only_loopback_is_served(tmp_path: Path,
+                                                 service_env: dict[str, str]) -> None:
+    env = {**service_env, "INGEST_API_TOKEN": ""}
+    refused = run_cli("ingest", "api", "--host", "0.0.0.0", env=env, timeout=60)
+    assert refused.rc == 2
+    assert refused.lines[-1] == ("error: INGEST_API_TOKEN is not set: without a token the API "
+                                 "serves 127.0.0.1 only, not 0.0.0.0")
+    server = start_api(tmp_path, service_env, INGEST_API_TOKEN="")
+    try:
+        with server.client(token=None) as client:
+            assert client.get("/v1/jobs").status_code == 200
+    finally:
+        run = server.stop()
+    assert "INGEST_API_TOKEN is not set: serving 127.0.0.1 only" in run.stderr
