@@ -78,11 +78,14 @@ class Children:
 
     async def _spawn(self, args: list[str], log_file: Path,
                      cwd: Path) -> asyncio.subprocess.Process:
-        with log_file.open("ab") as out:  # the child keeps its own copy of the descriptor
+        out = await asyncio.to_thread(log_file.open, "ab")
+        try:  # the child keeps its own copy of the descriptor
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, *args, stdin=asyncio.subprocess.DEVNULL, stdout=out,
                 stderr=asyncio.subprocess.STDOUT, env=child_env(self.s), cwd=cwd,
                 start_new_session=True)  # a Ctrl-C of the API does not cut a publish short
+        finally:
+            out.close()
         task = asyncio.create_task(self._reap(proc, log_file))
         self.running.add(task)
         task.add_done_callback(self.running.discard)
