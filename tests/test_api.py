@@ -7,7 +7,10 @@ import csv
 import hashlib
 import io
 import json
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -207,3 +210,30 @@ def test_without_a_token_only_loopback_is_served(tmp_path: Path,
     finally:
         run = server.stop()
     assert "INGEST_API_TOKEN is not set: serving 127.0.0.1 only" in run.stderr
+
+
+def test_the_same_key_while_its_first_request_runs_is_a_409(api: Api, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "slow.csv", customers_rows(20))
+    boundary = "slowboundary0123"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"dataset\"\r\n\r\ncustomers"
+            f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"slow.csv\"\r\nContent-Type: text/csv\r\n\r\n").encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    release = threading.Event()
+
+    def body() -> Iterator[bytes]:
+        yield head + path.read_bytes()[:100]
+        release.wait(30)
+        yield path.read_bytes()[100:] + tail
+
+    headers = {"Idempotency-Key": "slow-1",
+               "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    with api.client() as client, ThreadPoolExecutor(1) as pool:
+        first = pool.submit(client.post, "/v1/jobs", content=body(), headers=headers)
+        time.sleep(1.0)  # the first request is reading its body
+        with api.client() as other:
+            busy = assert_problem(upload(other, path, headers={"Idempotency-Key": "slow-1"}),
+                                  409)
+        release.set()
+        assert busy["type"].endswith(":idempotency-key-in-use")
+        assert first.result(60).status_code == 202
