@@ -27,7 +27,9 @@ from tests.apiserver import (
 from tests.pipeline import ROOT, customers_rows, fetch, run_cli, write_csv
 
 pytestmark = pytest.mark.integration
-SAMPLE = ROOT / "data" / "customers_sample.csv"  # 40 records, 6 rejects
+SAMPLE = ROOT / "data" / "customers_sample.csv"  # 40 records, 6 rejects (README)
+REASONS = ("wrong_column_count", "invalid_email", "invalid_date", "invalid_timestamp",
+           "invalid_number", "duplicate_key")
 
 
 @pytest.fixture
@@ -65,11 +67,14 @@ def test_upload_poll_rejects_and_metrics(api: Api, tmp_path: Path,
         assert rejects.headers["content-type"].startswith("text/csv")
         assert rejects.headers["content-disposition"].startswith("attachment; filename=")
         rows = list(csv.reader(io.StringIO(rejects.text)))
-        assert rows[0][:3] == ["_line", "_reason", "_detail"]
-        assert len(rows) == 1 + 6
+        header = SAMPLE.read_text().splitlines()[0].split(",")
+        assert rows[0] == ["_line", "_reason", "_detail", *header]
+        assert sorted(row[1] for row in rows[1:]) == sorted(REASONS)
         lines = client.get(f"/v1/jobs/{body['job_id']}/rejects", params={"format": "jsonl"})
         assert lines.headers["content-type"].startswith("application/x-ndjson")
         assert len([json.loads(line) for line in lines.text.splitlines()]) == 6
+        assert client.get(f"/v1/jobs/{body['job_id']}/rejects",
+                          params={"format": "xml"}).status_code == 422
 
         listed = client.get("/v1/jobs", params={"state": "succeeded_with_rejects"}).json()
         assert [job["job_id"] for job in listed["jobs"]] == [body["job_id"]]
