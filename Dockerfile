@@ -14,6 +14,7 @@ COPY consumer ./consumer
 # The bundled dataset files (INGEST_DATASETS_DIR in env/docker.env).
 COPY datasets ./datasets
 COPY ingest ./ingest
+COPY api ./api
 RUN pip install . \
     && useradd --create-home --uid 10001 ingest
 

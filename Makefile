@@ -60,7 +60,7 @@ TEST_UNSET = $(foreach v,$(filter-out $(TEST_KEEPS),$(ENV_VARS)),$(if \
 	$(filter file,$(origin $(v))),-u $(v)))
 
 .PHONY: help install infra migrate-db migrate-examples drop-db start logs stop status test check \
-	data demo bench clean-data
+	data demo bench clean-data api
 
 help: ## List the targets
 	@echo "Usage: make TARGET [VAR=value ...]   (settings: env/*.env, overridable)"
@@ -136,6 +136,9 @@ start: install ## Start CONSUMERS consumers, wait until they consume, publish IN
 	fi
 	echo "consumers keep running: 'make logs' to follow them, 'make stop' to stop them"
 	exit $$rc
+
+api: install ## Serve the HTTP API (ingest api; INGEST_API_HOST/PORT/TOKEN, INGEST_URL_ALLOW ...)
+	@exec .venv/bin/ingest api
 
 logs: ## Follow the logs of the consumers `make start` runs and of its last producer
 	@shopt -s nullglob

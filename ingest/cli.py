@@ -15,11 +15,25 @@ import click
 
 from ingest import app, render
 from libs import constants as c
-from libs.cli import Group, fail, print_result, run_main, setup_logging
+from libs.cli import Group, common_options, fail, print_result, run_main, setup_logging
 from libs.errors import PermanentError, TransientError, UserError
 from libs.jobstatus import STATES
 from libs.schema import from_file
-from libs.settings import DATASETS_DIR_ENV, DEFAULT_DATASETS_DIR, IngestSettings, PostgresSettings
+from libs.settings import (
+    DATASETS_DIR_ENV,
+    DEFAULT_API_HOST,
+    DEFAULT_API_JOB_LOGS_DIR,
+    DEFAULT_API_PORT,
+    DEFAULT_DATASETS_DIR,
+    DEFAULT_MAX_UPLOAD_BYTES,
+    DEFAULT_UPLOADS_DIR,
+    AmqpSettings,
+    ApiSettings,
+    IngestSettings,
+    PostgresSettings,
+    RedisSettings,
+    parse_allow,
+)
 
 HELP = """Operators' tools: describe a table, list dataset files, lineage SQL, follow and stop
 jobs, export a job's rejects.
@@ -299,3 +313,52 @@ def wait(job_id: str, timeout: float | None, interval: float, database_url: str)
     if waited.outcome == "stopped":
         sys.exit(c.EXIT_SIGINT if signals[0] == signal.SIGINT else c.EXIT_SIGTERM)
     sys.exit(waited.exit_code())
+@main.command("api", context_settings=CONTEXT, help="""Serve the HTTP API (FastAPI, uvicorn).
+
+POST /v1/jobs takes a file (multipart: file, dataset, mode and the producer's options; or JSON
+with a url) and publishes it with the producer; GET /v1/jobs, /v1/jobs/{id}, its rejects, abort;
+/healthz, /readyz, /metrics; the schema at /openapi.json. Every route but /healthz and /readyz
+requires Authorization: Bearer $INGEST_API_TOKEN; without a token the API serves 127.0.0.1
+only. Uploads are stored under --uploads-dir by content (sha256); each job's producer logs to
+--job-logs-dir. Stops on SIGINT/SIGTERM (producers already started finish on their own).""")
+@click.option("--host", envvar="INGEST_API_HOST", default=DEFAULT_API_HOST,
+              help="Address to listen on (anything but 127.0.0.1 needs INGEST_API_TOKEN).")
+@click.option("--port", envvar="INGEST_API_PORT", type=int, default=DEFAULT_API_PORT)
+@click.option("--token", envvar="INGEST_API_TOKEN", default=None, show_default=False,
+              help="Bearer token (16+ characters). Set INGEST_API_TOKEN rather than this "
+                   "option: a command line is visible to every user of the host.")
+@click.option("--max-upload-bytes", envvar="INGEST_MAX_UPLOAD_BYTES", type=int,
+              default=DEFAULT_MAX_UPLOAD_BYTES, help="Largest file accepted (upload or URL).")
+@click.option("--url-allow", envvar="INGEST_URL_ALLOW", default="",
+              help="Hosts URLs may name, comma-separated: host or IP (any address), "
+                   "*.domain or * (public addresses only). Empty: no URL is fetched.")
+@click.option("--uploads-dir", envvar="INGEST_UPLOADS_DIR", default=DEFAULT_UPLOADS_DIR,
+              type=click.Path(path_type=Path, file_okay=False))
+@click.option("--job-logs-dir", envvar="INGEST_API_JOB_LOGS_DIR",
+              default=DEFAULT_API_JOB_LOGS_DIR, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--datasets-dir", envvar=DATASETS_DIR_ENV, default=DEFAULT_DATASETS_DIR,
+              type=click.Path(path_type=Path, file_okay=False),
+              help="Where a request's dataset NAME is looked up.")
+@database_url_option
+@click.option("--redis-url", envvar="REDIS_URL", default=c.DEFAULT_REDIS_URL,
+              help="Redis URL (the producers' resume offsets).")
+@click.option("--redis-prefix", envvar="INGEST_REDIS_PREFIX", default=c.DEFAULT_REDIS_PREFIX)
+@common_options(dataset=False)
+def api(host: str, port: int, token: str | None, max_upload_bytes: int, url_allow: str,
+        uploads_dir: Path, job_logs_dir: Path, datasets_dir: Path, database_url: str,
+        redis_url: str, redis_prefix: str, amqp_url: str, queue: str, delivery_limit: int,
+        log_level: str, log_format: str) -> None:
+    setup_logging(log_level, log_format)
+    try:
+        settings = ApiSettings(
+            amqp=AmqpSettings.from_url(amqp_url, queue, delivery_limit),
+            redis=RedisSettings.from_url(redis_url, redis_prefix),
+            postgres=PostgresSettings.from_url(database_url), host=host, port=port,
+            token=token or None, max_upload_bytes=max_upload_bytes,
+            url_allow=parse_allow(url_allow), uploads_dir=uploads_dir,
+            job_logs_dir=job_logs_dir, datasets_dir=datasets_dir)
+    except UserError as exc:
+        fail(str(exc), c.EXIT_USAGE)
+    from api.server import serve  # FastAPI and uvicorn load only for this command
+
+    serve(settings)

@@ -188,9 +188,15 @@ class ProducerSettings:
     atomic: bool = False
     max_errors: int | None = None
     max_error_ratio: float | None = None
+    # --source-name: the name recorded as the job's source (None: the file's name; the HTTP
+    # API passes the client's file name, its upload being stored under a content address).
+    # --job-file: once the job is registered, {"job_id": ...} is written there atomically.
+    source_name: str | None = None
+    job_file: Path | None = None
 
     def __post_init__(self) -> None:
         check_thresholds(self.max_errors, self.max_error_ratio)
+        self._check_job_naming()
         if self.rejects_out is not None and not self.dry_run:
             raise UserError("--rejects-out names the dry run's report: use it with --dry-run")
         if self.parallel < 1:
@@ -208,6 +214,18 @@ class ProducerSettings:
                             "(a dataset file declares its key as schema.primaryKey)")
         if self.table is not None and not self.table.strip():
             raise UserError("--table is empty")
+
+    def _check_job_naming(self) -> None:
+        if self.source_name is not None and not self.source_name.strip():
+            raise UserError("--source-name is empty")
+        if self.job_file is not None and not self.job_file.parent.is_dir():
+            raise UserError(f"--job-file {self.job_file}: directory {self.job_file.parent} "
+                            "does not exist")
+
+    @property
+    def source(self) -> str:
+        """The job's source as recorded: --source-name, else the file's name."""
+        return self.source_name or self.file.name
 
 
 @dataclass(frozen=True)
@@ -256,3 +274,56 @@ class IngestSettings:
     postgres: PostgresSettings = field(default_factory=PostgresSettings)
     # None: $INGEST_DATASETS_DIR, else the default of libs.schema.from_file (datasets/).
     datasets_dir: Path | None = None
+
+
+# The HTTP API (``ingest api``): each default once, here.
+DEFAULT_API_HOST: Final = "127.0.0.1"  # the only address served without INGEST_API_TOKEN
+DEFAULT_API_PORT: Final = 8000
+DEFAULT_MAX_UPLOAD_BYTES: Final = 1 << 30  # 1 GiB per uploaded (or fetched) file
+DEFAULT_UPLOADS_DIR: Final = "volumes/uploads"
+DEFAULT_API_JOB_LOGS_DIR: Final = "volumes/logs/api-jobs"
+DEFAULT_API_REGISTER_TIMEOUT_S: Final = 120.0
+
+
+def parse_allow(text: str | None) -> tuple[str, ...]:
+    """``INGEST_URL_ALLOW`` -> its hosts, lowercased: ``"a.com, *.b.org,*"`` ->
+    ``("a.com", "*.b.org", "*")``; None or blank -> ``()`` (no URL is fetched)."""
+    if text is None:
+        return ()
+    hosts = tuple(part.strip().lower().rstrip(".") for part in text.split(","))
+    return tuple(host for host in hosts if host)
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """``ingest api``: where it listens, who may call it (``token``: the bearer token; None
+    serves 127.0.0.1 only), what it accepts (uploads up to ``max_upload_bytes``, URLs of the
+    ``url_allow`` hosts), where uploads and the producers' logs go, and the services the
+    producers it spawns use. UserError for a value it cannot serve with."""
+
+    amqp: AmqpSettings = field(default_factory=AmqpSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    postgres: PostgresSettings = field(default_factory=PostgresSettings)
+    host: str = DEFAULT_API_HOST
+    port: int = DEFAULT_API_PORT
+    token: str | None = field(default=None, repr=False)
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    url_allow: tuple[str, ...] = ()
+    uploads_dir: Path = Path(DEFAULT_UPLOADS_DIR)
+    job_logs_dir: Path = Path(DEFAULT_API_JOB_LOGS_DIR)
+    datasets_dir: Path = Path(DEFAULT_DATASETS_DIR)  # --dataset NAMEs: NAME.yaml there
+    # Seconds a POST waits for its producer to register the job.
+    register_timeout: float = DEFAULT_API_REGISTER_TIMEOUT_S
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise UserError(f"--port must be 1..65535, got {self.port}")
+        if self.max_upload_bytes < 1:
+            raise UserError("--max-upload-bytes must be at least 1")
+        if self.register_timeout <= 0:
+            raise UserError("the register timeout must be positive")
+        if self.token is not None and len(self.token) < 16:
+            raise UserError("INGEST_API_TOKEN must be at least 16 characters")
+        if self.token is None and self.host != DEFAULT_API_HOST:
+            raise UserError(f"INGEST_API_TOKEN is not set: without a token the API serves "
+                            f"{DEFAULT_API_HOST} only, not {self.host}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import signal
 import time
@@ -124,6 +125,13 @@ def open_input(path: Path) -> BinaryIO:
         raise UserError(f"cannot read {path}: {exc.strerror}") from exc
 
 
+def write_job_file(path: Path, job_id: str) -> None:
+    """``{"job_id": ...}`` to ``path`` atomically (a reader sees all of it or nothing)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"job_id": job_id}) + "\n")
+    os.replace(tmp, path)
+
+
 class Producer:
     def __init__(self, settings: ProducerSettings) -> None:
         self.s = settings
@@ -176,7 +184,7 @@ class Producer:
         self.watermark = Watermark(start)
         self._start_rows = start.rows
         self.progress.start(total=size, done=start.byte)
-        batch = Batch(job_id, spec.name, 0, 2, 2, 0, header.columns, self.s.file.name, b"",
+        batch = Batch(job_id, spec.name, 0, 2, 2, 0, header.columns, self.s.source, b"",
                       spec.fingerprint)
         await self._publish_file(handle, start, batch, size)
 
@@ -197,9 +205,11 @@ class Producer:
                                                   **options)
         structlog.contextvars.bind_contextvars(job_id=job_id)
         await self._register(registry.Job(
-            job_id, spec.name, spec.fingerprint, self.s.file.name, mode, columns=header.columns,
+            job_id, spec.name, spec.fingerprint, self.s.source, mode, columns=header.columns,
             source_path=str(self.s.file.resolve()), source_bytes=self._state[0],
             source_digest=digest, **options), spec)
+        if self.s.job_file is not None:
+            write_job_file(self.s.job_file, job_id)
         return spec, header
 
     def _header_and_mode(self, resolved: Resolved, handle: BinaryIO) -> tuple[Dataset, Header]:

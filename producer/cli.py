@@ -163,6 +163,12 @@ reasons, finds duplicate keys in the file and against the table, writes the reje
 @click.option("--wait-timeout", envvar="PRODUCER_WAIT_TIMEOUT", type=float, default=None,
               metavar="S", help="With --wait: stop following after S seconds (exit 124) "
                                 "[default: no limit].")
+@click.option("--source-name", envvar="INGEST_SOURCE_NAME", default=None, metavar="NAME",
+              help="The name recorded as the job's source [default: FILE's name].")
+@click.option("--job-file", envvar="INGEST_JOB_FILE", default=None,
+              type=click.Path(path_type=Path, dir_okay=False),
+              help='Once the job is registered, write {"job_id": ...} (JSON) to this file, '
+                   "atomically (the HTTP API waits for it).")
 @common_options
 def main(file: Path, table: str | None, key: str | None, datasets_dir: Path,
          database_url: str, parallel: int, batch_size: int, batch_bytes: int, redis_url: str,
@@ -170,7 +176,8 @@ def main(file: Path, table: str | None, key: str | None, datasets_dir: Path,
          offset_ttl_days: int, progress: bool, delimiter: str | None, quote_char: str | None,
          escape_char: str | None, encoding: str | None, no_header: bool, mode: str | None,
          atomic: bool, max_errors: int | None, max_error_ratio: float | None, dry_run: bool,
-         rejects_out: Path | None, wait: bool, wait_timeout: float | None, amqp_url: str,
+         rejects_out: Path | None, wait: bool, wait_timeout: float | None,
+         source_name: str | None, job_file: Path | None, amqp_url: str,
          queue: str, delivery_limit: int,
          dataset: str, log_level: str, log_format: str) -> None:
     setup_logging(log_level, log_format)
@@ -187,7 +194,8 @@ def main(file: Path, table: str | None, key: str | None, datasets_dir: Path,
             offset_ttl_days=offset_ttl_days, progress=progress, delimiter=delimiter,
             quote_char=quote_char, escape_char=escape_char, encoding=encoding,
             no_header=no_header, mode=mode, dry_run=dry_run, rejects_out=rejects_out,
-            atomic=atomic, max_errors=max_errors, max_error_ratio=max_error_ratio)
+            atomic=atomic, max_errors=max_errors, max_error_ratio=max_error_ratio,
+            source_name=source_name, job_file=job_file)
     except UserError as exc:
         fail(str(exc), c.EXIT_USAGE)
     if wait_timeout is not None and wait_timeout < 0:

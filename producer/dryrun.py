@@ -57,7 +57,7 @@ from libs.schema.model import Dataset
 from libs.schema.reasons import DATABASE_REJECTED, DUPLICATE_KEY
 from libs.settings import ProducerSettings
 from libs.validate import KeyOf, key_function, prepare
-from producer.app import Producer, Summary, job_id_for, job_options
+from producer.app import Producer, Summary, job_id_for, job_options, write_job_file
 from producer.datasets import Resolved, declared, resolve
 
 log = structlog.get_logger("producer")
@@ -204,11 +204,13 @@ class DryRun(Producer):
         self.conn = conn = await retry_transient(
             lambda: db.connect(self.s.postgres, "csv-ingest-dry-run"),
             budget=self.s.retry_budget, what="connect to PostgreSQL", stop=self.stop)
-        job = registry.Job(self.summary.job_id, spec.name, spec.fingerprint, self.s.file.name,
+        job = registry.Job(self.summary.job_id, spec.name, spec.fingerprint, self.s.source,
                            self.summary.mode, dry_run=True)
         async with db.translated(url):
             await registry.register(conn, spec, job)
             await registry.restart_dry_run(conn, job.job_id)
+            if self.s.job_file is not None:
+                write_job_file(self.s.job_file, job.job_id)
             reflected = await reflect(conn, spec.table.name, spec.table.schema)
         if self.summary.mode == "insert":  # a key the table holds is a duplicate
             self.lookup = keys_in_table(target_for(mapped, reflected), reflected)
@@ -262,7 +264,7 @@ class DryRun(Producer):
         """The batch message a real run would publish for ``chunk``."""
         spec = self.reader.dataset
         return Batch(self.summary.job_id, spec.name, chunk.seq, chunk.first_line,
-                     chunk.last_line, chunk.records, header.columns, self.s.file.name,
+                     chunk.last_line, chunk.records, header.columns, self.s.source,
                      chunk.body, spec.fingerprint)
 
     def _start(self, prepared: Prepared, chunk: Chunk) -> _Pending:

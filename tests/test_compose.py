@@ -13,7 +13,7 @@ pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parent.parent
 INFRA = ("rabbitmq", "postgres", "redis")
-SERVICES = (*INFRA, "migrate", "consumer", "producer")
+SERVICES = (*INFRA, "migrate", "consumer", "producer", "api")
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +106,23 @@ def test_env_files_exist(services: dict[str, Any], name: str) -> None:
 
 
 def test_app_services_use_docker_env(services: dict[str, Any]) -> None:
-    for name in ("consumer", "producer"):
+    for name in ("consumer", "producer", "api"):
         assert "env/docker.env" in _env_files(services[name])
     docker_env = (ROOT / "env" / "docker.env").read_text()
     for host in ("@rabbitmq:", "@postgres:", "//redis:"):
         assert host in docker_env
+
+
+def test_api_needs_a_token_and_publishes_on_loopback(services: dict[str, Any]) -> None:
+    api = services["api"]
+    assert _flat(api["command"]) == "ingest api"
+    env = api["environment"]
+    assert env["INGEST_API_HOST"] == "0.0.0.0"  # in its container: so a token is required
+    # From the host's environment; `:?` would make every compose command fail without it.
+    assert env["INGEST_API_TOKEN"] == "${INGEST_API_TOKEN:-}"
+    assert api["profiles"] == ["api"]  # `up` alone does not start it
+    assert [str(p).split(":")[0] for p in api["ports"]] == ["127.0.0.1"]
+    assert "/readyz" in _flat(api["healthcheck"]["test"])
+    sources = [str(v).split(":", 1)[0] for v in api["volumes"]]
+    assert "./volumes/uploads" in sources
+    assert api["depends_on"]["migrate"]["condition"] == "service_completed_successfully"

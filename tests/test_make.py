@@ -29,7 +29,8 @@ from tests.pipeline import drop_database, execute, with_database
 ROOT = Path(__file__).resolve().parent.parent
 STAMP = ".venv/.installed"
 TARGETS = ("help", "install", "infra", "migrate-db", "migrate-examples", "drop-db", "start",
-           "logs", "stop", "status", "test", "check", "data", "demo", "bench", "clean-data")
+           "logs", "stop", "status", "test", "check", "data", "demo", "bench", "clean-data",
+           "api")
 SAMPLE_ROWS = 40  # records in data/customers_sample.csv (header excluded)
 
 
@@ -173,6 +174,11 @@ def test_dry_run_of_data_test_check_bench() -> None:
     dirty = dry_run("data", "ROWS=500", "DIRTY=1")
     assert "--out data/generated/customers-500-dirty.csv" in dirty
     assert "--dirty" in dirty
+
+
+@pytest.mark.unit
+def test_dry_run_of_api() -> None:
+    assert "exec .venv/bin/ingest api" in dry_run("api")
 
 
 @pytest.mark.unit

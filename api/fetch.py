@@ -1,0 +1,134 @@
+"""A job's file fetched from a URL (a signed URL): only hosts of ``INGEST_URL_ALLOW``, never a
+private, loopback or link-local address unless the host is listed by name.
+
+Allow-list entries: ``host`` or an IP (exact: any address it resolves to is allowed),
+``*.example.com`` (its subdomains) and ``*`` (any host): those two only for hosts whose every
+address is global. The checked address is the one connected to (the URL's host pinned to it;
+TLS still checks the certificate against the host name), so a second DNS answer cannot point
+elsewhere. Redirects are not followed. The body is streamed into a Spool, bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Sequence
+from typing import Final
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import httpx
+
+from api.problems import Problem
+from api.storage import Spool, TooLarge
+
+SCHEMES: Final = ("http", "https")
+TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def safe_url(url: str) -> str:
+    """The URL as it may be logged or answered: no user, password, query or fragment (a
+    signed URL's signature is in its query)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unparseable url>"
+    host = f"[{host}]" if ":" in host else host
+    return urlunsplit((parts.scheme, host + port, parts.path, "", ""))
+
+
+def _refused(detail: str) -> Problem:
+    return Problem(422, detail, "url-refused")
+
+
+def listing(host: str, allow: Sequence[str]) -> str | None:
+    """How ``host`` is allowed: ``"exact"`` (listed), ``"pattern"`` (by ``*`` or
+    ``*.domain``: global addresses only), or None (not allowed)."""
+    host = host.lower().rstrip(".")
+    if host in allow:
+        return "exact"
+    for entry in allow:
+        if entry == "*" or (entry.startswith("*.") and host.endswith(entry[1:])):
+            return "pattern"
+    return None
+
+
+def _is_public(address: IpAddress) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+async def resolve(host: str, port: int) -> list[IpAddress]:
+    """Every address ``host`` resolves to (422 problem if none)."""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port,
+                                                             type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise _refused(f"cannot resolve {host}: {exc.strerror or exc}") from exc
+    found = {ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos}
+    if not found:
+        raise _refused(f"{host} has no address")
+    return sorted(found, key=lambda a: (a.version, int(a)))
+
+
+async def checked_address(url: str, allow: Sequence[str]) -> tuple[str, int, IpAddress]:
+    """(host, port, the address to connect to) for ``url``; 422 problem if refused."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise _refused(f"not a valid URL: {exc}") from exc
+    if parts.scheme not in SCHEMES or not host:
+        raise _refused(f"only http:// and https:// URLs are fetched, got {safe_url(url)}")
+    port = port or (443 if parts.scheme == "https" else 80)
+    how = listing(host, allow)
+    if how is None:
+        raise _refused(f"host {host} is not in INGEST_URL_ALLOW")
+    addresses = await resolve(host, port)
+    if how == "pattern" and not all(_is_public(a) for a in addresses):
+        private = next(a for a in addresses if not _is_public(a))
+        raise _refused(f"host {host} resolves to {private}, a private, loopback or link-local "
+                       "address: list the host itself in INGEST_URL_ALLOW to allow it")
+    return host, port, addresses[0]
+
+
+def _pinned(url: str, address: IpAddress, port: int) -> str:
+    parts = urlsplit(url)
+    where = f"[{address}]" if address.version == 6 else str(address)
+    return urlunsplit(parts._replace(netloc=f"{where}:{port}"))
+
+
+def name_of(url: str) -> str:
+    """The URL's last path segment (unquoted): the job's source name by default."""
+    return unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+
+
+async def fetch(url: str, allow: Sequence[str], spool: Spool) -> None:
+    """Stream ``url``'s body into ``spool``. 422 problem: refused, not 200, redirected,
+    unreachable; 413 (TooLarge) past the spool's limit."""
+    host, port, address = await checked_address(url, allow)
+    host_header = host if port in (80, 443) else f"{host}:{port}"
+    async with httpx.AsyncClient(timeout=TIMEOUT, trust_env=False,
+                                 follow_redirects=False) as client:
+        try:
+            async with client.stream("GET", _pinned(url, address, port),
+                                     headers={"Host": host_header},
+                                     extensions={"sni_hostname": host}) as answer:
+                _check_answer(answer, url, spool.limit)
+                async for chunk in answer.aiter_bytes():
+                    await spool.write(chunk)
+        except httpx.HTTPError as exc:
+            raise _refused(f"fetching {safe_url(url)} failed: {type(exc).__name__}") from exc
+
+
+def _check_answer(answer: httpx.Response, url: str, limit: int) -> None:
+    if answer.status_code != 200:
+        raise _refused(f"{safe_url(url)} answered {answer.status_code}"
+                       + (" (redirects are not followed)" if answer.is_redirect else ""))
+    length = answer.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise TooLarge(limit)

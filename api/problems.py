@@ -1,0 +1,108 @@
+"""Every error as ``application/problem+json`` (RFC 9457): type, title, status, detail, instance.
+
+``Problem`` is raised by the routes; ``install`` maps it, FastAPI's validation errors (422),
+Starlette's HTTP errors (404, 405, ...) and anything unexpected (500, no detail) onto one shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any, Final
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+
+log = structlog.get_logger("api")
+
+PROBLEM_JSON: Final = "application/problem+json"
+TYPE_PREFIX: Final = "urn:csv-ingest:problem:"
+
+# The problem document as OpenAPI describes it (every 4XX and 5XX answer of every route).
+SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "instance"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    code: {"description": what, "content": {PROBLEM_JSON: {"schema": SCHEMA}}}
+    for code, what in (("4XX", "Client error (a problem document)"),
+                       ("5XX", "Server error (a problem document)"))}
+
+
+class Problem(Exception):
+    """An error answer: ``status`` (HTTP), ``detail`` (one line, no secret), ``kind`` (the
+    last part of the problem's type URI; None: about:blank), ``headers`` to send along."""
+
+    def __init__(self, status: int, detail: str, kind: str | None = None, *,
+                 headers: Mapping[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.kind = status, detail, kind
+        self.headers = dict(headers or {})
+        self.extra = extra
+
+
+def response(request: Request, status: int, detail: str, kind: str | None = None,
+             headers: Mapping[str, str] | None = None, **extra: Any) -> JSONResponse:
+    """The problem document for ``request``'s path (``instance``)."""
+    body = {"type": TYPE_PREFIX + kind if kind else "about:blank",
+            "title": HTTPStatus(status).phrase, "status": status, "detail": detail,
+            "instance": request.url.path, **extra}
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """pydantic's errors without the input they echo (it may be large, or a secret)."""
+    return [{"loc": [str(part) for part in error.get("loc", ())],
+             "msg": str(error.get("msg", "")), "type": str(error.get("type", ""))}
+            for error in errors]
+
+
+def invalid(errors: Sequence[Any]) -> Problem:
+    """A 422 problem listing pydantic's ``errors``."""
+    listed = validation_errors(errors)
+    detail = "; ".join(f"{'.'.join(e['loc']) or 'body'}: {e['msg']}" for e in listed)
+    return Problem(422, detail or "invalid request", "invalid-request", errors=listed)
+
+
+async def _problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Problem)
+    return response(request, exc.status, exc.detail, exc.kind, exc.headers, **exc.extra)
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return response(request, exc.status_code, detail, None, exc.headers)
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError | ValidationError)
+    return await _problem(request, invalid(exc.errors()))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    redact = getattr(request.app.state, "redact", lambda text: text)
+    log.error("unexpected error", path=request.url.path,
+              error=redact(f"{type(exc).__name__}: {exc}"))
+    return response(request, 500, "internal error (logged by the server)", "internal")
+
+
+def install(app: FastAPI) -> None:
+    """Answer every error of ``app`` with a problem document."""
+    app.add_exception_handler(Problem, _problem)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(ValidationError, _validation)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,244 @@
+"""The HTTP API end to end: a live ``ingest api``, real consumers, real services."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import io
+import json
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.apiserver import (
+    TOKEN,
+    Api,
+    assert_problem,
+    start_api,
+    start_consumer,
+    upload,
+    wait_terminal,
+)
+from tests.pipeline import ROOT, customers_rows, fetch, run_cli, write_csv
+
+pytestmark = pytest.mark.integration
+SAMPLE = ROOT / "data" / "customers_sample.csv"  # 40 records, 6 rejects (README)
+REASONS = ("wrong_column_count", "invalid_email", "invalid_date", "invalid_timestamp",
+           "invalid_number", "duplicate_key")
+
+
+@pytest.fixture
+def api(tmp_path: Path, service_env: dict[str, str], clean_tables: None) -> Iterator[Api]:
+    server = start_api(tmp_path, service_env)
+    yield server
+    server.stop()
+
+
+def test_upload_poll_rejects_and_metrics(api: Api, tmp_path: Path,
+                                         service_env: dict[str, str]) -> None:
+    start_consumer(tmp_path, service_env)
+    with api.client() as client:
+        answer = upload(client, SAMPLE, batch_size="10")
+        assert answer.status_code == 202, answer.text
+        body = answer.json()
+        assert set(body) == {"job_id", "status_url", "state", "records", "batches",
+                             "batch_size"}
+        assert answer.headers["location"] == body["status_url"]
+        assert body["status_url"].endswith(f"/v1/jobs/{body['job_id']}")
+        status = wait_terminal(client, body["status_url"])
+        assert status["state"] == "succeeded_with_rejects"
+        assert status["source"]["name"] == "customers_sample.csv"
+        assert (status["totals"]["records"], status["totals"]["batch_size"]) == (40, 10)
+        assert (status["counts"]["inserted"], status["counts"]["rejected"]) == (34, 6)
+        assert (status["total_parts"], status["completed_parts"], status["success_count"],
+                status["failed_count"]) == (4, 4, 4, 0)
+        assert [item["status"] for item in status["parts"]["items"]] == ["done"] * 4
+
+        digest = hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
+        assert [p.name for p in api.uploads.iterdir()] == [digest + ".csv"]
+
+        rejects = client.get(f"/v1/jobs/{body['job_id']}/rejects", params={"format": "csv"})
+        assert rejects.status_code == 200
+        assert rejects.headers["content-type"].startswith("text/csv")
+        assert rejects.headers["content-disposition"].startswith("attachment; filename=")
+        rows = list(csv.reader(io.StringIO(rejects.text)))
+        header = SAMPLE.read_text().splitlines()[0].split(",")
+        assert rows[0] == ["_line", "_reason", "_detail", *header]
+        assert sorted(row[1] for row in rows[1:]) == sorted(REASONS)
+        lines = client.get(f"/v1/jobs/{body['job_id']}/rejects", params={"format": "jsonl"})
+        assert lines.headers["content-type"].startswith("application/x-ndjson")
+        assert len([json.loads(line) for line in lines.text.splitlines()]) == 6
+        assert client.get(f"/v1/jobs/{body['job_id']}/rejects",
+                          params={"format": "xml"}).status_code == 422
+
+        listed = client.get("/v1/jobs", params={"state": "succeeded_with_rejects"}).json()
+        assert [job["job_id"] for job in listed["jobs"]] == [body["job_id"]]
+        assert client.get("/v1/jobs", params={"state": "loading"}).json()["jobs"] == []
+        assert_problem(client.get("/v1/jobs", params={"state": "bogus"}), 422)
+
+        metrics = client.get("/metrics")
+        assert metrics.status_code == 200
+        text = metrics.text
+        assert 'ingest_jobs{state="succeeded_with_rejects"} 1.0' in text
+        assert ('ingest_api_http_requests_total{method="POST",route="/v1/jobs",status="202"} 1.0'
+                in text)
+        assert ('ingest_api_http_request_duration_seconds_count{method="GET",'
+                'route="/v1/jobs/{job_id}"}') in text
+
+
+def test_abort_and_unknown_jobs(api: Api, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "to-abort.csv", customers_rows(30))
+    with api.client() as client:  # no consumer: the job stays loading
+        body = upload(client, path, batch_size="10").json()
+        aborted = client.post(f"/v1/jobs/{body['job_id']}/abort")
+        assert aborted.status_code == 200, aborted.text
+        assert aborted.json() == {"job_id": body["job_id"], "aborted": True, "state": "aborted"}
+        again = client.post(f"/v1/jobs/{body['job_id']}/abort").json()
+        assert (again["aborted"], again["state"]) == (False, "aborted")
+        assert client.get(body["status_url"]).json()["state"] == "aborted"
+        for answer in (client.get("/v1/jobs/customers-nope"),
+                       client.post("/v1/jobs/customers-nope/abort"),
+                       client.get("/v1/jobs/customers-nope/rejects")):
+            assert assert_problem(answer, 404)["instance"].startswith("/v1/jobs/customers-nope")
+        assert_problem(client.get("/no/such/route"), 404)
+        assert_problem(client.delete("/v1/jobs"), 405)
+
+
+def test_idempotency_key(api: Api, tmp_path: Path, service_env: dict[str, str]) -> None:
+    first_file = write_csv(tmp_path / "a.csv", customers_rows(5))
+    other_file = write_csv(tmp_path / "b.csv", customers_rows(5, start=100))
+    key = {"Idempotency-Key": "retry-me-1"}
+    with api.client() as client:
+        first = upload(client, first_file, headers=key)
+        assert first.status_code == 202, first.text
+        again = upload(client, first_file, headers=key)
+        assert again.status_code == 202
+        assert again.json()["job_id"] == first.json()["job_id"]
+        assert again.headers["idempotent-replayed"] == "true"
+        problem = assert_problem(upload(client, other_file, headers=key), 422)
+        assert "another request" in problem["detail"]
+        assert_problem(upload(client, first_file, headers=key, mode="upsert"), 422)
+        assert_problem(upload(client, first_file, headers={"Idempotency-Key": "a b"}), 400)
+    found = asyncio.run(fetch(service_env["DATABASE_URL"],
+                              "SELECT key, job_id FROM ingest_idempotency"))
+    assert [(row["key"], row["job_id"]) for row in found] == [("retry-me-1",
+                                                               first.json()["job_id"])]
+
+
+def test_token_required_but_for_the_probes(api: Api) -> None:
+    for token in (None, "wrong-token-0123456789"):
+        with api.client(token) as client:
+            for answer in (client.get("/v1/jobs"), client.get("/metrics"),
+                           client.get("/openapi.json"), client.post("/v1/jobs", json={})):
+                problem = assert_problem(answer, 401)
+                assert answer.headers["www-authenticate"].startswith("Bearer")
+                assert TOKEN not in answer.text
+                assert problem["type"].endswith(":unauthorized")
+            assert client.get("/healthz").json() == {"status": "ok"}
+            assert client.get("/readyz").status_code == 200
+    with api.client() as client:
+        assert client.get("/openapi.json").json()["info"]["title"] == "csv-ingest"
+
+
+def test_readyz_names_what_does_not_answer(api: Api, tmp_path: Path,
+                                           service_env: dict[str, str]) -> None:
+    with api.client() as client:
+        ready = client.get("/readyz").json()
+        assert ready == {"status": "ready", "services": {"postgresql": "up", "rabbitmq": "up",
+                                                        "redis": "up"}}
+    broken = start_api(tmp_path / "broken", service_env, REDIS_URL="redis://127.0.0.1:1/0")
+    try:
+        with broken.client() as client:
+            problem = assert_problem(client.get("/readyz"), 503)
+            assert problem["detail"] == "not answering: redis"
+            assert problem["services"]["postgresql"] == "up"
+    finally:
+        run = broken.stop()
+    assert TOKEN not in run.stderr
+    assert "redis://127.0.0.1:1/0" in run.stderr  # its address logged at start (no secret)
+
+
+def test_oversize_upload_is_refused_and_leaves_nothing(tmp_path: Path,
+                                                       service_env: dict[str, str],
+                                                       clean_tables: None) -> None:
+    server = start_api(tmp_path, service_env, INGEST_MAX_UPLOAD_BYTES="1000")
+    try:
+        big = write_csv(tmp_path / "big.csv", customers_rows(60))
+        assert big.stat().st_size > 1000
+        with server.client() as client:
+            problem = assert_problem(upload(client, big), 413)
+            assert "1000 bytes" in problem["detail"]
+            assert files(server.uploads) == []
+            small = write_csv(tmp_path / "small.csv", customers_rows(2))
+            assert upload(client, small).status_code == 202
+    finally:
+        server.stop()
+    assert len(files(server.uploads)) == 1
+
+
+def files(folder: Path) -> list[str]:
+    """The names in ``folder`` (hidden partial files included); none if it does not exist."""
+    return sorted(path.name for path in folder.iterdir()) if folder.exists() else []
+
+
+def test_a_file_the_producer_refuses_is_a_422_with_its_error(api: Api, tmp_path: Path) -> None:
+    bad = tmp_path / "bad header.csv"
+    bad.write_text("nothing,we,know\n1,2,3\n")
+    with api.client() as client:
+        problem = assert_problem(upload(client, bad), 422)
+        assert problem["type"].endswith(":producer-refused")
+        assert "email" in problem["detail"]  # the producer's own one line: missing columns
+        assert files(api.uploads) == []  # its upload is not kept: no job uses it
+        unknown = assert_problem(upload(client, bad, dataset="nosuchdataset"), 422)
+        assert "unknown dataset 'nosuchdataset'" in unknown["detail"]
+        invalid = assert_problem(upload(client, bad, max_error_ratio="2"), 422)
+        assert invalid["errors"][0]["loc"] == ["max_error_ratio"]
+    assert any(api.job_logs.glob("*.log"))  # the producer's output is kept
+
+
+def test_without_a_token_only_loopback_is_served(tmp_path: Path,
+                                                 service_env: dict[str, str]) -> None:
+    env = {**service_env, "INGEST_API_TOKEN": ""}
+    refused = run_cli("ingest", "api", "--host", "0.0.0.0", env=env, timeout=60)
+    assert refused.rc == 2
+    assert refused.lines[-1] == ("error: INGEST_API_TOKEN is not set: without a token the API "
+                                 "serves 127.0.0.1 only, not 0.0.0.0")
+    server = start_api(tmp_path, service_env, INGEST_API_TOKEN="")
+    try:
+        with server.client(token=None) as client:
+            assert client.get("/v1/jobs").status_code == 200
+    finally:
+        run = server.stop()
+    assert "INGEST_API_TOKEN is not set: serving 127.0.0.1 only" in run.stderr
+
+
+def test_the_same_key_while_its_first_request_runs_is_a_409(api: Api, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "slow.csv", customers_rows(20))
+    boundary = "slowboundary0123"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"dataset\"\r\n\r\ncustomers"
+            f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"slow.csv\"\r\nContent-Type: text/csv\r\n\r\n").encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    release = threading.Event()
+
+    def body() -> Iterator[bytes]:
+        yield head + path.read_bytes()[:100]
+        release.wait(30)
+        yield path.read_bytes()[100:] + tail
+
+    headers = {"Idempotency-Key": "slow-1",
+               "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    with api.client() as client, ThreadPoolExecutor(1) as pool:
+        first = pool.submit(client.post, "/v1/jobs", content=body(), headers=headers)
+        time.sleep(1.0)  # the first request is reading its body
+        with api.client() as other:
+            busy = assert_problem(upload(other, path, headers={"Idempotency-Key": "slow-1"}),
+                                  409)
+        release.set()
+        assert busy["type"].endswith(":idempotency-key-in-use")
+        assert first.result(60).status_code == 202

@@ -1,0 +1,85 @@
+"""The API's pure pieces: client file names, the producer's arguments, settings, the spool."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from api.models import JobOptions, request_digest
+from api.storage import Spool, TooLarge, safe_name, safe_suffix
+from libs.errors import UserError
+from libs.settings import ApiSettings, parse_allow
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(("given", "name"), [
+    ("customers.csv", "customers.csv"),
+    ("../../etc/passwd", "passwd"),
+    ("C:\\Users\\me\\Desktop\\march.CSV", "march.CSV"),
+    ("a\x00b\u200bc.csv", "abc.csv"),
+    ("..", "upload.csv"),
+    ("", "upload.csv"),
+    (None, "upload.csv"),
+])
+def test_safe_name_is_never_a_path(given: str | None, name: str) -> None:
+    assert safe_name(given) == name
+
+
+@pytest.mark.parametrize(("name", "suffix"), [
+    ("a.CSV", ".csv"), ("a.tar.gz", ".gz"), ("a", ""), ("a.c$v", ""), ("a.abcdefghijk", "")])
+def test_safe_suffix(name: str, suffix: str) -> None:
+    assert safe_suffix(name) == suffix
+
+
+def test_producer_args_are_one_token_each() -> None:
+    options = JobOptions(dataset="customers", mode="upsert", atomic=True, max_errors=3,
+                         delimiter="-x", no_header=False)
+    assert options.producer_args() == ["--dataset=customers", "--mode=upsert", "--atomic",
+                                       "--max-errors=3", "--delimiter=-x"]
+
+
+@pytest.mark.parametrize("dataset", ["../customers", "/etc/x", "x.yaml", "a" * 64, ""])
+def test_dataset_is_a_name_never_a_path(dataset: str) -> None:
+    with pytest.raises(ValueError, match="dataset"):
+        JobOptions(dataset=dataset)
+
+
+def test_request_digest_follows_source_and_options() -> None:
+    base = request_digest({"sha256": "ab"}, JobOptions(dataset="customers"))
+    assert base == request_digest({"sha256": "ab"}, JobOptions(dataset="customers"))
+    assert base != request_digest({"sha256": "ac"}, JobOptions(dataset="customers"))
+    assert base != request_digest({"sha256": "ab"}, JobOptions(dataset="customers",
+                                                                atomic=True))
+
+
+def test_settings_refuse_another_host_without_token() -> None:
+    with pytest.raises(UserError, match=r"serves 127\.0\.0\.1 only, not 0\.0\.0\.0"):
+        ApiSettings(host="0.0.0.0")
+    with pytest.raises(UserError, match="16 characters"):
+        ApiSettings(token="short")
+    assert "s3cret" not in repr(ApiSettings(host="0.0.0.0", token="s3cret-0123456789abc"))
+    assert parse_allow(" A.com, *.b.org. ,,*") == ("a.com", "*.b.org", "*")
+
+
+def test_spool_stores_by_content_and_refuses_past_the_limit(tmp_path: Path) -> None:
+    async def run() -> None:
+        spool = Spool(tmp_path, 10, "../x.CSV")
+        await spool.write(b"12345")
+        stored = await spool.finish()
+        assert stored.path == tmp_path / (hashlib.sha256(b"12345").hexdigest() + ".csv")
+        assert (stored.name, stored.size, stored.created) == ("x.CSV", 5, True)
+        again = Spool(tmp_path, 10, "y.csv")
+        await again.write(b"12345")
+        assert (await again.finish()).created is False
+        big = Spool(tmp_path, 10, "z.csv")
+        await big.write(b"123456")
+        with pytest.raises(TooLarge):
+            await big.write(b"12345")
+        await big.discard()
+
+    asyncio.run(run())
+    assert [p.name for p in tmp_path.iterdir()] == [hashlib.sha256(b"12345").hexdigest() + ".csv"]
