@@ -2,19 +2,22 @@
 (``/static/app.js``, ``/static/app.css``, files of ``api/static/``) and the datasets a file can
 be uploaded for (``GET /v1/datasets``).
 
-The page is one static HTML document: it holds no data and no secret, so it is served without
-the bearer token; its script reads everything through the API with the token the user types
-(kept in the tab's sessionStorage). Nothing is fetched from elsewhere (a Content-Security-Policy
-of ``'self'`` says so to the browser).
+The page is one static HTML document: it holds no data and no secret, so ``router`` (the page
+and its two files) is served without the bearer token, as a browser cannot send one when it
+opens a page; its script reads everything through the API with the token the user types
+(kept in the tab's sessionStorage). ``datasets_router`` (``GET /v1/datasets``) is data: the
+app includes it with the token, as the jobs routes. Nothing is fetched from elsewhere (a
+Content-Security-Policy of ``'self'`` says so to the browser).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
 
 from libs.schema import catalog
 
@@ -29,7 +32,8 @@ PAGE_HEADERS: Final = {
     "Cache-Control": "no-cache",
 }
 
-router = APIRouter()
+router = APIRouter()  # public: the page, its script and style
+datasets_router = APIRouter(tags=["datasets"])  # behind the token
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -48,22 +52,37 @@ async def asset(name: str) -> Response:
                     headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
 
 
-def dataset_list(directory: Path | None) -> dict[str, list[dict[str, Any]]]:
+class DatasetInfo(BaseModel):
+    """A dataset a file can be uploaded for: its NAME (``dataset`` of ``POST /v1/jobs``), its
+    table (``schema.table`` outside the search path), key columns, default load mode and
+    layout."""
+
+    name: str
+    table: str
+    key: list[str]
+    mode: str
+    layout: str
+
+
+class DatasetList(BaseModel):
+    """``GET /v1/datasets``: the datasets in name order."""
+
+    datasets: list[DatasetInfo]
+
+
+def dataset_list(directory: Path | None) -> DatasetList:
     """The datasets of ``directory`` (None: $INGEST_DATASETS_DIR, else datasets/) that load,
-    in name order: ``{"items": [{"name": "customers", "table": "customers", "key": ["email"],
-    "mode": "insert", "layout": "delimited"}, ...]}``. A file that does not load is left out
-    (``ingest datasets`` says why); no file path is given. UserError if the directory is
-    missing."""
+    in name order. A file that does not load is left out (``ingest datasets`` says why); no
+    file path is given. UserError if the directory is missing."""
     found = []
     for entry in catalog.entries(directory):
-        if entry.dataset is None:
-            continue
-        described = entry.as_dict()
-        found.append({key: described[key] for key in ("name", "table", "key", "mode", "layout")})
-    return {"items": found}
+        if entry.dataset is not None:
+            found.append(DatasetInfo.model_validate(entry.as_dict()))
+    return DatasetList(datasets=found)
 
 
-@router.get("/v1/datasets")
-async def datasets(request: Request) -> dict[str, list[dict[str, Any]]]:
-    """The datasets a file can be uploaded for (see :func:`dataset_list`)."""
+@datasets_router.get("/v1/datasets", summary="The datasets a file can be uploaded for")
+def datasets(request: Request) -> DatasetList:
+    """See :func:`dataset_list`; the directory is the API's ``--datasets-dir`` (a plain
+    function: FastAPI runs it in a thread, the files are read there)."""
     return dataset_list(request.app.state.settings.datasets_dir)

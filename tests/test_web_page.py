@@ -35,6 +35,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
     """The page's router in an app of its own, called in process (no server)."""
     app = FastAPI()
     app.include_router(web.router)
+    app.include_router(web.datasets_router)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://page.test") as client:
         yield client
@@ -88,7 +89,7 @@ async def test_no_other_file_is_served(client: httpx.AsyncClient, name: str) -> 
 
 
 def test_dataset_list_names_the_bundled_datasets() -> None:
-    listed = web.dataset_list(ROOT / "datasets")["items"]
+    listed = web.dataset_list(ROOT / "datasets").model_dump()["datasets"]
     assert [entry["name"] for entry in listed] == ["customers", "suppliers", "user_purchase"]
     assert listed[0] == {"name": "customers", "table": "customers", "key": ["email"],
                          "mode": "insert", "layout": "delimited"}
@@ -98,4 +99,4 @@ def test_dataset_list_names_the_bundled_datasets() -> None:
 def test_dataset_list_leaves_out_a_file_that_does_not_load(tmp_path: Path) -> None:
     (tmp_path / "broken.yaml").write_text("table: [unclosed\n")
     (tmp_path / "customers.yaml").write_text((ROOT / "datasets" / "customers.yaml").read_text())
-    assert [entry["name"] for entry in web.dataset_list(tmp_path)["items"]] == ["customers"]
+    assert [entry.name for entry in web.dataset_list(tmp_path).datasets] == ["customers"]

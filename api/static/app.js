@@ -81,18 +81,12 @@
     return response.json();
   }
 
-  // A list answer: a bare array, or the array under the envelope's "items" (or a named key).
-  function items(body, key) {
-    if (Array.isArray(body)) return body;
-    return body.items || body[key] || [];
-  }
-
   // --- datasets and upload -------------------------------------------------------------------
 
   async function loadDatasets() {
     const select = $("upload-dataset");
     try {
-      const datasets = items(await getJson("/v1/datasets"), "datasets");
+      const { datasets } = await getJson("/v1/datasets");
       select.replaceChildren(new Option("Choose a dataset", ""));
       for (const dataset of datasets) {
         const label = dataset.table ? `${dataset.name} (table ${dataset.table})` : dataset.name;
@@ -120,7 +114,9 @@
     const form = event.target;
     const status = $("upload-status");
     const data = new FormData(form);
-    if (!data.get("mode")) data.delete("mode");
+    for (const name of ["mode", "batch_size"]) {
+      if (!data.get(name)) data.delete(name);  // blank: the dataset's or the default
+    }
     $("upload-submit").disabled = true;
     declined = false;
     say(status, "Uploading…");
@@ -215,7 +211,7 @@
     if (!rejected) return el("td", {}, "–");
     const link = el("a", {
       href: `/v1/jobs/${encodeURIComponent(job.job_id)}/rejects?format=csv`,
-      download: `${job.job_id}-rejects.csv`,
+      download: `${job.job_id}.rejects.csv`,
       className: "rejects-csv",
     }, `CSV (${rejected})`);
     link.setAttribute("aria-label", `Download the rejects of job ${job.job_id} as CSV`);
@@ -276,7 +272,7 @@
     const status = $("jobs-status");
     let fast = watched.size > 0;
     try {
-      const jobs = items(await getJson(`/v1/jobs?limit=${PAGE_SIZE}`), "jobs");
+      const { jobs } = await getJson(`/v1/jobs?limit=${PAGE_SIZE}`);
       render(jobs);
       fast = needsFast(jobs);
       say(status, `Updated ${new Date().toLocaleTimeString()}` +
