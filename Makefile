@@ -59,8 +59,8 @@ TEST_KEEPS := AMQP_URL DATABASE_URL REDIS_URL
 TEST_UNSET = $(foreach v,$(filter-out $(TEST_KEEPS),$(ENV_VARS)),$(if \
 	$(filter file,$(origin $(v))),-u $(v)))
 
-.PHONY: help install infra migrate-db migrate-examples drop-db start logs stop status test check \
-	data demo bench clean-data api
+.PHONY: help install install-browser infra migrate-db migrate-examples drop-db start logs stop \
+	status test check data demo bench clean-data api
 
 help: ## List the targets
 	@echo "Usage: make TARGET [VAR=value ...]   (settings: env/*.env, overridable)"
@@ -74,6 +74,9 @@ $(VENV_STAMP): pyproject.toml
 	.venv/bin/python -m pip install --quiet --upgrade pip
 	.venv/bin/python -m pip install --quiet -e '.[test,dev]'
 	touch $@
+
+install-browser: ## Install Debian's chromium and chromium-driver (the web page's test; root or sudo)
+	@bash scripts/install_browser.sh
 
 infra: ## Bring up RabbitMQ, PostgreSQL and Redis (Docker if present, else local services)
 	@bash scripts/infra.sh

@@ -63,7 +63,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(health.probes)
     app.include_router(health.metrics, dependencies=token)
     app.include_router(jobs.router, dependencies=token)
-    app.include_router(web.router, dependencies=token)
+    app.include_router(web.router)  # the page and its files: public, they hold no data
+    app.include_router(web.datasets_router, dependencies=token)
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=token)
     async def openapi(request: Request) -> dict[str, Any]:

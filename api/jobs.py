@@ -45,10 +45,11 @@ def compat(status: dict[str, Any]) -> dict[str, Any]:
 async def post_job(request: Request, response: Response) -> JobAccepted:
     """Store the file (content-addressed, bounded), publish it with the producer, answer the
     job and its status URL (Location) once the job is registered."""
-    ctype = request.headers.get("content-type", "").lower()
-    if ctype.startswith("multipart/form-data"):
+    ctype = request.headers.get("content-type", "")  # its boundary is case-sensitive
+    media = ctype.split(";", 1)[0].strip().lower()
+    if media == "multipart/form-data":
         job_id, replayed = await submit.upload(request, ctype)
-    elif ctype.startswith("application/json"):
+    elif media == "application/json":
         job_id, replayed = await submit.from_url(request, await _json(request))
     else:
         raise Problem(415, "send multipart/form-data (a file) or application/json (a url)",
