@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PREVIOUS_CUSTOMERS = ROOT / "tests" / "sql" / "previous_customers.sql"
 EXAMPLES_SQL = ROOT / "migrations-examples" / "20261129000001_create_example_tables.sql"
 TABLES = ("customers, ingest_rejects, ingest_batches, ingest_jobs, ingest_keys, ingest_datasets, "
-          "ingest_dead_letters")
+          "ingest_dead_letters, ingest_idempotency")
 
 
 @dataclass(frozen=True)
