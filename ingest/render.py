@@ -49,8 +49,8 @@ def status_text(status: dict[str, Any]) -> str:
         ("sealed", _text(status["sealed_at"])),
         ("started", _text(status["started_at"])),
         ("finished", _text(status["finished_at"])),
-        ("elapsed", f"{status['elapsed_s']} s, {_text(status['rows_per_s'])} rows/s, eta "
-                    f"{_text(status['eta_s'])} s"),
+        ("elapsed", f"{status['elapsed_s']} s, {_text(status['rows_per_s'])} rows/s"
+                    + ("" if status["eta_s"] is None else f", eta {status['eta_s']} s")),
         ("error", _text(status["error"])),
     ]
     lines = [f"{name:<9} {value}" for name, value in rows]
