@@ -29,7 +29,7 @@ import pytest
 import redis
 
 from libs import constants as c
-from tests import pipeline
+from tests import pipeline, services
 from tests.pipeline import drop_database, with_database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -224,3 +224,12 @@ def service_env(endpoints: Endpoints, database_url: str, queue_name: str,
                REDIS_URL=endpoints.redis_url, INGEST_QUEUE=queue_name,
                INGEST_REDIS_PREFIX=redis_prefix, LOG_FORMAT="json", PYTHONUNBUFFERED="1")
     return env
+
+
+@pytest.fixture(autouse=True)
+def services_left_running(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a chaos test (it stops and restarts services), PostgreSQL and RabbitMQ are up."""
+    yield
+    if request.node.get_closest_marker("chaos") is not None:
+        services.ensure_postgres()
+        services.ensure_rabbit()

@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 import random
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -46,13 +45,6 @@ pytestmark = [pytest.mark.chaos, pytest.mark.usefixtures("clean_tables"),
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261124
 ARGS = ("--batch-size", "100", "--parallel", "4")
-
-
-@pytest.fixture(autouse=True)
-def services_left_running() -> Iterator[None]:
-    yield
-    services.ensure_postgres()
-    services.ensure_rabbit()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -29,13 +28,6 @@ from tests.test_load_modes import (
 )
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(240)]
-
-
-@pytest.fixture(autouse=True)
-def services_left_running() -> Iterator[None]:
-    yield
-    services.ensure_postgres()
-    services.ensure_rabbit()
 
 
 async def assert_applied_as_the_oracle(url: str, path: Path, job: str, mode: str) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -29,13 +28,6 @@ pytestmark = [pytest.mark.chaos, pytest.mark.usefixtures("clean_tables"),
               pytest.mark.timeout(240)]
 
 SEED = 20261303
-
-
-@pytest.fixture(autouse=True)
-def services_left_running() -> Iterator[None]:
-    yield
-    services.ensure_postgres()
-    services.ensure_rabbit()
 
 
 @pytest.fixture
