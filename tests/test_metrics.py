@@ -17,7 +17,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from consumer.metrics import RECORD_OUTCOMES, Metrics
-from consumer.worker import Stats
+from consumer.stats import Stats
 from libs import constants as c
 from libs.errors import TransientError
 from libs.load.base import COUNTERS, Outcome
