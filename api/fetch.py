@@ -69,6 +69,8 @@ async def resolve(host: str, port: int) -> list[IpAddress]:
                                                              type=socket.SOCK_STREAM)
     except OSError as exc:
         raise _refused(f"cannot resolve {host}: {exc.strerror or exc}") from exc
+    except UnicodeError as exc:  # the IDNA codec: an empty label, one over 63 characters
+        raise _refused(f"cannot resolve {host}: not a valid host name ({exc})") from exc
     found = {ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos}
     if not found:
         raise _refused(f"{host} has no address")
