@@ -109,6 +109,14 @@ def test_abort_and_unknown_jobs(api: Api, tmp_path: Path) -> None:
         assert_problem(client.delete("/v1/jobs"), 405)
 
 
+def test_a_nul_in_a_job_id_or_dataset_is_a_422(api: Api) -> None:
+    """PostgreSQL text holds no NUL: such a job id or dataset filter used to be a 500."""
+    with api.client() as client:
+        for answer in (client.get("/v1/jobs/a%00b"), client.get("/v1/jobs/a%00b/rejects"),
+                       client.post("/v1/jobs/a%00b/abort"), client.get("/v1/jobs?dataset=%00")):
+            assert_problem(answer, 422)
+
+
 def test_idempotency_key(api: Api, tmp_path: Path, service_env: dict[str, str]) -> None:
     first_file = write_csv(tmp_path / "a.csv", customers_rows(5))
     other_file = write_csv(tmp_path / "b.csv", customers_rows(5, start=100))
