@@ -56,9 +56,28 @@ def listing(host: str, allow: Sequence[str]) -> str | None:
     return None
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits and reach it where a
+# translator runs: NAT64 (RFC 6052, RFC 8215) and the deprecated IPv4-compatible ::a.b.c.d.
+_EMBEDDING: Final = tuple(ipaddress.ip_network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48",
+                                                              "::/96"))
+
+
+def _embedded(address: ipaddress.IPv6Address) -> list[IpAddress]:
+    """The IPv4 addresses an IPv6 address carries (6to4, Teredo, NAT64, IPv4-compatible)."""
+    found: list[IpAddress] = [address.sixtofour] if address.sixtofour else []
+    if address.teredo is not None:
+        found += address.teredo
+    if any(address in net for net in _EMBEDDING):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
 def _is_public(address: IpAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return _is_public(address.ipv4_mapped)
+        if not all(_is_public(inner) for inner in _embedded(address)):
+            return False  # 64:ff9b::7f00:1 reaches 127.0.0.1 through a NAT64
     return address.is_global and not address.is_multicast
 
 
@@ -69,6 +88,8 @@ async def resolve(host: str, port: int) -> list[IpAddress]:
                                                              type=socket.SOCK_STREAM)
     except OSError as exc:
         raise _refused(f"cannot resolve {host}: {exc.strerror or exc}") from exc
+    except UnicodeError as exc:  # the IDNA codec: an empty label, one over 63 characters
+        raise _refused(f"cannot resolve {host}: not a valid host name ({exc})") from exc
     found = {ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos}
     if not found:
         raise _refused(f"{host} has no address")

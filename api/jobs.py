@@ -20,7 +20,8 @@ from libs.errors import UserError
 from libs.rejects import export
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=problems.RESPONSES)
-JobId = Annotated[str, Path(min_length=1, max_length=300)]
+NO_NUL: Final = r"^[^\x00]*$"  # PostgreSQL text holds no NUL: a 422, not a 500
+JobId = Annotated[str, Path(min_length=1, max_length=300, pattern=NO_NUL)]
 STATE_PATTERN: Final = "^(" + "|".join(jobstatus.STATES) + ")$"
 MAX_JSON_BYTES: Final = 64 << 10
 MEDIA: Final = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
@@ -89,7 +90,7 @@ async def _status(request: Request, job_id: str, parts: bool = False) -> dict[st
 @router.get("", summary="Jobs, newest first")
 async def list_jobs(request: Request,
                     state: Annotated[str | None, Query(pattern=STATE_PATTERN)] = None,
-                    dataset: Annotated[str | None, Query(max_length=200)] = None,
+                    dataset: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
                     limit: Annotated[int, Query(ge=1, le=500)] = 50,
                     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> dict[str, Any]:
     """``{"jobs": [status, ...], "limit", "offset"}``; dry runs are not listed."""

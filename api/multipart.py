@@ -38,6 +38,7 @@ class _Events:
         self._header = b""
         self._value = b""
         self.disposition = b""
+        self.ended = False  # the closing boundary was read
 
     def callbacks(self) -> dict[str, Callable[..., None]]:
         return {"on_part_begin": lambda: self.queue.append(("begin", b"")),
@@ -45,7 +46,11 @@ class _Events:
                 "on_part_end": lambda: self.queue.append(("end", b"")),
                 "on_header_field": self._on_field, "on_header_value": self._on_value,
                 "on_header_end": self._on_header_end,
-                "on_headers_finished": lambda: self.queue.append(("headers", self.disposition))}
+                "on_headers_finished": lambda: self.queue.append(("headers", self.disposition)),
+                "on_end": self._on_end}
+
+    def _on_end(self) -> None:
+        self.ended = True
 
     def _on_field(self, data: bytes, start: int, end: int) -> None:
         self._header += data[start:end]
@@ -102,7 +107,8 @@ class FormReader:
 async def read_form(content_type: str, body: AsyncIterator[bytes], folder: Path,
                     limit: int) -> tuple[dict[str, str], Stored]:
     """The form's text fields and its ``file`` part stored in ``folder`` (at most ``limit``
-    bytes: TooLarge, nothing left). 400 problem for a malformed body, 422 without a file."""
+    bytes: TooLarge, nothing left). 400 problem for a malformed body (one cut short before its
+    closing boundary too: nothing of it is kept), 422 without a file."""
     _, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
     if not boundary:
@@ -120,6 +126,8 @@ async def read_form(content_type: str, body: AsyncIterator[bytes], folder: Path,
                 await form.handle(kind, data)
             events.queue.clear()
         parser.finalize()
+        if not events.ended:  # python-multipart's finalize() does not check it
+            raise _bad("the body ends before its closing boundary (an upload cut short?)")
         if not form.has_file:
             raise Problem(422, "the form has no 'file' part", "invalid-request")
         return form.fields, await spool.finish()

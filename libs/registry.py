@@ -249,8 +249,22 @@ WHERE k.job_id <> $1
   AND (k.job_seq > me.job_seq OR NOT k.complete)
 ORDER BY k.job_seq LIMIT 1
 """
-_ABORT_SQL: Final = ("UPDATE ingest_jobs SET error = $2 WHERE job_id = $1 AND error IS NULL "
-                     "RETURNING job_id")
+# A job that has ended is not stopped: every batch done or dead-lettered (an atomic job:
+# applied, or failed by a dead letter). ``applied_at IS NULL`` is checked again on the row an
+# apply committed meanwhile (the UPDATE waits for the apply's lock), so an abort that waited
+# for an apply does not mark the applied job aborted.
+_ABORT_SQL: Final = """
+WITH done AS (SELECT coalesce(sum(records), 0) AS n FROM ingest_batches WHERE job_id = $1),
+dead AS (SELECT count(*) AS batches, coalesce(sum(records), 0) AS n
+         FROM ingest_dead_letters x WHERE x.job_id = $1 AND NOT EXISTS (
+             SELECT 1 FROM ingest_batches y WHERE y.job_id = x.job_id
+             AND y.first_line = x.first_line AND y.last_line = x.last_line))
+UPDATE ingest_jobs j SET error = $2 FROM done, dead
+WHERE j.job_id = $1 AND j.error IS NULL AND j.applied_at IS NULL
+  AND (j.sealed_at IS NULL OR done.n + dead.n < j.records
+       OR ((j.atomic OR j.mode = 'replace') AND dead.batches = 0))
+RETURNING j.job_id
+"""
 ABORTED: Final = "aborted by an operator"
 
 
@@ -278,6 +292,7 @@ async def check_mode_order(conn: Conn, job_id: str, table: str, schema: str | No
 
 async def abort(conn: Conn, job_id: str) -> bool:
     """Stop ``job_id``: its batches not loaded yet are skipped, an atomic job is not applied.
-    True if this call stopped it (False: unknown, or stopped already)."""
+    True if this call stopped it (False: unknown, stopped already, or ended: every batch done
+    or dead-lettered, an atomic job applied)."""
     async with _migrated():
         return await conn.fetchval(_ABORT_SQL, job_id, ABORTED) is not None

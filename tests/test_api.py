@@ -109,6 +109,14 @@ def test_abort_and_unknown_jobs(api: Api, tmp_path: Path) -> None:
         assert_problem(client.delete("/v1/jobs"), 405)
 
 
+def test_a_nul_in_a_job_id_or_dataset_is_a_422(api: Api) -> None:
+    """PostgreSQL text holds no NUL: such a job id or dataset filter used to be a 500."""
+    with api.client() as client:
+        for answer in (client.get("/v1/jobs/a%00b"), client.get("/v1/jobs/a%00b/rejects"),
+                       client.post("/v1/jobs/a%00b/abort"), client.get("/v1/jobs?dataset=%00")):
+            assert_problem(answer, 422)
+
+
 def test_idempotency_key(api: Api, tmp_path: Path, service_env: dict[str, str]) -> None:
     first_file = write_csv(tmp_path / "a.csv", customers_rows(5))
     other_file = write_csv(tmp_path / "b.csv", customers_rows(5, start=100))
@@ -179,6 +187,28 @@ def test_oversize_upload_is_refused_and_leaves_nothing(tmp_path: Path,
     finally:
         server.stop()
     assert len(files(server.uploads)) == 1
+
+
+def test_a_body_cut_short_before_its_closing_boundary_is_refused(
+        api: Api, tmp_path: Path) -> None:
+    """A multipart body that ends inside the file part (no closing boundary: a client or a
+    proxy cut it) is a 400 and nothing of it is kept; it used to be published as the whole
+    file, its last record cut in the middle."""
+    data = SAMPLE.read_bytes()
+    head = (b"--XYZ\r\nContent-Disposition: form-data; name=\"dataset\"\r\n\r\ncustomers\r\n"
+            b"--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"cut.csv\"\r\n"
+            b"Content-Type: text/csv\r\n\r\n")
+    with api.client() as client:
+        for body in (head + data[:2000], head + data + b"\r\n--XYZ"):
+            answer = client.post("/v1/jobs", content=body, headers={
+                "Content-Type": "multipart/form-data; boundary=XYZ"})
+            problem = assert_problem(answer, 400)
+            assert "closing boundary" in problem["detail"]
+        assert files(api.uploads) == []
+        whole = client.post("/v1/jobs", content=head + data + b"\r\n--XYZ--\r\n",
+                            headers={"Content-Type": "multipart/form-data; boundary=XYZ"})
+        assert whole.status_code == 202, whole.text
+        assert len(client.get("/v1/jobs").json()["jobs"]) == 1  # the whole file only
 
 
 def files(folder: Path) -> list[str]:

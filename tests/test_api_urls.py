@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from api.fetch import listing, safe_url
+from api.fetch import checked_address, listing, safe_url
+from api.problems import Problem
 from tests.apiserver import assert_problem, start_api
 from tests.pipeline import customers_rows, write_csv
 
@@ -102,3 +103,31 @@ def test_listing(host: str, allow: tuple[str, ...], how: str | None) -> None:
 @pytest.mark.unit
 def test_safe_url_drops_credentials_and_query() -> None:
     assert safe_url("https://u:pw@h.example:8443/a/b.csv?sig=s#f") == "https://h.example:8443/a/b.csv"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("host", ["a" * 64 + ".example.com", "a..example.com", ".example.com"])
+async def test_a_host_name_idna_refuses_is_a_422_not_a_500(host: str) -> None:
+    with pytest.raises(Problem) as refused:
+        await checked_address(f"http://{host}/f.csv", ("*",))
+    assert refused.value.status == 422
+    assert "not a valid host name" in refused.value.detail
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("host", ["[64:ff9b::7f00:1]", "[64:ff9b:1::a9fe:a9fe]",
+                                  "[2002:7f00:1::]", "[::127.0.0.1]", "[::ffff:10.0.0.1]"])
+async def test_ipv6_forms_of_a_private_ipv4_address_are_private(host: str) -> None:
+    """NAT64, 6to4 and IPv4-compatible addresses reach the IPv4 address they carry: a `*`
+    listing refuses them as it refuses that address (Python 3.11 calls the first three
+    global)."""
+    with pytest.raises(Problem) as refused:
+        await checked_address(f"http://{host}:8080/f.csv", ("*",))
+    assert "private, loopback or link-local" in refused.value.detail
+
+
+@pytest.mark.unit
+async def test_ipv6_forms_of_a_public_ipv4_address_are_public() -> None:
+    for host in ("[64:ff9b::808:808]", "[2002:808:808::1]"):
+        _, _, address = await checked_address(f"http://{host}/f.csv", ("*",))
+        assert str(address) == host.strip("[]")

@@ -4,6 +4,7 @@ and, for the counts, against the independent checker (tests/checker.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import subprocess
@@ -16,7 +17,7 @@ import aio_pika
 import asyncpg
 import pytest
 
-from libs import amqp, deadletters, jobstatus
+from libs import amqp, deadletters, jobstatus, registry
 from libs import constants as c
 from libs.messages import Batch
 from libs.settings import AmqpSettings
@@ -30,6 +31,7 @@ from tests.pipeline import (
     gendata,
     produce,
     run_cli,
+    wait_for,
     write_csv,
 )
 
@@ -208,6 +210,58 @@ async def test_an_aborted_job_and_ingest_wait_exit_codes(
     assert unknown.rc == 2
     assert unknown.stderr.strip() == "error: no job no-such-job in ingest_jobs"
     assert run_cli("ingest", "status", "no-such-job", env=service_env).rc == 2
+
+
+async def test_abort_leaves_an_ended_job_as_it_ended(
+        tmp_path: Path, service_env: dict[str, str], database_url: str) -> None:
+    """`ingest abort` of a job whose batches are all done (or an applied atomic job) says
+    false and changes nothing: the job stays succeeded, `ingest wait` still exits 0."""
+    plain = write_csv(tmp_path / "plain.csv", customers_rows(60))
+    atomic = write_csv(tmp_path / "atomic.csv", customers_rows(60, start=500))
+    jobs = [produce(plain, service_env, "--batch-size", "20").summary["job_id"],
+            produce(atomic, service_env, "--batch-size", "20", "--atomic").summary["job_id"]]
+    assert consume_burst(service_env).rc == 0
+    for job in jobs:
+        assert (await status_of(database_url, job))["state"] == "succeeded"
+        aborted = run_cli("ingest", "abort", job, env=service_env)
+        assert aborted.summary == {"job_id": job, "aborted": False}
+        status = await status_of(database_url, job)
+        assert (status["state"], status["error"]) == ("succeeded", None)
+        assert run_cli("ingest", "wait", job, "--timeout", "5", env=service_env).rc == 0
+
+
+async def test_an_abort_waiting_for_an_apply_does_not_abort_the_applied_job(
+        tmp_path: Path, service_env: dict[str, str], database_url: str) -> None:
+    """An abort that arrives while the apply holds the job's row waits for it; once the apply
+    has committed, the job is applied and the abort says false (it used to set the job's
+    error after the apply: an applied job shown `aborted`)."""
+    path = write_csv(tmp_path / "atomic.csv", customers_rows(40))
+    job = produce(path, service_env, "--batch-size", "20", "--atomic").summary["job_id"]
+    applier = await asyncpg.connect(database_url)
+    aborter = await asyncpg.connect(database_url)
+    try:
+        async with applier.transaction():  # what the apply's transaction does with the row
+            await applier.execute("SELECT 1 FROM ingest_jobs WHERE job_id = $1 FOR UPDATE", job)
+            await applier.execute("UPDATE ingest_jobs SET applied_at = clock_timestamp() "
+                                  "WHERE job_id = $1", job)
+            abort = asyncio.create_task(registry.abort(aborter, job))
+            await wait_for(lambda: _waits_for_a_lock(database_url), 10, "the abort to wait")
+            assert not abort.done()
+        assert await abort is False
+    finally:
+        await applier.close()
+        await aborter.close()
+    row = (await fetch(database_url,
+                       f"SELECT error, applied_at FROM ingest_jobs WHERE job_id = '{job}'"))[0]
+    assert row["error"] is None
+    assert row["applied_at"] is not None
+
+
+async def _waits_for_a_lock(database_url: str) -> bool:
+    rows = await fetch(database_url, "SELECT count(*) AS n FROM pg_stat_activity WHERE "
+                       "datname = current_database() AND wait_event_type = 'Lock' "
+                       "AND query LIKE '%UPDATE ingest_jobs j SET error%'")
+    return bool(rows[0]["n"])
 
 
 async def _republish_with_poison(env: dict[str, str], seq: int) -> None:
