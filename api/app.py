@@ -37,6 +37,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         command_timeout=COMMAND_TIMEOUT,
         server_settings={"application_name": APPLICATION_NAME, "timezone": "UTC"})
     await app.state.pool
+    app.state.children.pool = app.state.pool
     try:
         yield
     finally:

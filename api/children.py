@@ -1,7 +1,9 @@
 """The producers this API spawns: ``python -m producer --file <stored> ... --job-file F``, the
 same code as the command line. A POST waits (without blocking the loop) until the child has
 registered its job (it writes F) or has exited; every child is awaited (reaped) in the
-background, its output kept in the job logs directory."""
+background, its output kept in the job logs directory. A child that exits non-zero after
+registering its job leaves the job publishing: its last error line becomes the job's
+``publish_error`` (``registry.set_publish_error``), so the client that got 202 can see why."""
 
 from __future__ import annotations
 
@@ -16,11 +18,13 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Final
 
+import asyncpg
 import structlog
 
 from api.models import JobOptions
 from api.problems import Problem
 from libs import constants as c
+from libs import registry
 from libs.settings import DATASETS_DIR_ENV, ApiSettings
 
 log = structlog.get_logger("api")
@@ -58,6 +62,7 @@ class Children:
     def __init__(self, settings: ApiSettings) -> None:
         self.s = settings
         self.running: set[asyncio.Task[int]] = set()
+        self.pool: asyncpg.Pool | None = None  # set by the app once open (publish errors)
 
     async def submit(self, file: Path, source_name: str, options: JobOptions) -> str:
         """Publish ``file`` as a job; its id once registered. 422 problem: the producer
@@ -68,16 +73,21 @@ class Children:
         job_file, log_file = folder / f"{stem}.job.json", folder / f"{stem}.log"
         args = ["-m", "producer", f"--file={file}", f"--source-name={source_name}",
                 f"--job-file={job_file}", "--no-progress", *options.producer_args()]
-        proc = await self._spawn(args, log_file, folder)
+        registered: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        proc = await self._spawn(args, log_file, folder, registered)
         log.info("producer started", pid=proc.pid, log=str(log_file), dataset=options.dataset)
         try:
-            return await self._job_id(proc, job_file, log_file)
+            job_id = await self._job_id(proc, job_file, log_file)
+            registered.set_result(job_id)
+            return job_id
         finally:
+            if not registered.done():
+                registered.set_result(None)
             with suppress(FileNotFoundError):
                 await asyncio.to_thread(job_file.unlink)
 
-    async def _spawn(self, args: list[str], log_file: Path,
-                     cwd: Path) -> asyncio.subprocess.Process:
+    async def _spawn(self, args: list[str], log_file: Path, cwd: Path,
+                     registered: asyncio.Future[str | None]) -> asyncio.subprocess.Process:
         out = await asyncio.to_thread(log_file.open, "ab")
         try:  # the child keeps its own copy of the descriptor
             proc = await asyncio.create_subprocess_exec(
@@ -86,16 +96,32 @@ class Children:
                 start_new_session=True)  # a Ctrl-C of the API does not cut a publish short
         finally:
             out.close()
-        task = asyncio.create_task(self._reap(proc, log_file))
+        task = asyncio.create_task(self._reap(proc, log_file, registered))
         self.running.add(task)
         task.add_done_callback(self.running.discard)
         return proc
 
-    @staticmethod
-    async def _reap(proc: asyncio.subprocess.Process, log_file: Path) -> int:
+    async def _reap(self, proc: asyncio.subprocess.Process, log_file: Path,
+                    registered: asyncio.Future[str | None]) -> int:
         code = await proc.wait()
         log.info("producer exited", pid=proc.pid, exit_code=code, log=log_file.name)
+        job_id = await registered  # None: the POST failed, its answer said why
+        if code != 0 and job_id is not None:
+            await self._publish_error(job_id, log_file)
         return code
+
+    async def _publish_error(self, job_id: str, log_file: Path) -> None:
+        """The child's last error line as the job's publish_error (best effort: logged if
+        PostgreSQL cannot take it)."""
+        error = await asyncio.to_thread(last_error, log_file)
+        try:
+            if self.pool is None:
+                raise RuntimeError("no database pool")
+            async with self.pool.acquire() as conn:
+                await registry.set_publish_error(conn, job_id, error)
+        except Exception as exc:
+            log.warning("could not record why the producer stopped", job_id=job_id,
+                        error=str(exc) or type(exc).__name__)
 
     async def _job_id(self, proc: asyncio.subprocess.Process, job_file: Path,
                       log_file: Path) -> str:

@@ -24,6 +24,13 @@ def _loaded(status: dict[str, Any]) -> str:
     return f"{done} of {total} ({100 * fraction:.1f} %)"
 
 
+def _stopped(publish_error: dict[str, Any] | None) -> str:
+    """Why the last producer run stopped before sealing the job, and when; "-" if none did."""
+    if publish_error is None:
+        return "-"
+    return f"{publish_error['message']} (at {_text(publish_error['at'])})"
+
+
 def status_text(status: dict[str, Any]) -> str:
     """One job (``JobStatus.as_dict()``) as a two-column table, its parts below if listed."""
     source, totals, parts = status["source"], status["totals"], status["parts"]
@@ -52,6 +59,7 @@ def status_text(status: dict[str, Any]) -> str:
         ("elapsed", f"{status['elapsed_s']} s, {_text(status['rows_per_s'])} rows/s"
                     + ("" if status["eta_s"] is None else f", eta {status['eta_s']} s")),
         ("error", _text(status["error"])),
+        ("stopped", _stopped(status["publish_error"])),
     ]
     lines = [f"{name:<9} {value}" for name, value in rows]
     if "items" in parts:

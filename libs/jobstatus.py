@@ -46,6 +46,7 @@ WITH j AS (SELECT * FROM ingest_jobs WHERE {where} ORDER BY job_seq DESC {page})
 SELECT j.job_id, j.job_seq, j.dataset, j.mode, j.atomic OR j.mode = 'replace' AS atomic,
        j.dry_run, j.source, j.source_bytes, j.source_digest, j.records, j.batches, j.bytes,
        j.batch_size, j.first_seen, j.sealed_at, j.applied_at, j.failed_at, j.error,
+       j.publish_error, j.publish_error_at,
        b.*, d.*, clock_timestamp() AS now
 FROM j
 CROSS JOIN LATERAL (
@@ -152,7 +153,16 @@ class JobStatus:
                            "batch_size": r["batch_size"]},
                 "counts": self._counts(), "rejects_by_reason": self.rejects_by_reason,
                 "progress": {"records_done": self.records_done, "fraction": self._fraction()},
-                **self._times(), "error": r["error"], "parts": self._parts()}
+                **self._times(), "error": r["error"],
+                "publish_error": self._publish_error(), "parts": self._parts()}
+
+    def _publish_error(self) -> dict[str, str | None] | None:
+        """Why the last producer run stopped before sealing the job (``{"message", "at"}``),
+        None if none did (or a later run cleared it)."""
+        message = self.row["publish_error"]
+        if message is None:
+            return None
+        return {"message": str(message), "at": _iso(self.row["publish_error_at"])}
 
     def _counts(self) -> dict[str, int | None]:
         counts: dict[str, int | None] = {n: int(self.row[n]) for n in COUNTERS}

@@ -5,7 +5,8 @@ fingerprint and the job row (with its options), and for an atomic job not yet ap
 table (``libs.load.stage``), in one transaction, all idempotent (a rerun, or two producers on
 one file, change nothing). A consumer calls ``load_descriptor`` with a batch's fingerprint to
 rebuild the dataset without local files, and ``mark_failed`` to stop a job (e.g. its table
-changed under it); ``job_error`` says whether a job was stopped.
+changed under it); ``job_error`` says whether a job was stopped. ``set_publish_error`` records
+why a producer stopped before sealing its job (registering or sealing the job clears it).
 
 Functions take a connection and raise asyncpg's errors translated by the caller
 (``libs.db.translated``), except a database without these tables, which is a
@@ -50,8 +51,14 @@ _DESCRIPTOR_SQL: Final = "SELECT descriptor::text FROM ingest_datasets WHERE fin
 _FAIL_SQL: Final = "UPDATE ingest_jobs SET error = $2 WHERE job_id = $1 AND error IS NULL"
 _ERROR_SQL: Final = "SELECT error FROM ingest_jobs WHERE job_id = $1"
 _SEAL_SQL: Final = """
-UPDATE ingest_jobs SET records = $2, batches = $3, bytes = $4, sealed_at = now()
+UPDATE ingest_jobs SET records = $2, batches = $3, bytes = $4, sealed_at = now(),
+                       publish_error = NULL, publish_error_at = NULL
 WHERE job_id = $1 AND sealed_at IS NULL
+"""
+_PUBLISH_ERROR_SQL: Final = """
+UPDATE ingest_jobs SET publish_error = $2, publish_error_at = CASE WHEN $2::text IS NULL
+                                                                  THEN NULL ELSE now() END
+WHERE job_id = $1 AND sealed_at IS NULL AND ($2::text IS NOT NULL OR publish_error IS NOT NULL)
 """
 _SEALED_SQL: Final = "SELECT records, batches, bytes FROM ingest_jobs WHERE job_id = $1"
 _UNSEAL_SQL: Final = """
@@ -130,6 +137,8 @@ async def register(conn: Conn, dataset: Dataset, job: Job) -> str | None:
                            job.mode, job.dry_run, job.atomic, job.max_errors,
                            job.max_error_ratio, list(job.columns), job.source_path,
                            job.source_bytes, job.source_digest)
+        if not job.dry_run:  # this run starts publishing again: an earlier stop is over
+            await conn.execute(_PUBLISH_ERROR_SQL, job.job_id, None)
         if await conn.fetchval(_UNAPPLIED_SQL, job.job_id):
             await conn.execute(stage.create_sql(job.job_id, dataset.table.name,
                                                 dataset.table.schema))
@@ -155,6 +164,14 @@ async def mark_failed(conn: Conn, job_id: str, error: str) -> bool:
     """Record why ``job_id`` stopped; True if this call set it (the first error is kept)."""
     async with _migrated():
         status: str = await conn.execute(_FAIL_SQL, job_id, error)
+    return status.endswith(" 1")
+
+
+async def set_publish_error(conn: Conn, job_id: str, message: str | None) -> bool:
+    """Record why a run that registered ``job_id`` stopped before sealing it (``message``;
+    None clears it); a sealed or unknown job is left as it is. True if a row changed."""
+    async with _migrated():
+        status: str = await conn.execute(_PUBLISH_ERROR_SQL, job_id, message)
     return status.endswith(" 1")
 
 

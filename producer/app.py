@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO, Final, TypeVar
 
 import structlog
 from aio_pika.abc import AbstractExchange
@@ -45,6 +45,7 @@ from producer.watermark import Watermark
 
 log = structlog.get_logger("producer")
 T = TypeVar("T")
+STOP_NOTE_TIMEOUT_S: Final = 5.0  # recording why a run stopped: one bounded attempt
 
 
 @dataclass
@@ -148,12 +149,18 @@ class Producer:
         self.reader: Reader  # set by _run, from the dataset and the options
         self.flow = amqp.FlowControl(settings.blocked_timeout, self.stop, self._on_flow)
         self.gave_up_on = "the broker"
+        self._registered = False
 
     async def run(self) -> Summary:
         started = time.monotonic()
         try:
             with open_input(self.s.file) as handle:
                 await self._run(handle)
+            if self.summary.status not in ("ok", "already_done"):
+                await self._record_stop(self.summary.message or self.summary.status)
+        except Exception as exc:
+            await self._record_stop(str(exc) or type(exc).__name__)
+            raise
         finally:
             self.summary.elapsed_s = round(time.monotonic() - started, 3)
             if self.summary.elapsed_s > 0:
@@ -256,6 +263,7 @@ class Producer:
         first publish (idempotent)."""
         error = await self._database("register the job",
                                      lambda conn: registry.register(conn, spec, job))
+        self._registered = True
         await self._keep_batching(job.job_id)
         log.info("job registered", dataset=spec.name, fingerprint=spec.fingerprint[:12],
                  mode=job.mode, atomic=job.atomic, max_errors=job.max_errors,
@@ -552,6 +560,29 @@ class Producer:
         self.summary.offset_saved = False
         self.saved = None
         await self._save(done=done, size=size)
+
+    async def _record_stop(self, message: str) -> None:
+        """The job's ``publish_error``: why this run, which registered the job, ends without
+        sealing it (its status shows it; the job stays publishing, a rerun resumes it). One
+        attempt of at most STOP_NOTE_TIMEOUT_S: PostgreSQL may be what is down."""
+        if not self._registered or self.summary.sealed:
+            return
+        job_id, postgres = self.summary.job_id, self.s.postgres
+
+        async def write() -> None:
+            conn = await db.connect(postgres, "csv-ingest-producer")
+            try:
+                async with db.translated(postgres.url):
+                    await registry.set_publish_error(conn, job_id, message)
+            finally:
+                with suppress(Exception):
+                    await conn.close(timeout=db.CONNECT_TIMEOUT)
+
+        try:
+            await asyncio.wait_for(write(), STOP_NOTE_TIMEOUT_S)
+        except Exception as exc:  # best effort: the run's own outcome is what matters
+            log.warning("could not record in the job's status why the run stopped",
+                        error=str(exc) or type(exc).__name__)
 
     def _gave_up_on_postgres(self, message: str) -> None:
         self.gave_up_on = "PostgreSQL"

@@ -7,12 +7,15 @@ import csv
 import hashlib
 import io
 import json
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.apiserver import (
@@ -272,3 +275,65 @@ def test_the_same_key_while_its_first_request_runs_is_a_409(api: Api, tmp_path: 
         release.set()
         assert busy["type"].endswith(":idempotency-key-in-use")
         assert first.result(60).status_code == 202
+
+
+def _children_of(job_logs: Path) -> list[int]:
+    """Pids of the producers the API started with job files under ``job_logs``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"producer" in cmdline and any(
+                    arg.startswith(b"--job-file=" + str(job_logs.resolve()).encode())
+                    for arg in cmdline):
+                found.append(int(proc.name))
+    return found
+
+
+def _publish_error(client: httpx.Client, job_id: str) -> dict[str, str] | None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status = client.get(f"/v1/jobs/{job_id}").json()
+        assert status["state"] == "publishing"
+        if status["publish_error"] is not None:
+            return dict(status["publish_error"])
+        time.sleep(0.1)
+    return None
+
+
+def test_a_producer_that_stops_after_the_202_leaves_its_reason_in_the_status(
+        tmp_path: Path, service_env: dict[str, str], clean_tables: None) -> None:
+    """The client got 202; the producer then stopped (refused by the broker: its error line;
+    killed: the API's pointer to its log), and GET /v1/jobs/{id} says so."""
+    refused = start_api(tmp_path / "a", service_env,
+                        AMQP_URL="amqp://guest:not-the-pw-42@127.0.0.1:5672/")
+    try:
+        with refused.client() as client:
+            answer = upload(client, SAMPLE)
+            assert answer.status_code == 202, answer.text
+            stopped = _publish_error(client, answer.json()["job_id"])
+        assert stopped is not None
+        assert "login" in stopped["message"]
+        assert "not-the-pw-42" not in stopped["message"]
+        logged = [line for log in refused.job_logs.glob("*.log")
+                  for line in log.read_text().splitlines() if line.startswith("error: ")]
+        assert logged == ["error: " + stopped["message"]]
+    finally:
+        refused.stop()
+    stuck = start_api(tmp_path / "b", {**service_env, "PRODUCER_RETRY_BUDGET": "60"},
+                      AMQP_URL="amqp://guest:guest@127.0.0.1:1/")
+    try:
+        with stuck.client() as client:
+            answer = upload(client, write_csv(tmp_path / "other.csv", customers_rows(20)))
+            assert answer.status_code == 202, answer.text
+            (pid,) = _children_of(stuck.job_logs)
+            os.kill(pid, signal.SIGKILL)  # it cannot say why: the API does
+            stopped = _publish_error(client, answer.json()["job_id"])
+        assert stopped is not None
+        assert stopped["message"].startswith("the producer failed (see ")
+        assert stopped["message"].endswith(".log in the API's job logs)")
+    finally:
+        stuck.stop()

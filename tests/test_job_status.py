@@ -446,3 +446,52 @@ async def test_a_last_delivery_is_recorded_before_it_is_processed(
     assert status["counts"]["dead_lettered"] == status["counts"]["unprocessed"] == 100
     failed = [i for i in status["parts"]["items"] if i["status"] == "failed"]
     assert [(i["first_line"], i["reason"]) for i in failed] == [(2, deadletters.LAST_DELIVERY)]
+
+
+async def test_a_run_that_stops_before_the_seal_says_why_in_the_status(
+        tmp_path: Path, service_env: dict[str, str], database_url: str) -> None:
+    """A producer refused by the broker after registering its job: the job stays publishing
+    with the run's reason as publish_error (also when it gives up); a rerun clears it."""
+    path = write_csv(tmp_path / "f.csv", customers_rows(300))
+    refused_env = {**service_env, "AMQP_URL": "amqp://guest:not-the-pw-42@127.0.0.1:5672/"}
+    refused = produce(path, refused_env, "--batch-size", "100")
+    assert (refused.rc, refused.summary["status"]) == (2, "refused"), refused.stderr
+    job = refused.summary["job_id"]
+    status = await status_of(database_url, job)
+    assert status["state"] == "publishing"
+    stopped = status["publish_error"]
+    assert stopped["message"] == refused.summary["message"]
+    assert "login" in stopped["message"]
+    assert "not-the-pw-42" not in stopped["message"]
+    assert stopped["at"] >= status["created_at"]
+    text = ingest("status", job, env=service_env).stdout
+    assert f"stopped   {stopped['message']} (at {stopped['at']})" in text
+    gave_up = produce(path, {**service_env, "AMQP_URL": "amqp://guest:guest@127.0.0.1:1/"},
+                      "--batch-size", "100", "--retry-budget", "1")
+    assert (gave_up.rc, gave_up.summary["status"]) == (1, "gave_up")
+    again = (await status_of(database_url, job))["publish_error"]
+    assert again["message"] == gave_up.summary["message"]
+    assert again["at"] > stopped["at"]
+    rerun = produce(path, service_env, "--batch-size", "100")
+    assert rerun.rc == 0, rerun.stderr
+    status = await status_of(database_url, job)
+    assert (status["state"], status["publish_error"]) == ("loading", None)
+    assert "stopped   -" in ingest("status", job, env=service_env).stdout
+    assert consume_burst(service_env).rc == 0
+    assert (await status_of(database_url, job))["state"] == "succeeded"
+
+
+async def test_a_rerun_that_registers_the_job_clears_its_publish_error(
+        tmp_path: Path, service_env: dict[str, str], database_url: str) -> None:
+    """The stop is over once a later run registers the job (it starts publishing), even if
+    that run is killed before it can say anything."""
+    path = write_csv(tmp_path / "f.csv", customers_rows(50))
+    refused_env = {**service_env, "AMQP_URL": "amqp://guest:not-the-pw-42@127.0.0.1:5672/"}
+    job = produce(path, refused_env).summary["job_id"]
+    assert (await status_of(database_url, job))["publish_error"] is not None
+    killed = produce(path, {**service_env, c.FAULT_ENV: "producer.before_seal"})
+    assert killed.rc == -9
+    status = await status_of(database_url, job)
+    assert (status["state"], status["publish_error"]) == ("publishing", None)
+    assert produce(path, service_env).rc == 0
+    assert (await status_of(database_url, job))["state"] == "loading"

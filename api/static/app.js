@@ -222,6 +222,10 @@
   function stateCell(job) {
     const cell = el("td", {}, el("span", { className: `state state-${job.state}` }, job.state));
     if (job.error) cell.append(el("span", { className: "error-text" }, job.error));
+    if (job.publish_error && job.state === "publishing") {
+      cell.append(el("span", { className: "error-text publish-error" },
+        `stopped: ${job.publish_error.message}`));
+    }
     return cell;
   }
 
