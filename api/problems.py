@@ -16,8 +16,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 log = structlog.get_logger("api")
+METHODS: Final = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 PROBLEM_JSON: Final = "application/problem+json"
 TYPE_PREFIX: Final = "urn:csv-ingest:problem:"
@@ -84,7 +86,23 @@ async def _problem(request: Request, exc: Exception) -> JSONResponse:
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    return response(request, exc.status_code, detail, None, exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed(request)
+    return response(request, exc.status_code, detail, None, headers)
+
+
+def allowed(request: Request) -> str:
+    """Every method of the request's path, over all its routes (Starlette's 405 names the
+    first route's only: ``DELETE /v1/jobs`` said ``POST``, though ``GET`` is allowed too),
+    comma-separated in name order. Each method is tried against the app's routes as they
+    match (an included router's routes are matched through it)."""
+    methods = set()
+    for method in METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            methods.add(method)
+    return ", ".join(sorted(methods))
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:

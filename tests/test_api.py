@@ -112,6 +112,17 @@ def test_abort_and_unknown_jobs(api: Api, tmp_path: Path) -> None:
         assert_problem(client.delete("/v1/jobs"), 405)
 
 
+def test_a_405_allows_every_method_of_its_path(api: Api) -> None:
+    with api.client() as client:
+        for method, path, allow in [("DELETE", "/v1/jobs", "GET, POST"),
+                                    ("PUT", "/v1/jobs/some-job", "GET"),
+                                    ("GET", "/v1/jobs/some-job/abort", "POST"),
+                                    ("POST", "/v1/jobs/some-job/rejects", "GET")]:
+            answer = client.request(method, path)
+            assert_problem(answer, 405)
+            assert answer.headers["allow"] == allow, (method, path)
+
+
 def test_a_nul_in_a_job_id_or_dataset_is_a_422(api: Api) -> None:
     """PostgreSQL text holds no NUL: such a job id or dataset filter used to be a 500."""
     with api.client() as client:
