@@ -99,6 +99,14 @@ async def test_static_files_are_served(client: httpx.AsyncClient, name: str, med
     assert answer.content == (ROOT / "api" / "static" / name).read_bytes()
 
 
+async def test_long_unbroken_names_wrap_in_their_cells(client: httpx.AsyncClient) -> None:
+    """A 200-character file name made the table 2843 px wide: the cells may break anywhere."""
+    css = re.sub(r"/\*.*?\*/", "", (await client.get("/static/app.css")).text, flags=re.S)
+    rules = re.findall(r"([^{}]+)\{([^}]*)\}", css)
+    assert any({"th", "td"} <= {s.strip() for s in sel.split(",")}
+               and "overflow-wrap: anywhere" in body for sel, body in rules)
+
+
 @pytest.mark.parametrize("name", ["index.html", "..%2Fweb.py", "missing.js", "%2E%2E"])
 async def test_no_other_file_is_served(client: httpx.AsyncClient, name: str) -> None:
     assert (await client.get(f"/static/{name}")).status_code == 404
