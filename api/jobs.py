@@ -17,14 +17,14 @@ from api.models import JobAccepted, post_jobs_openapi
 from api.problems import Problem
 from libs import jobstatus, registry
 from libs.errors import UserError
-from libs.rejects import export
+from libs.rejects import charset, export
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=problems.RESPONSES)
 NO_NUL: Final = r"^[^\x00]*$"  # PostgreSQL text holds no NUL: a 422, not a 500
 JobId = Annotated[str, Path(min_length=1, max_length=300, pattern=NO_NUL)]
 STATE_PATTERN: Final = "^(" + "|".join(jobstatus.STATES) + ")$"
 MAX_JSON_BYTES: Final = 64 << 10
-MEDIA: Final = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+MEDIA: Final = {"csv": "text/csv", "jsonl": "application/x-ndjson"}  # + the job's charset
 
 
 def _unknown(job_id: str) -> Problem:
@@ -121,6 +121,7 @@ async def get_rejects(request: Request, job_id: JobId,
     stream = export(conn, job_id, format)
     stack.push_async_callback(_close, stream)
     try:
+        media = f"{MEDIA[format]}; charset={await charset(conn, job_id, format)}"
         first = await anext(aiter(stream), b"")
     except UserError as exc:
         await stack.aclose()
@@ -131,7 +132,7 @@ async def get_rejects(request: Request, job_id: JobId,
     name = f"{_ascii_name(job_id)}.rejects.{format}"
     disposition = f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(job_id)}" \
                   f".rejects.{format}"
-    return StreamingResponse(_body(first, stream, stack), media_type=MEDIA[format],
+    return StreamingResponse(_body(first, stream, stack), media_type=media,
                              headers={"Content-Disposition": disposition})
 
 

@@ -24,6 +24,7 @@ import asyncpg
 from libs.db import Conn
 from libs.errors import UserError
 from libs.formats import Reader, reader_for
+from libs.formats.encodings import codec_name
 from libs.load.prepared import REBUILT, rebuilt
 from libs.rejects_forms import AlignedCsv, DelimitedCsv, Exported, Form, Jsonl
 from libs.rejects_source import SourceLines
@@ -97,6 +98,21 @@ def _markers() -> list[object]:
     for marker in REBUILT:
         args += [len(marker), marker]
     return args
+
+
+# The IANA charset (RFC 2978) of each supported codec, as the CSV export writes it.
+CHARSETS: Final = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "iso8859-1": "iso-8859-1",
+                   "cp1252": "windows-1252", "utf-16": "utf-16", "utf-16-le": "utf-16le",
+                   "utf-16-be": "utf-16be"}
+
+
+async def charset(conn: Conn, job_id: str, fmt: Literal["csv", "jsonl"]) -> str:
+    """The charset of ``export``'s bytes, for a Content-Type: the job's encoding for CSV (the
+    file's own), utf-8 for JSON lines. UserError for an unknown job."""
+    if fmt == "jsonl":
+        return "utf-8"
+    job = await job_file(conn, job_id)
+    return CHARSETS.get(codec_name(job.reader.dataset.encoding), "utf-8")
 
 
 async def job_file(conn: Conn, job_id: str, source: Path | None = None) -> JobFile:

@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
+import asyncpg
 import pytest
 
+from libs import rejects
 from tests.checker import (
     CSV,
     CsvDialect,
@@ -311,6 +313,12 @@ async def test_cp1252_semicolon_dataset_round_trips_byte_exact(
     names = list(exp.columns)
     jsonl_rows(export(job, "jsonl", tmp_path / "r.jsonl", service_env), exp, wanted, names,
                dialect)
+    conn = await asyncpg.connect(example_tables)
+    try:  # what the HTTP API labels the download with
+        assert [await rejects.charset(conn, job, f) for f in ("csv", "jsonl")] == [
+            "windows-1252", "utf-8"]
+    finally:
+        await conn.close()
 
     # Fixed in place (the three leading columns dropped), loaded under the same options.
     fixes = {b"\x81": b"\xe9", b"\x00": b"", b"Too;few": b"Too;1;0;0;I",
