@@ -1,5 +1,6 @@
 """Uploads on disk: streamed into the uploads directory under a content address
-(``<sha256><suffix>``), bounded in size; a client's file name is never a path.
+(``<sha256>``: the same bytes under any name are one file), bounded in size; a client's file
+name is never a path (the producer reads the layout from the dataset, never from a suffix).
 
 A ``Spool`` writes in a worker thread (the event loop never waits on the disk), hashes as it
 writes, and refuses the byte past the limit (``TooLarge``: its partial file removed). Partial
@@ -23,7 +24,6 @@ from typing import BinaryIO, Final
 from api.problems import Problem
 
 DEFAULT_NAME: Final = "upload.csv"
-_SUFFIX: Final = re.compile(r"\.[A-Za-z0-9]{1,10}$")
 MAX_NAME_CHARS: Final = 200
 
 
@@ -36,12 +36,6 @@ def safe_name(name: str | None, default: str = DEFAULT_NAME) -> str:
     text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C").strip()
     text = text[-MAX_NAME_CHARS:]
     return default if not text.strip(".") else text
-
-
-def safe_suffix(name: str) -> str:
-    """The name's extension if it is plain (a dot and 1-10 letters or digits), lowercased."""
-    found = _SUFFIX.search(name)
-    return found.group(0).lower() if found else ""
 
 
 class TooLarge(Problem):
@@ -96,7 +90,7 @@ class Spool:
         assert self._handle is not None
         self._handle.close()
         digest = self._hash.hexdigest()
-        path = self.folder / (digest + safe_suffix(self.name))
+        path = self.folder / digest
         created = not path.exists()
         if created:
             os.replace(self.partial, path)

@@ -63,7 +63,11 @@ def test_upload_poll_rejects_and_metrics(api: Api, tmp_path: Path,
         assert [item["status"] for item in status["parts"]["items"]] == ["done"] * 4
 
         digest = hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
-        assert [p.name for p in api.uploads.iterdir()] == [digest + ".csv"]
+        copy = tmp_path / "same bytes.txt"  # another name and suffix: the same stored file
+        copy.write_bytes(SAMPLE.read_bytes())
+        again = upload(client, copy, batch_size="10")
+        assert (again.status_code, again.json()["job_id"]) == (202, body["job_id"])
+        assert [p.name for p in api.uploads.iterdir()] == [digest]
 
         rejects = client.get(f"/v1/jobs/{body['job_id']}/rejects", params={"format": "csv"})
         assert rejects.status_code == 200
@@ -88,7 +92,7 @@ def test_upload_poll_rejects_and_metrics(api: Api, tmp_path: Path,
         assert metrics.status_code == 200
         text = metrics.text
         assert 'ingest_jobs{state="succeeded_with_rejects"} 1.0' in text
-        assert ('ingest_api_http_requests_total{method="POST",route="/v1/jobs",status="202"} 1.0'
+        assert ('ingest_api_http_requests_total{method="POST",route="/v1/jobs",status="202"} 2.0'
                 in text)
         assert ('ingest_api_http_request_duration_seconds_count{method="GET",'
                 'route="/v1/jobs/{job_id}"}') in text

@@ -51,7 +51,7 @@ def test_listed_host_is_fetched_others_refused(tmp_path: Path, service_env: dict
             status = client.get(answer.json()["status_url"]).json()
             assert status["source"]["name"] == "remote.csv"
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            assert [p.name for p in api.uploads.iterdir()] == [digest + ".csv"]
+            assert [p.name for p in api.uploads.iterdir()] == [digest]
 
             refused = client.post("/v1/jobs", json={
                 "url": f"http://127.0.0.1:{port}/remote.csv", "dataset": "customers"})
