@@ -359,7 +359,7 @@ def test_start_then_stop(scratch_db: tuple[str, str], tmp_path: Path) -> None:
         # Each consumer serves its metrics on its own port; together they loaded the sample.
         assert f"consumer-2: started (pid {pids[1]}, log {log_dir}/consumer-2.log, metrics " \
                f"port {base + 1})" in started.stdout
-        want = summary["batches_total"]
+        want = summary["publish"]["batches_total"]
         assert _batches_done(range(base, base + 2), want) == want
         assert "2 running" in _count_running(make_ok(*args, "status", env=env).stdout)
         stopped = make_ok(*args, "stop", env=env, timeout=90)
