@@ -18,11 +18,15 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from libs.db import translate
+from libs.errors import TransientError
+
 log = structlog.get_logger("api")
 METHODS: Final = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 PROBLEM_JSON: Final = "application/problem+json"
 TYPE_PREFIX: Final = "urn:csv-ingest:problem:"
+RETRY_AFTER_S: Final = 5  # a 503 while PostgreSQL is unavailable (restarting, unreachable)
 
 # The problem document as OpenAPI describes it (every 4XX and 5XX answer of every route).
 SCHEMA: Final[dict[str, Any]] = {
@@ -112,6 +116,11 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     redact = getattr(request.app.state, "redact", lambda text: text)
+    if isinstance(exc, TransientError) or isinstance(translate(exc, ""), TransientError):
+        log.warning("database unavailable", path=request.url.path,
+                    error=redact(f"{type(exc).__name__}: {exc}"))
+        return response(request, 503, "PostgreSQL is unavailable: retry later", "unavailable",
+                        headers={"Retry-After": str(RETRY_AFTER_S)})
     log.error("unexpected error", path=request.url.path,
               error=redact(f"{type(exc).__name__}: {exc}"))
     return response(request, 500, "internal error (logged by the server)", "internal")

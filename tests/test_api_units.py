@@ -6,8 +6,12 @@ import asyncio
 import hashlib
 from pathlib import Path
 
+import asyncpg
+import httpx
 import pytest
+from fastapi import FastAPI
 
+from api import problems
 from api.models import JobOptions, request_digest
 from api.storage import Spool, TooLarge, safe_name
 from libs.errors import UserError
@@ -77,3 +81,31 @@ def test_spool_stores_by_content_and_refuses_past_the_limit(tmp_path: Path) -> N
 
     asyncio.run(run())
     assert [p.name for p in tmp_path.iterdir()] == [hashlib.sha256(b"12345").hexdigest()]
+
+
+@pytest.mark.parametrize(("error", "status"), [
+    (ConnectionRefusedError(111, "Connection refused"), 503),  # PostgreSQL unreachable
+    (asyncpg.CannotConnectNowError("the database system is starting up"), 503),
+    (asyncpg.UndefinedTableError("relation does not exist"), 500),
+    (ValueError("a bug"), 500),
+])
+def test_database_unavailable_is_a_503_problem_other_errors_a_500(error: Exception,
+                                                                   status: int) -> None:
+    app = FastAPI()
+    problems.install(app)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise error
+
+    answer = asyncio.run(_get(app, "/boom"))
+    assert answer.status_code == status
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["status"] == status
+    assert ("retry-after" in answer.headers) == (status == 503)
+
+
+async def _get(app: FastAPI, path: str) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        return await client.get(path)
