@@ -114,8 +114,8 @@ async def get_job(request: Request, job_id: JobId) -> dict[str, Any]:
 async def get_rejects(request: Request, job_id: JobId,
                       format: Literal["csv", "jsonl"] = "csv") -> StreamingResponse:
     """CSV: ``_line, _reason, _detail`` then the file's columns as read; JSON lines: one object
-    per reject. An attachment named after the job."""
-    await _status(request, job_id)
+    per reject. An attachment named after the job (404 for an unknown one: the export's
+    first read says so)."""
     stack = AsyncExitStack()
     conn = await stack.enter_async_context(request.app.state.pool.acquire())
     stream = export(conn, job_id, format)

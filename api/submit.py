@@ -48,9 +48,11 @@ class Uploads:
             yield
         except BaseException:
             self.held[stored.path] -= 1
-            if stored.created and self.held[stored.path] <= 0:
-                with suppress(FileNotFoundError):
-                    await asyncio.to_thread(stored.path.unlink)
+            if self.held[stored.path] <= 0:
+                del self.held[stored.path]
+                if stored.created:
+                    with suppress(FileNotFoundError):
+                        await asyncio.to_thread(stored.path.unlink)
             raise
         self.held[stored.path] -= 1
         if self.held[stored.path] <= 0:

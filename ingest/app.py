@@ -127,6 +127,8 @@ async def _write_atomically(pieces: AsyncIterator[bytes], out: Path) -> int:
         temporary.unlink(missing_ok=True)
         raise
     return size
+
+
 async def job_status(settings: IngestSettings, job_id: str, parts: bool) -> jobstatus.JobStatus:
     """The job's status (libs.jobstatus); UserError for a job that does not exist."""
     async with connect(settings) as conn, translated(settings.postgres.url):

@@ -236,6 +236,8 @@ def rejects(job_id: str, fmt: str, out: Path | None, source: Path | None, force:
     if out is not None:
         print_result({"status": "written", "job_id": job_id, "format": fmt, "file": str(out),
                       "bytes": size})
+
+
 job_argument = click.argument("job_id", metavar="JOB")
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="One JSON line (for scripts) instead of a table.")
@@ -313,14 +315,18 @@ def wait(job_id: str, timeout: float | None, interval: float, database_url: str)
     if waited.outcome == "stopped":
         sys.exit(c.EXIT_SIGINT if signals[0] == signal.SIGINT else c.EXIT_SIGTERM)
     sys.exit(waited.exit_code())
+
+
 @main.command("api", context_settings=CONTEXT, help="""Serve the HTTP API (FastAPI, uvicorn).
 
 POST /v1/jobs takes a file (multipart: file, dataset, mode and the producer's options; or JSON
 with a url) and publishes it with the producer; GET /v1/jobs, /v1/jobs/{id}, its rejects, abort;
-/healthz, /readyz, /metrics; the schema at /openapi.json. Every route but /healthz and /readyz
-requires Authorization: Bearer $INGEST_API_TOKEN; without a token the API serves 127.0.0.1
-only. Uploads are stored under --uploads-dir by content (sha256); each job's producer logs to
---job-logs-dir. Stops on SIGINT/SIGTERM (producers already started finish on their own).""")
+/healthz, /readyz, /metrics; the schema at /openapi.json. Every route but /healthz, /readyz and
+the web page (/, /static/) requires Authorization: Bearer $INGEST_API_TOKEN; without a token the
+API serves 127.0.0.1 only. Uploads are stored under --uploads-dir by content (sha256); each
+job's producer logs to --job-logs-dir. Stops on SIGINT/SIGTERM after waiting up to 30 s for the
+producers it started; a producer still running then keeps running on a host, but dies with a
+container (its job stays publishing: POST the file again to resume it).""")
 @click.option("--host", envvar="INGEST_API_HOST", default=DEFAULT_API_HOST,
               help="Address to listen on (anything but 127.0.0.1 needs INGEST_API_TOKEN).")
 @click.option("--port", envvar="INGEST_API_PORT", type=int, default=DEFAULT_API_PORT)

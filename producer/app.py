@@ -345,6 +345,7 @@ class Producer:
                         "will find the job)", error=str(exc))
             return
         log.info("seal message published")
+
     def _reader(self, spec: Dataset) -> Reader:
         """The file's reader: the dataset's layout with the dialect and encoding options."""
         s = self.s

@@ -579,6 +579,7 @@ async def test_fraction_rounding_agrees_with_postgresql(database_url: str) -> No
         assert parse_timestamp(value) == rec["t"], value
 # --- the other bundled datasets: user_purchase (aligned) and suppliers ----------------------
 
+
 UP_SAMPLE = ROOT / "data" / "user_purchase_sample.txt"
 SUPPLIERS_SAMPLE = ROOT / "data" / "suppliers_sample.csv"
 

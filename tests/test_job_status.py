@@ -495,3 +495,15 @@ async def test_a_rerun_that_registers_the_job_clears_its_publish_error(
     assert (status["state"], status["publish_error"]) == ("publishing", None)
     assert produce(path, service_env).rc == 0
     assert (await status_of(database_url, job))["state"] == "loading"
+
+
+async def test_a_job_row_inserted_failed_has_its_failed_at(
+        database_url: str, clean_tables: None) -> None:
+    """failed_at is set when ``error`` is first set, also by an INSERT (migration 000009)."""
+    await fetch(database_url, "INSERT INTO ingest_jobs (job_id, dataset, error) "
+                              "VALUES ('j-inserted', 'customers', 'stopped') RETURNING 1")
+    status = await status_of(database_url, "j-inserted")
+    assert status["state"] == "failed"
+    assert status["finished_at"] is not None
+    rows = await fetch(database_url, "SELECT failed_at IS NOT NULL AS set FROM ingest_jobs")
+    assert [row["set"] for row in rows] == [True]
