@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import random
 import signal
+import time
 from pathlib import Path
 
 import asyncpg
@@ -45,6 +46,7 @@ pytestmark = [pytest.mark.chaos, pytest.mark.usefixtures("clean_tables"),
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261124
 ARGS = ("--batch-size", "100", "--parallel", "4")
+KILLING_S = 30.0  # how long connections are terminated while a consumer loads
 
 
 @pytest.fixture
@@ -139,9 +141,9 @@ async def test_connections_terminated_while_loading(
     produced = produce(dirty_file, service_env, "--batch-size", "50")
     consumer = start("consumer", "--burst", "--parallel", "2", env=service_env)
     admin = await asyncpg.connect(database_url)
-    killed = 0
-    try:
-        while consumer.poll() is None:
+    killed, deadline = 0, time.monotonic() + KILLING_S
+    try:  # for a bounded time: a slow machine finishes few batches between two kills
+        while consumer.poll() is None and time.monotonic() < deadline:
             killed += len(await admin.fetch(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE application_name = 'csv-ingest-consumer' AND datname = current_database()"))
