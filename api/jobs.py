@@ -91,7 +91,7 @@ async def _status(request: Request, job_id: str, parts: bool = False) -> dict[st
 async def list_jobs(request: Request,
                     state: Annotated[str | None, Query(pattern=STATE_PATTERN)] = None,
                     dataset: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
-                    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                    limit: Annotated[int, Query(ge=1, le=500)] = jobstatus.DEFAULT_LIMIT,
                     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> dict[str, Any]:
     """``{"jobs": [status, ...], "limit", "offset"}``; dry runs are not listed."""
     async with request.app.state.pool.acquire() as conn:

@@ -17,7 +17,7 @@ from ingest import app, render
 from libs import constants as c
 from libs.cli import Group, common_options, fail, print_result, run_main, setup_logging
 from libs.errors import PermanentError, TransientError, UserError
-from libs.jobstatus import STATES
+from libs.jobstatus import DEFAULT_LIMIT, STATES
 from libs.schema import from_file
 from libs.settings import (
     DATASETS_DIR_ENV,
@@ -251,7 +251,7 @@ Dry runs are not listed (`ingest status JOB` shows one). --json prints one JSON 
 of the objects `ingest status --json` prints.""")
 @click.option("--state", type=click.Choice(STATES), default=None, help="Only jobs in this state.")
 @click.option("--dataset", default=None, help="Only jobs of this dataset.")
-@click.option("--limit", type=int, default=50, help="At most this many jobs.")
+@click.option("--limit", type=int, default=DEFAULT_LIMIT, help="At most this many jobs.")
 @json_option
 @database_url_option
 def jobs(state: str | None, dataset: str | None, limit: int, as_json: bool,

@@ -35,6 +35,7 @@ from libs.registry import ABORTED
 STATES: Final = ("publishing", "loading", "applying", "succeeded", "succeeded_with_rejects",
                  "failed", "aborted")
 TERMINAL: Final = frozenset({"succeeded", "succeeded_with_rejects", "failed", "aborted"})
+DEFAULT_LIMIT: Final = 50  # jobs listed at once (ingest jobs, GET /v1/jobs)
 SUCCEEDED: Final = frozenset({"succeeded", "succeeded_with_rejects"})
 COUNTERS: Final = ("inserted", "updated", "deleted", "unchanged", "superseded", "rejected",
                    "skipped", "pending")
@@ -251,7 +252,7 @@ async def job_status(conn: Conn, job_id: str, *, parts: bool = False) -> JobStat
 
 
 async def list_jobs(conn: Conn, *, state: str | None = None, dataset: str | None = None,
-                    limit: int = 50, offset: int = 0) -> list[JobStatus]:
+                    limit: int = DEFAULT_LIMIT, offset: int = 0) -> list[JobStatus]:
     """Jobs, newest first (job order), dry runs excluded; ``state``, ``dataset``: only those.
     ``rejects_by_reason`` is read for the newest jobs of the page until their rejects add up
     to :data:`LIST_REASONS_BUDGET` (a job of 1M rejects takes about a second); the others
