@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from collections.abc import Mapping
@@ -13,15 +12,10 @@ from typing import Any
 import httpx
 
 from tests import pipeline
+from tests.ports import free_ports
 
 TOKEN = "test-token-0123456789abcdef"
 TERMINAL = frozenset({"succeeded", "succeeded_with_rejects", "failed", "aborted"})
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -44,7 +38,7 @@ def start_api(folder: Path, env: Mapping[str, str], **settings: str) -> Api:
     """``ingest api`` on a free port of 127.0.0.1 with the token, uploads and job logs under
     ``folder``; ``settings``: more variables (INGEST_URL_ALLOW=...). Ready once /healthz
     answers."""
-    port = free_port()
+    port = free_ports()
     full = {**env, "INGEST_API_PORT": str(port), "INGEST_API_TOKEN": TOKEN,
             "INGEST_UPLOADS_DIR": str(folder / "uploads"),
             "INGEST_API_JOB_LOGS_DIR": str(folder / "job-logs"), **settings}

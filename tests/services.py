@@ -10,6 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.ports import free_ports
+
 
 def _run(*cmd: str, timeout: float = 120) -> None:
     subprocess.run(cmd, check=True, timeout=timeout, capture_output=True)
@@ -76,9 +78,7 @@ class PrivateRedis:
     """A redis-server of the test's own on a free port, so it can be killed freely."""
 
     def __init__(self, workdir: Path) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_ports()
         self.workdir = workdir
         self.proc: subprocess.Popen[bytes] | None = None
 

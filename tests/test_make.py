@@ -11,13 +11,11 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import asyncpg
@@ -25,6 +23,7 @@ import pytest
 import redis
 
 from tests.pipeline import drop_database, execute, with_database
+from tests.ports import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 STAMP = ".venv/.installed"
@@ -340,7 +339,7 @@ def test_start_then_stop(scratch_db: tuple[str, str], tmp_path: Path) -> None:
     run_dir, log_dir = tmp_path / "run", tmp_path / "logs"
     env = clean_env(**{**SERVICES, "DATABASE_URL": url}, INGEST_QUEUE=f"make-test-{tag}",
                     INGEST_REDIS_PREFIX=f"make-test-{tag}")
-    base = _free_ports(2)
+    base = free_ports(2)
     args = ("-o", STAMP, f"RUN_DIR={run_dir}", f"LOG_DIR={log_dir}", "CONSUMERS=2",
             f"CONSUMER_METRICS_PORT_BASE={base}")
     make_ok("-o", STAMP, "migrate-db", env=env)
@@ -373,24 +372,6 @@ def test_start_then_stop(scratch_db: tuple[str, str], tmp_path: Path) -> None:
         make(*args, "stop", env=env, timeout=90)
         _delete_queues(f"make-test-{tag}")
         _delete_redis_keys(f"make-test-{tag}")
-
-
-def _free_ports(n: int) -> int:
-    """The first of ``n`` consecutive ports that are free now."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            first = int(probe.getsockname()[1])
-        if first + n > 65536:
-            continue
-        try:
-            with ExitStack() as stack:
-                for port in range(first, first + n):
-                    stack.enter_context(socket.socket()).bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return first
-    raise AssertionError(f"no {n} consecutive free ports")
 
 
 def _batches_done(ports: range, want: int) -> int:

@@ -32,6 +32,7 @@ from tests.pipeline import (
     start,
     wait_for,
 )
+from tests.ports import free_ports
 from tests.test_load_modes import fresh, suppliers_file  # noqa: F401 (fixture)
 
 P = "ingest_consumer_"
@@ -72,12 +73,6 @@ def scrape(port: int) -> Scrape:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
         assert answer.headers["Content-Type"].startswith("text/plain")
         return Scrape(answer.read().decode())
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def listening_ports(pid: int) -> set[int]:
@@ -154,7 +149,7 @@ async def test_scraped_counters_equal_the_summary_and_the_database(
     produced = produce(path, service_env, "--batch-size", "100")
     assert produced.rc == 0, produced.stderr
     total = produced.summary["batches_total"]
-    port = free_port()
+    port = free_ports()
     proc = start("consumer", "--parallel", "3", "--metrics-port", str(port), env=service_env)
     got = await scrape_when(port, lambda s: s.get("batches_total", outcome="done") == total,
                             f"{total} batches done")
@@ -181,7 +176,7 @@ async def test_an_atomic_job_applied_moves_its_pending_records(
     produced = produce(path, service_env, "--dataset", "suppliers", "--mode", "upsert",
                        "--atomic", "--batch-size", "7")
     assert produced.rc == 0, produced.stderr
-    port = free_port()
+    port = free_ports()
     proc = start("consumer", "--metrics-port", str(port), env=service_env)
     got = await scrape_when(port, lambda s: s.get("atomic_jobs_total", outcome="applied") == 1,
                             "the job applied")
