@@ -10,6 +10,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from libs import constants as c
 from libs.errors import UserError
+from libs.sources import check_location, source_name
 
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 
@@ -155,7 +156,7 @@ class ProducerSettings:
     ``schema.table``) overrides it: the dataset is the reflection of that table, with ``key``
     choosing among several unique keys."""
 
-    file: Path
+    file: str  # a path or a URL (libs.sources): never logged as given, it may hold a secret
     amqp: AmqpSettings = field(default_factory=AmqpSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
     postgres: PostgresSettings = field(default_factory=PostgresSettings)
@@ -178,6 +179,10 @@ class ProducerSettings:
     escape_char: str | None = None
     encoding: str | None = None
     no_header: bool = False
+    # --format (csv, jsonl, parquet; None: guessed from the name, libs.formats.guess_format)
+    # and --compression (auto: guessed from the name's suffix, libs.formats.compression).
+    format: str | None = None
+    compression: str = "auto"
     mode: str | None = None  # the load mode; None: the dataset's x-ingest.mode
     # --dry-run: validate in-process, publish nothing (producer/dryrun.py); the rejects report
     # goes to rejects_out (None: <file's stem>.rejects.csv next to the file).
@@ -195,6 +200,8 @@ class ProducerSettings:
     job_file: Path | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "file", str(self.file))  # a Path is taken as its text
+        check_location(self.file)
         check_thresholds(self.max_errors, self.max_error_ratio)
         self._check_job_naming()
         if self.rejects_out is not None and not self.dry_run:
@@ -225,7 +232,7 @@ class ProducerSettings:
     @property
     def source(self) -> str:
         """The job's source as recorded: --source-name, else the file's name."""
-        return self.source_name or self.file.name
+        return self.source_name or source_name(self.file)
 
 
 @dataclass(frozen=True)

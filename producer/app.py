@@ -19,7 +19,6 @@ from aio_pika.abc import AbstractExchange
 
 from libs import amqp, db, faults, registry
 from libs import constants as c
-from libs.csvfile import READ_CHUNK, fingerprint
 from libs.errors import (
     BrokerRefused,
     FileChanged,
@@ -30,14 +29,16 @@ from libs.errors import (
     TransientError,
     UserError,
 )
-from libs.formats import Reader, reader_for, with_overrides
+from libs.formats import Reader, guess_format, layout_of, reader_for, with_overrides
 from libs.formats.base import Header
+from libs.formats.compression import open_stream
 from libs.formats.sniff import SAMPLE_BYTES, hints
 from libs.messages import Batch, Seal, check_columns_fit
 from libs.offsets import Offset, OffsetStore
 from libs.retry import retry_transient
 from libs.schema.model import Dataset
 from libs.settings import ProducerSettings
+from libs.sources import Source, open_source
 from producer.chunks import Chunk, Position
 from producer.datasets import Resolved, declared, header_plan, load_mode, resolve
 from producer.progress import Progress
@@ -109,23 +110,6 @@ def job_options(settings: ProducerSettings, mode: str) -> dict[str, Any]:
             "max_error_ratio": settings.max_error_ratio}
 
 
-def file_state(handle: BinaryIO) -> tuple[int, int]:
-    """(size in bytes, modification time in ns) of the open file."""
-    stat = os.fstat(handle.fileno())
-    return stat.st_size, stat.st_mtime_ns
-
-
-def open_input(path: Path) -> BinaryIO:
-    if not path.exists():
-        raise UserError(f"file not found: {path}")
-    if not path.is_file():
-        raise UserError(f"not a regular file: {path}")
-    try:
-        return path.open("rb", buffering=READ_CHUNK)
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror}") from exc
-
-
 def write_job_file(path: Path, job_id: str) -> None:
     """``{"job_id": ...}`` to ``path`` atomically (a reader sees all of it or nothing)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -136,7 +120,8 @@ def write_job_file(path: Path, job_id: str) -> None:
 class Producer:
     def __init__(self, settings: ProducerSettings) -> None:
         self.s = settings
-        self.summary = Summary(file=str(settings.file), batch_size=settings.batch_size)
+        self.source: Source = open_source(settings.file)
+        self.summary = Summary(file=self.source.display, batch_size=settings.batch_size)
         self.stop = asyncio.Event()
         self.signal: int | None = None
         self.store = OffsetStore(settings.redis, settings.offset_ttl_days)
@@ -154,7 +139,7 @@ class Producer:
     async def run(self) -> Summary:
         started = time.monotonic()
         try:
-            with open_input(self.s.file) as handle:
+            with open_stream(self.source, self.s.compression) as handle:
                 await self._run(handle)
             if self.summary.status not in ("ok", "already_done"):
                 await self._record_stop(self.summary.message or self.summary.status)
@@ -171,7 +156,7 @@ class Producer:
         return self.summary
 
     async def _run(self, handle: BinaryIO) -> None:
-        self._state = file_state(handle)
+        self._state = self.source.state(handle)
         file_dataset = declared(self.s)
         try:
             spec, header = await self._start_job(file_dataset, handle)
@@ -183,17 +168,19 @@ class Producer:
             return
         job_id = self.summary.job_id
         self._check_unchanged(handle)  # the job id is the content as it was hashed
-        size = self.s.file.stat().st_size
-        start = await self._resume_position(job_id, header.end_offset, header.next_line, size)
+        stored = self.source.size()
+        extent = self.reader.extent(handle, stored)
+        start = await self._resume_position(job_id, header.end_offset, header.next_line,
+                                            extent, stored)
         if start is None:
             return
         handle.seek(start.byte)
         self.watermark = Watermark(start)
         self._start_rows = start.rows
-        self.progress.start(total=size, done=start.byte)
+        self.progress.start(total=extent, done=start.byte)
         batch = Batch(job_id, spec.name, 0, 2, 2, 0, header.columns, self.s.source, b"",
                       spec.fingerprint)
-        await self._publish_file(handle, start, batch, size)
+        await self._publish_file(handle, start, batch, extent, stored)
 
     async def _start_job(self, file_dataset: Dataset | None,
                          handle: BinaryIO) -> tuple[Dataset, Header]:
@@ -205,16 +192,16 @@ class Producer:
         resolved = await self._database(what, lambda conn: resolve(conn, self.s, file_dataset))
         spec, header = self._header_and_mode(resolved, handle)
         mode = self.summary.mode
-        digest = await asyncio.to_thread(fingerprint, self.s.file)
+        identity = await asyncio.to_thread(self.source.identity)
         options = job_options(self.s, mode)
         self.summary.atomic = options["atomic"]
-        self.summary.job_id = job_id = job_id_for(spec.name, spec.fingerprint, digest, mode,
-                                                  **options)
+        self.summary.job_id = job_id = job_id_for(spec.name, spec.fingerprint, identity.digest,
+                                                  mode, **options)
         structlog.contextvars.bind_contextvars(job_id=job_id)
         await self._register(registry.Job(
             job_id, spec.name, spec.fingerprint, self.s.source, mode, columns=header.columns,
-            source_path=str(self.s.file.resolve()), source_bytes=self._state[0],
-            source_digest=digest, **options), spec)
+            source_path=str(self.source.local_path or self.source.display),
+            source_bytes=identity.size, source_digest=identity.digest, **options), spec)
         if self.s.job_file is not None:
             write_job_file(self.s.job_file, job_id)
         return spec, header
@@ -349,14 +336,17 @@ class Producer:
     def _reader(self, spec: Dataset) -> Reader:
         """The file's reader: the dataset's layout with the dialect and encoding options."""
         s = self.s
+        layout = layout_of(guess_format(self.source.name, s.format), spec)
         spec = with_overrides(spec, delimiter=s.delimiter, quote_char=s.quote_char,
                               escape_char=s.escape_char, encoding=s.encoding,
-                              no_header=s.no_header)
+                              no_header=s.no_header, layout=layout)
         return reader_for(spec, s.max_record_bytes)
 
     async def _resume_position(self, job_id: str, header_end: int, next_line: int,
-                               size: int) -> Position | None:
-        """Where to start: the saved offset if usable, else just after the header."""
+                               extent: int | None, stored: int) -> Position | None:
+        """Where to start: the saved offset if usable, else just after the header. ``extent``:
+        the stream's end in Position.byte units (None: unknown, a compressed stream);
+        ``stored``: the source's size in bytes, the job's total bytes."""
         fresh = Position(0, header_end, next_line, 0)
         try:
             saved = await self.store.load(job_id)
@@ -365,7 +355,8 @@ class Producer:
             log.warning("offset store unavailable: publishing from the start "
                         "(republishing is safe, the consumer dedupes)", error=str(exc))
             return fresh
-        if saved is None or not header_end <= saved.byte <= size:
+        if saved is None or saved.byte < header_end or (extent is not None
+                                                        and saved.byte > extent):
             return fresh
         if saved.done:
             log.info("file already fully published: nothing to do", rows=saved.rows)
@@ -374,14 +365,14 @@ class Producer:
             self.summary.batches_total = saved.seq
             self.summary.confirmed_up_to_line = saved.line - 1
             self.summary.offset_saved = True
-            await self._seal(registry.Totals(saved.rows, saved.seq, size))
+            await self._seal(registry.Totals(saved.rows, saved.seq, stored))
             return None
         log.info("resuming from saved offset", line=saved.line, byte=saved.byte, seq=saved.seq)
         self.summary.resumed_from_line = saved.line
         return Position(saved.seq, saved.byte, saved.line, saved.rows)
 
     async def _publish_file(self, handle: BinaryIO, start: Position, template: Batch,
-                            size: int) -> None:
+                            extent: int | None, stored: int) -> None:
         complete = False
         saver = asyncio.create_task(self._save_periodically())
         try:
@@ -411,11 +402,11 @@ class Producer:
             saver.cancel()
             with suppress(asyncio.CancelledError):
                 await saver
-            await self._final_save(size, done=complete)
+            await self._final_save(extent, done=complete)
         if complete:
             pos = self.watermark.position
             self.summary.batches_total = pos.seq
-            await self._seal(registry.Totals(pos.rows, pos.seq, size))
+            await self._seal(registry.Totals(pos.rows, pos.seq, stored))
         elif self.signal is not None:
             self.summary.status = "interrupted"
             self.summary.message = f"stopped by {signal.Signals(self.signal).name}"
@@ -507,7 +498,7 @@ class Producer:
             if not self._batching_recorded:
                 await self._record_batching()
             self.summary.batches_published += 1
-            self.progress.advance(len(chunk.body))
+            self.progress.advance(chunk.end.byte - chunk.start.byte)
 
     async def _publish_one(self, exchange: AbstractExchange, message: Any) -> None:
         if faults.armed("producer.unconfirmed"):
@@ -535,11 +526,12 @@ class Producer:
             await asyncio.sleep(c.OFFSET_SAVE_INTERVAL_S)
             await self._save(done=False)
 
-    async def _save(self, done: bool, size: int = 0) -> None:
+    async def _save(self, done: bool, extent: int | None = None) -> None:
         pos = self.watermark.position
         if pos == self.saved and not done:
             return
-        offset = Offset(pos.seq, size if done else pos.byte, pos.line, pos.rows, done)
+        end = extent if done and extent is not None else pos.byte
+        offset = Offset(pos.seq, end, pos.line, pos.rows, done)
         try:
             await self.store.save(self.summary.job_id, offset)
         except OffsetStoreUnavailable as exc:
@@ -554,13 +546,13 @@ class Producer:
         if not done:
             faults.hit("producer.offset_saved")
 
-    async def _final_save(self, size: int, done: bool) -> None:
+    async def _final_save(self, extent: int | None, done: bool) -> None:
         pos = self.watermark.position
         self.summary.rows_confirmed = pos.rows
         self.summary.confirmed_up_to_line = pos.line - 1
         self.summary.offset_saved = False
         self.saved = None
-        await self._save(done=done, size=size)
+        await self._save(done=done, extent=extent)
 
     async def _record_stop(self, message: str) -> None:
         """The job's ``publish_error``: why this run, which registered the job, ends without
@@ -602,11 +594,11 @@ class Producer:
         """FileChanged if the file's size or modification time is not what it was when the
         run opened it (the job is the content as hashed then). Checked after the hash, after
         each batch read and before the job is marked done and sealed."""
-        now = file_state(handle)
+        now = self.source.state(handle)
         if now != self._state:
             raise FileChanged(
-                f"{self.s.file} changed while it was read (size {self._state[0]} -> {now[0]} "
-                f"bytes, or rewritten): stopped, not marked done; the batches published so "
+                f"{self.source.display} changed while it was read (its size or modification "
+                f"time, or its version): stopped, not marked done; the batches published so "
                 f"far belong to job {self.summary.job_id}, the file as it was hashed. Load a "
                 "file once it is complete (write it elsewhere, then move it in); rerun the "
                 "same content to finish that job")

@@ -10,6 +10,7 @@ import click
 from libs import constants as c
 from libs.cli import Command, common_options, fail, print_result, run_main, setup_logging
 from libs.errors import TransientError, UserError
+from libs.formats import COMPRESSIONS, FORMATS
 from libs.settings import (
     DATASETS_DIR_ENV,
     DEFAULT_DATASETS_DIR,
@@ -87,9 +88,8 @@ reasons, finds duplicate keys in the file and against the table, writes the reje
 
 @click.command(cls=Command, help=HELP,
                context_settings={"show_default": True, "max_content_width": 100})
-@click.option("--file", "file", envvar="INGEST_FILE", required=True,
-              type=click.Path(path_type=Path, dir_okay=False),
-              help="CSV file to publish (header on line 1).")
+@click.option("--file", "file", envvar="INGEST_FILE", required=True, metavar="PATH|URL",
+              help="The file to publish: a path, or a URL of a source libs.sources reads.")
 @click.option("--table", envvar="INGEST_TABLE", default=None, metavar="[SCHEMA.]TABLE",
               help="Load into this existing table, reflected from PostgreSQL; overrides "
                    "--dataset.")
@@ -132,6 +132,14 @@ reasons, finds duplicate keys in the file and against the table, writes the reje
 @click.option("--escape-char", envvar="INGEST_ESCAPE_CHAR", default=None,
               help="Escape character inside quoted fields, MySQL style (e.g. \\ makes \\\" "
                    "a quote); overrides the dataset's (default none).")
+@click.option("--format", "file_format", envvar="INGEST_FORMAT", default=None,
+              type=click.Choice(FORMATS),
+              help="The file's format; guessed from its name when absent: .jsonl/.ndjson "
+                   "jsonl, .parquet/.pq parquet, else csv (the dataset's own dialect).")
+@click.option("--compression", envvar="INGEST_COMPRESSION", default="auto",
+              type=click.Choice(COMPRESSIONS),
+              help="auto: gzip for .gz, zstd for .zst, else none. A compressed file is read "
+                   "as a stream: a resumed job reads it again from the start to its offset.")
 @click.option("--encoding", envvar="INGEST_ENCODING", default=None,
               help="File encoding, overriding the dataset's: utf-8 (with or without BOM), "
                    "utf-8-sig, latin-1, cp1252, utf-16, utf-16le, utf-16be (transcoded).")
@@ -170,11 +178,12 @@ reasons, finds duplicate keys in the file and against the table, writes the reje
               help='Once the job is registered, write {"job_id": ...} (JSON) to this file, '
                    "atomically (the HTTP API waits for it).")
 @common_options
-def main(file: Path, table: str | None, key: str | None, datasets_dir: Path,
+def main(file: str, table: str | None, key: str | None, datasets_dir: Path,
          database_url: str, parallel: int, batch_size: int, batch_bytes: int, redis_url: str,
          redis_prefix: str, retry_budget: float, publish_timeout: float, blocked_timeout: float,
          offset_ttl_days: int, progress: bool, delimiter: str | None, quote_char: str | None,
-         escape_char: str | None, encoding: str | None, no_header: bool, mode: str | None,
+         escape_char: str | None, encoding: str | None, file_format: str | None,
+         compression: str, no_header: bool, mode: str | None,
          atomic: bool, max_errors: int | None, max_error_ratio: float | None, dry_run: bool,
          rejects_out: Path | None, wait: bool, wait_timeout: float | None,
          source_name: str | None, job_file: Path | None, amqp_url: str,
@@ -193,6 +202,7 @@ def main(file: Path, table: str | None, key: str | None, datasets_dir: Path,
             blocked_timeout=blocked_timeout,
             offset_ttl_days=offset_ttl_days, progress=progress, delimiter=delimiter,
             quote_char=quote_char, escape_char=escape_char, encoding=encoding,
+            format=file_format, compression=compression,
             no_header=no_header, mode=mode, dry_run=dry_run, rejects_out=rejects_out,
             atomic=atomic, max_errors=max_errors, max_error_ratio=max_error_ratio,
             source_name=source_name, job_file=job_file)

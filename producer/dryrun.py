@@ -34,13 +34,12 @@ import signal
 from collections import Counter
 from contextlib import suppress
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, TextIO
 
 import structlog
 
 from libs import db, registry
-from libs.csvfile import fingerprint
 from libs.errors import RetryBudgetExhausted, Stopped, TransientError, UserError
 from libs.formats import Reader
 from libs.formats.base import Chunk, Header, Position
@@ -56,6 +55,7 @@ from libs.schema.from_table import reflect
 from libs.schema.model import Dataset
 from libs.schema.reasons import DATABASE_REJECTED, DUPLICATE_KEY
 from libs.settings import ProducerSettings
+from libs.sources import open_source, source_name
 from libs.validate import KeyOf, key_function, prepare
 from producer.app import Producer, Summary, job_id_for, job_options, write_job_file
 from producer.datasets import Resolved, declared, resolve
@@ -91,10 +91,13 @@ class _Pending:
 
 
 def report_path(settings: ProducerSettings) -> Path:
-    """``--rejects-out``, else ``<file's stem>.rejects.csv`` next to the file."""
+    """``--rejects-out``, else ``<file's stem>.rejects.csv`` next to the file (a remote
+    file's: in the working directory)."""
     if settings.rejects_out is not None:
         return settings.rejects_out
-    return settings.file.with_name(f"{settings.file.stem}.rejects.csv")
+    local = open_source(settings.file).local_path
+    stem = PurePosixPath(source_name(settings.file)).stem
+    return (local.parent if local else Path()) / f"{stem}.rejects.csv"
 
 
 class DryRun(Producer):
@@ -104,7 +107,7 @@ class DryRun(Producer):
     def __init__(self, settings: ProducerSettings) -> None:
         super().__init__(settings)
         self.summary: DryRunSummary = DryRunSummary(
-            file=str(settings.file), batch_size=settings.batch_size,
+            file=self.source.display, batch_size=settings.batch_size,
             offset_store_available=False)
         self.conn: db.Conn | None = None
         self.keys: tuple[KeyOf, str] | None = None
@@ -150,7 +153,7 @@ class DryRun(Producer):
         # Upsert and merge take every valid record of a key (the last one wins): no duplicates.
         # Replace keeps insert's rule within the file (the table is emptied first).
         self.keys = key_function(mapped) if mode in ("insert", "replace") else None
-        digest = await asyncio.to_thread(fingerprint, self.s.file)
+        digest = (await asyncio.to_thread(self.source.identity)).digest
         options = job_options(self.s, mode)
         self.summary.real_job_id = job_id_for(spec.name, spec.fingerprint, digest, mode,
                                               **options)
@@ -188,7 +191,7 @@ class DryRun(Producer):
 
     def _open_report(self) -> TextIO:
         path = report_path(self.s)
-        if path.resolve() == self.s.file.resolve():
+        if path.resolve() == self.source.local_path:
             raise UserError(f"--rejects-out {path} is the input file")
         try:
             out = path.open("w", newline="", encoding="utf-8")
@@ -226,7 +229,7 @@ class DryRun(Producer):
         writer.writerow([*REPORT_COLUMNS, *(name.strip() for name in header.columns)])
         start = Position(0, header.end_offset, header.next_line, 0)
         handle.seek(start.byte)
-        summary.bytes = s.file.stat().st_size
+        summary.bytes = self.source.size()
         self.progress.start(total=summary.bytes, done=start.byte)
         self.progress.describe("validating")
         pending: _Pending | None = None

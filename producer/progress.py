@@ -22,7 +22,8 @@ class Progress:
         self._bar: RichProgress | None = None
         self._task: TaskID | None = None
 
-    def start(self, total: int, done: int) -> None:
+    def start(self, total: int | None, done: int) -> None:
+        """``total`` None: unknown (a compressed stream), the bar shows what is done."""
         if not self._enabled:
             return
         self._bar = RichProgress("[progress.description]{task.description}", BarColumn(),

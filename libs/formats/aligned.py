@@ -32,7 +32,7 @@ from typing import BinaryIO, Final
 from libs import constants as c
 from libs.errors import UserError
 from libs.formats import chunking
-from libs.formats.base import Chunk, Header, Position, Record
+from libs.formats.base import Chunk, Header, Position, Record, stream_extent
 from libs.formats.delimited import BOM, CR_ONLY, decode_record, printable
 from libs.formats.encodings import (
     TRANSCODED,
@@ -171,3 +171,6 @@ class AlignedReader:
 
     def printable(self, data: bytes) -> str:
         return printable(data, self.wire_encoding)
+
+    def extent(self, handle: BinaryIO, stored_size: int) -> int | None:
+        return stream_extent(handle, stored_size)

@@ -89,3 +89,16 @@ class Reader(Protocol):
     def printable(self, data: bytes) -> str:
         """A record's bytes as text for a reject's raw column (as much as decodes)."""
         ...
+
+    def extent(self, handle: BinaryIO, stored_size: int) -> int | None:
+        """The end of the data in ``Position.byte`` units (the progress bar's total and the
+        bound of a saved offset); None when unknown before the end is read (a compressed
+        stream). ``stored_size``: the source's bytes as stored."""
+        ...
+
+
+def stream_extent(handle: BinaryIO, stored_size: int) -> int | None:
+    """A byte stream's end: ``stored_size``, unless the stream declares its own ``extent``
+    attribute (a decompressing stream: None, unknown)."""
+    declared: int | None = getattr(handle, "extent", stored_size)
+    return declared

@@ -38,7 +38,7 @@ from libs import constants as c
 from libs.constants import MAX_HEADER_BYTES, MAX_RECORD_LINES
 from libs.errors import UserError
 from libs.formats import chunking
-from libs.formats.base import Chunk, Header, Position, Record
+from libs.formats.base import Chunk, Header, Position, Record, stream_extent
 from libs.formats.encodings import (
     TRANSCODED,
     UTF8_BOM,
@@ -454,3 +454,6 @@ class DelimitedReader:
 
     def printable(self, data: bytes) -> str:
         return printable(data, self.wire_encoding)
+
+    def extent(self, handle: BinaryIO, stored_size: int) -> int | None:
+        return stream_extent(handle, stored_size)

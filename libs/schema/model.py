@@ -11,8 +11,9 @@ one extension key, ``x-ingest`` (the specs allow extra properties):
   named, not loadable yet), default ``insert``; the producer's ``--mode`` overrides it;
 - resource ``merge``: merge mode's operation column and codes, ``{column: op, insert: I,
   update: U, delete: D}`` by default;
-- resource ``layout``: ``delimited`` (the CSV ``dialect``, default) or ``aligned``
-  (whitespace-aligned columns, each starting where its header name starts);
+- resource ``layout``: ``delimited`` (the CSV ``dialect``, default), ``aligned``
+  (whitespace-aligned columns, each starting where its header name starts), ``jsonl`` (one
+  JSON object per line) or ``parquet``; the producer's ``--format`` overrides it;
 - resource ``source``: where the description came from (a file path, ``table:...``); it is
   informative and left out of the fingerprint;
 - field ``columnType``: the target PostgreSQL column type, e.g. ``numeric(14,2)``; its own
@@ -31,7 +32,7 @@ from typing import Any, Final
 FIELD_TYPES: Final = ("string", "integer", "number", "boolean", "date", "time", "datetime",
                       "year", "object", "array", "any")
 STRING_FORMATS: Final = ("default", "email", "uuid", "cpf", "cnpj")
-LAYOUTS: Final = ("delimited", "aligned")
+LAYOUTS: Final = ("delimited", "aligned", "jsonl", "parquet")
 MODES: Final = ("insert", "upsert", "merge", "replace")
 # Table Schema defaults (Table Schema: missingValues; boolean; number).
 DEFAULT_MISSING_VALUES: Final[tuple[str, ...]] = ("",)

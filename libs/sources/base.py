@@ -1,0 +1,61 @@
+"""The source interface: where a job's bytes come from (a local file, or an object behind a
+URL), independent of their layout (``libs.formats``) and compression.
+
+The producer opens its ``--file`` with ``libs.sources.open_source(location)``; the job id is
+derived from the source's ``Identity`` (a local file: the sha256 of its bytes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What the job id is derived from, and how it was found.
+
+    ``digest``: the sha256 hex of the bytes (``kind`` ``"sha256"``), or another stable
+    identity of the same content (a remote object's version id, ETag plus size: see the
+    source's module). ``size``: the bytes as stored (compressed bytes for a .gz file).
+    """
+
+    digest: str
+    kind: str
+    size: int
+
+
+class Source(Protocol):
+    """One input, opened for reading; ``location`` as the user gave it (may hold secrets:
+    never log it), ``display`` the same redacted, for logs, summaries and the job's row."""
+
+    location: str
+    display: str
+
+    @property
+    def name(self) -> str:
+        """The last segment of the path: the job's source name unless --source-name."""
+        ...
+
+    @property
+    def local_path(self) -> Path | None:
+        """The absolute path of a local file (None for a remote object)."""
+        ...
+
+    def size(self) -> int:
+        """Bytes as stored; UserError if the source does not exist or cannot be read."""
+        ...
+
+    def identity(self) -> Identity:
+        """The content's identity (a local file: reads it whole to hash it)."""
+        ...
+
+    def open(self) -> BinaryIO:
+        """The stored bytes from the start, seekable; UserError if it cannot be read."""
+        ...
+
+    def state(self, handle: BinaryIO) -> tuple[object, ...]:
+        """A cheap token that changes when the content changes (a local file: size and
+        modification time); compared while reading (FileChanged)."""
+        ...
