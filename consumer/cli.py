@@ -15,6 +15,8 @@ from libs.settings import (
     DATASETS_DIR_ENV,
     DEFAULT_METRICS_HOST,
     DEFAULT_METRICS_PORT,
+    DEFAULT_VALIDATION,
+    VALIDATIONS,
     AmqpSettings,
     ConsumerSettings,
     PostgresSettings,
@@ -73,11 +75,16 @@ one line, no traceback."""
                    "0: off. Each consumer on a host needs its own port; in use: exit 2.")
 @click.option("--metrics-host", envvar="CONSUMER_METRICS_HOST", default=DEFAULT_METRICS_HOST,
               help="The address the metrics endpoint binds to (0.0.0.0: every interface).")
+@click.option("--validation", envvar="CONSUMER_VALIDATION", default=DEFAULT_VALIDATION,
+              type=click.Choice(VALIDATIONS),
+              help="How batches are validated: vector (column-wise with pyarrow; the records "
+                   "no column kernel decides go through the row validator) or row (record by "
+                   "record). Same rows, rejects and COPY data either way.")
 @common_options(dataset=False)
 def main(parallel: int, burst: bool, database_url: str, retry_timeout: float,
          shutdown_timeout: float, ready_file: Path | None, datasets: str,
          datasets_dir: Path | None, apply_scan: float, metrics_port: int, metrics_host: str,
-         amqp_url: str, queue: str, delivery_limit: int, log_level: str,
+         validation: str, amqp_url: str, queue: str, delivery_limit: int, log_level: str,
          log_format: str) -> None:
     setup_logging(log_level, log_format)
     try:
@@ -88,7 +95,7 @@ def main(parallel: int, burst: bool, database_url: str, retry_timeout: float,
             shutdown_timeout=shutdown_timeout, ready_file=ready_file,
             datasets=tuple(name.strip() for name in datasets.split(",") if name.strip()),
             datasets_dir=datasets_dir, apply_scan=apply_scan, metrics_port=metrics_port,
-            metrics_host=metrics_host)
+            metrics_host=metrics_host, validation=validation)
         worker = Worker(settings)
         stop_metrics = serve(worker.stats.metrics, settings.metrics_host, settings.metrics_port)
     except UserError as exc:

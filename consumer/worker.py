@@ -42,7 +42,7 @@ from libs.load.threshold import Threshold, is_threshold_error
 from libs.retry import retry_transient
 from libs.schema.model import Dataset
 from libs.settings import ConsumerSettings
-from libs.validate import prepare
+from libs.validate_vector import VALIDATORS
 
 DELIVERY_COUNT_HEADER: Final = c.H_DELIVERY_COUNT  # set by quorum queues on redelivery
 log = structlog.get_logger("consumer")
@@ -78,6 +78,7 @@ class Worker:
         self._returning = 0  # in-flight tasks that only send a batch back
         self.stats.metrics.in_flight.set_function(lambda: len(self.in_flight))
         self._name = db.consumer_name()
+        self._prepare = VALIDATORS[settings.validation]  # the row or the vector validator
 
     async def main(self) -> Stats:
         started = time.monotonic()
@@ -120,7 +121,8 @@ class Worker:
         self._exchange, self._queue = await amqp.declare(channel, self.s.amqp)
         self._tag = await self._queue.consume(self._on_message)
         log.info("consuming", queue=self.s.amqp.queue, parallel=self.s.parallel,
-                 burst=self.s.burst, database=self.s.postgres.safe_url,
+                 burst=self.s.burst, validation=self.s.validation,
+                 database=self.s.postgres.safe_url,
                  datasets=list(self.s.datasets) or "all")
         self._mark_ready(True)
         self._applier.busy += 1  # until the first scan is done (burst mode waits for it)
@@ -361,8 +363,8 @@ class Worker:
         try:
             target = await self._retry(lambda: resolver.target(batch, dataset, plan),
                                        "check the table")
-            prepared = prepare(batch, plan, resolver.reader(dataset),
-                               first_wins=self._loader(job.mode).first_wins)
+            prepared = self._prepare(batch, plan, resolver.reader(dataset),
+                                     first_wins=self._loader(job.mode).first_wins)
             if hold := faults.hold_s("consumer.hold", str(batch.seq)):
                 await asyncio.sleep(hold)
             try:

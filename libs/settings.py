@@ -21,6 +21,11 @@ DEFAULT_DATASETS_DIR: Final = "datasets"
 # The consumer's Prometheus endpoint (--metrics-port, --metrics-host): port 0 serves none.
 DEFAULT_METRICS_PORT: Final = 0
 DEFAULT_METRICS_HOST: Final = "127.0.0.1"
+# How the consumer validates a batch (--validation): ``vector`` column-wise with pyarrow, the
+# records no column kernel decides going through the row validator (libs/validate_vector.py);
+# ``row`` record by record (libs/validate.py), the reference the vector path is tested against.
+VALIDATIONS: Final = ("vector", "row")
+DEFAULT_VALIDATION: Final = "vector"
 
 
 def redact_url(url: str) -> str:
@@ -256,8 +261,12 @@ class ConsumerSettings:
     # Serve Prometheus metrics on http://metrics_host:metrics_port/metrics; port 0: off.
     metrics_port: int = DEFAULT_METRICS_PORT
     metrics_host: str = DEFAULT_METRICS_HOST
+    validation: str = DEFAULT_VALIDATION
 
     def __post_init__(self) -> None:
+        if self.validation not in VALIDATIONS:
+            raise UserError(f"--validation must be one of {', '.join(VALIDATIONS)}, "
+                            f"got {self.validation!r}")
         if self.parallel < 1:
             raise UserError("--parallel must be at least 1")
         if not 0 <= self.metrics_port <= 65535:

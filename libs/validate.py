@@ -7,12 +7,12 @@ dialect and encoding, never local settings.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import count
 from operator import itemgetter
 from typing import Any
 
-from libs.formats import Reader
+from libs.formats import Reader, Record
 from libs.formats.delimited import DelimitedReader, printable
 from libs.load.prepared import Prepared, RejectRow
 from libs.messages import Batch
@@ -66,13 +66,14 @@ def _unique() -> KeyOf:
     return lambda row: next(numbers)
 
 
-def prepare(batch: Batch, plan: Any, reader: Reader | int, *,
-            first_wins: bool = True) -> Prepared:
+def prepare(batch: Batch, plan: Any, reader: Reader | int, *, first_wins: bool = True,
+            records: Iterable[Record] | None = None) -> Prepared:
     """Validate every record of the batch; the earliest line keeps a key used twice.
 
     ``reader``: the job's reader (``reader_for(dataset)``); an int is the legacy
     max_record_bytes of the default dialect. ``first_wins=False`` (upsert, merge): every
     valid record is a row, duplicates included; the load mode picks the version that wins.
+    ``records``: the batch's records when the caller read them already (``reader.records``).
     """
     if isinstance(reader, int):
         reader = _legacy_reader(reader)
@@ -82,7 +83,9 @@ def prepare(batch: Batch, plan: Any, reader: Reader | int, *,
     seen: dict[object, int] = {}
     validate, job = plan.validate, batch.job_id
     out.plain = _is_plain(batch.body)
-    for line_no, fields in reader.records(batch.body, batch.first_line):
+    if records is None:
+        records = reader.records(batch.body, batch.first_line)
+    for line_no, fields in records:
         if type(fields) is not list:
             out.reject(line_no, fields)
             continue

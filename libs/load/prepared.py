@@ -14,6 +14,7 @@ text rebuilt from a row and its detail ends with one of ``REBUILT``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -65,6 +66,10 @@ class Prepared:
     # Rows rejected duplicate_key within the batch, by key, in line order: the next one takes
     # the key if the database refuses the record that held it (see readmit).
     duplicates: dict[str, list[tuple[int, tuple[str, ...]]]] = field(default_factory=dict)
+    # The COPY data of ``rows``, each row without its last ``strip`` values (what
+    # ``libs.load.payload.copy_payload`` makes of them), when the validator builds it itself
+    # (``libs.validate_vector``); None: the loader makes it from the rows.
+    copy_data: Callable[[int], bytes] | None = None
     _raw: dict[int, bytes] | None = None
 
     def raw_record(self, line_no: int) -> tuple[str, bytes | None]:

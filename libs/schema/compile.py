@@ -52,6 +52,11 @@ class Plan:
     _pick: Callable[[Sequence[str]], tuple[str, ...]] = field(repr=False)
     _active: tuple[tuple[int, Cell], ...] = field(repr=False)
 
+    @property
+    def checked(self) -> tuple[tuple[int, Field, Cell], ...]:
+        """(place in ``columns``, field, closure) of each field that has a closure."""
+        return tuple((at, self._fields[at], cell) for at, cell in self._active)
+
     def validate(self, fields: Sequence[str], tail: tuple[str, ...] = ()) -> Row | Reject:
         """Canonical values in ``columns`` order then ``tail``, or the first broken rule."""
         if len(fields) != self.field_count:

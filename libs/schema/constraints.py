@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -35,23 +36,44 @@ VALUE_OF: dict[str, Callable[[str], Any]] = {
 }
 
 
+@dataclass(frozen=True)
+class Limits:
+    """A field's constraints once read: the tighter of each descriptor bound and the column
+    type's, bounds and enum values as comparable values of the field's type (``VALUE_OF``)."""
+
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    enum: list[Any] | None = None
+    low: Any = None
+    high: Any = None
+
+
+def limits_for(f: Field, rules: ColumnRules, parse: Parser) -> Limits:
+    """Field ``f``'s limits; UserError for a bound or enum value its type cannot read."""
+    c = f.constraints
+    return Limits(
+        min_length=c.min_length, max_length=_tighter(c.max_length, rules.max_length, min),
+        pattern=c.pattern,
+        enum=None if c.enum is None else [_logical(f, parse, item, "enum") for item in c.enum],
+        low=_tighter(_bound(f, parse, c.minimum), rules.minimum, max),
+        high=_tighter(_bound(f, parse, c.maximum), rules.maximum, min))
+
+
 def checks_for(f: Field, rules: ColumnRules, parse: Parser) -> list[Check]:
     """The checks of field ``f``, each raising ``Invalid``; UserError for an unusable bound."""
-    c = f.constraints
+    limits = limits_for(f, rules, parse)
     checks: list[Check] = []
-    if c.min_length is not None:
-        checks.append(_min_length(c.min_length))
-    longest = _tighter(c.max_length, rules.max_length, min)
-    if longest is not None:
-        checks.append(_max_length(longest))
-    if c.pattern is not None:
-        checks.append(_pattern(c.pattern))
-    if c.enum is not None:
-        checks.append(_enum(f, [_logical(f, parse, item, "enum") for item in c.enum]))
-    low = _tighter(_bound(f, parse, c.minimum), rules.minimum, max)
-    high = _tighter(_bound(f, parse, c.maximum), rules.maximum, min)
-    if low is not None or high is not None:
-        checks.append(_range(f.type, low, high))
+    if limits.min_length is not None:
+        checks.append(_min_length(limits.min_length))
+    if limits.max_length is not None:
+        checks.append(_max_length(limits.max_length))
+    if limits.pattern is not None:
+        checks.append(_pattern(limits.pattern))
+    if limits.enum is not None:
+        checks.append(_enum(f, limits.enum))
+    if limits.low is not None or limits.high is not None:
+        checks.append(_range(f.type, limits.low, limits.high))
     return checks
 
 

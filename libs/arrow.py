@@ -1,0 +1,156 @@
+"""Typed wrappers of the pyarrow calls the vectorized validator makes (pyarrow ships no type
+information): one place that knows pyarrow's API, so the callers stay checked by mypy.
+
+An ``Array`` is a pyarrow Array (strings, booleans, integers or floats). ``ArrowError`` is what
+building or computing one may raise on input it cannot take (a string with a lone surrogate, a
+number too large to cast); callers treat it as "not decided here".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final, Protocol, cast
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+ArrowError: Final = (pa.ArrowException, UnicodeEncodeError, OverflowError)
+INT64: Final = pa.int64()
+
+
+class Array(Protocol):
+    """The part of pyarrow.Array used here."""
+
+    offset: int
+
+    def __len__(self) -> int: ...
+
+    def to_pylist(self) -> list[Any]: ...
+
+    def buffers(self) -> list[Any]: ...
+
+
+def strings(values: Sequence[str]) -> Array:
+    """UTF-8 strings; ArrowError for a value that is not valid Unicode text."""
+    return cast(Array, pa.array(values, pa.string()))
+
+
+def numbers_text(values: Sequence[int]) -> Array:
+    """Integers as their decimal text."""
+    return cast(Array, pc.cast(pa.array(values, pa.int64()), pa.string()))
+
+
+def booleans(values: Sequence[bool]) -> Array:
+    return cast(Array, pa.array(values, pa.bool_()))
+
+
+def as_array(value: Any) -> Array:
+    """A pyarrow Array made by pyarrow itself, typed."""
+    return cast(Array, value)
+
+
+def fullmatch(values: Array, pattern: str) -> Array:
+    """True where the whole value matches ``pattern`` (RE2 syntax); null stays null."""
+    return cast(Array, pc.match_substring_regex(values, f"^(?:{pattern})$"))
+
+
+def search(values: Array, pattern: str) -> Array:
+    """True where ``pattern`` (RE2 syntax) matches somewhere in the value."""
+    return cast(Array, pc.match_substring_regex(values, pattern))
+
+
+def count(values: Array, text: str) -> Array:
+    """How often ``text`` occurs in each value (int32)."""
+    return cast(Array, pc.count_substring(values, text))
+
+
+def is_in(values: Array, allowed: Sequence[object], kind: Any = None) -> Array:
+    """True where the value is one of ``allowed`` (an array of type ``kind``, or inferred)."""
+    return cast(Array, pc.is_in(values, value_set=pa.array(list(allowed), kind)))
+
+
+def lengths(values: Array) -> Array:
+    """Characters (code points) of each string."""
+    return cast(Array, pc.utf8_length(values))
+
+
+def to_int64(values: Array) -> Array:
+    return cast(Array, pc.cast(values, pa.int64()))
+
+
+def to_float64(values: Array) -> Array:
+    return cast(Array, pc.cast(values, pa.float64()))
+
+
+def compare(values: Array, op: str, bound: object) -> Array:
+    """``values <op> bound`` for op in ``<``, ``<=``, ``>=``, ``>``, ``==``, ``!=``."""
+    name = {"<": "less", "<=": "less_equal", ">=": "greater_equal", ">": "greater",
+            "==": "equal", "!=": "not_equal"}[op]
+    return cast(Array, pc.call_function(name, [values, bound]))
+
+
+def above(values: Array, bound: float, tolerance: float) -> Array:
+    """True where the (float) value exceeds ``bound`` by more than ``tolerance`` times the
+    larger of 1, |value| and |bound|: surely above, whatever the rounding of either."""
+    scale = pc.max_element_wise(pc.abs(values), abs(bound), 1.0)
+    return cast(Array, pc.greater(pc.subtract(values, bound), pc.multiply(scale, tolerance)))
+
+
+def below(values: Array, bound: float, tolerance: float) -> Array:
+    """True where the (float) value is below ``bound`` by more than the tolerance (above)."""
+    return above(cast(Array, pc.negate(values)), -bound, tolerance)
+
+
+def both(left: Array, right: Array) -> Array:
+    """Logical and; null (a value a kernel could not read) counts as false."""
+    return cast(Array, pc.and_kleene(pc.fill_null(left, False), pc.fill_null(right, False)))
+
+
+def either(left: Array, right: Array) -> Array:
+    return cast(Array, pc.or_(left, right))
+
+
+def where(mask: Array, values: Array, other: str) -> Array:
+    """``values`` where ``mask`` is true, else ``other``."""
+    return cast(Array, pc.if_else(pc.fill_null(mask, False), values, other))
+
+
+def negate(mask: Array) -> Array:
+    return cast(Array, pc.invert(pc.fill_null(mask, False)))
+
+
+def true_positions(mask: Array) -> list[int]:
+    """The indices where ``mask`` is true (null: false)."""
+    return cast(list[int], pc.indices_nonzero(pc.fill_null(mask, False)).to_pylist())
+
+
+def any_true(mask: Array) -> bool:
+    return bool(pc.any(pc.fill_null(mask, False)).as_py())
+
+
+def join_columns(columns: Sequence[Array | str], separator: str) -> Array:
+    """Each row's values joined by ``separator`` (a str: the same value in every row)."""
+    return cast(Array, pc.binary_join_element_wise(*columns, separator))
+
+
+def concat(arrays: Sequence[Array]) -> Array:
+    return cast(Array, pa.concat_arrays(list(arrays)))
+
+
+def take(values: Array, indices: Sequence[int]) -> Array:
+    return cast(Array, pc.take(values, pa.array(indices, pa.int64())))
+
+
+def replace_at(values: Array, mask: Array, replacements: Sequence[str]) -> Array:
+    """``values`` with the positions where ``mask`` is true replaced, in order."""
+    return cast(Array, pc.replace_with_mask(values, mask, pa.array(replacements, pa.string())))
+
+
+def string_data(values: Array) -> bytes:
+    """The concatenated UTF-8 bytes of a string array's values, in order."""
+    if not len(values):
+        return b""
+    offsets = memoryview(values.buffers()[1]).cast("i")
+    start, end = offsets[values.offset], offsets[values.offset + len(values)]
+    data = values.buffers()[2]
+    return b"" if data is None else bytes(memoryview(data)[start:end])
