@@ -18,6 +18,7 @@ through the row path whole.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from itertools import repeat
 from typing import Any, Final
@@ -130,7 +131,8 @@ def prepare_vector(batch: Batch, plan: Plan, reader: Reader, *, first_wins: bool
     lines = list(map(str, columns.lines))
     rows = list(zip(*(checked.values(at) for at in range(len(plan.index))), repeat(job),
                     lines, strict=False))
-    out = Prepared(body=batch.body, first_line=batch.first_line, reader=reader)
+    out = Prepared(body=batch.body, first_line=batch.first_line, reader=reader,
+                   raw_index=columns.raw)
     out.plain = _is_plain(batch.body)
     settle = _Settle(out, plan, job, first_wins)
     order, extra = settle.all(columns, rows, checked.unsure)
@@ -166,25 +168,50 @@ class _Settle:
 
     def all(self, columns: ColumnBatch, rows: list[Row],
             unsure: set[int]) -> tuple[list[int], list[Row]]:
-        if not columns.others and not unsure and self._distinct(rows):
+        """Settle every record; returns (where each row comes from, the rows the row path
+        made)."""
+        if columns.ordered and not columns.others and not unsure and self._distinct(rows):
             self.out.rows = rows  # the common batch: every record a row
             return list(range(len(rows))), []
-        others = columns.others
-        size, k, lines = len(rows), 0, columns.lines
-        for line_no, fields in [*others, (None, None)]:
-            while k < size and (line_no is None or lines[k] < line_no):
-                if k in unsure:
-                    self.validated(lines[k], columns.fields(k), size)
-                else:
-                    self.row(lines[k], rows[k], k)
-                k += 1
+        lines, size = columns.lines, len(rows)
+        places = range(size) if columns.ordered else sorted(range(size), key=lines.__getitem__)
+        sure = [k for k in places if k not in unsure] if unsure else list(places)
+        sure_lines = [lines[k] for k in sure]
+        # Everything else, in line order: (line, candidate place or -1, the reader's record)
+        events = sorted([(lines[k], k, None) for k in unsure]
+                        + [(line_no, -1, fields) for line_no, fields in columns.others],
+                        key=lambda event: event[0])
+        at = 0
+        for line_no, k, fields in [*events, (None, -1, None)]:
+            end = len(sure) if line_no is None else bisect_left(sure_lines, line_no, at)
+            if end > at:
+                self.run(sure[at:end], rows, lines)
+            at = end
             if line_no is None:
                 break
-            if type(fields) is list:
+            if k >= 0:
+                self.validated(line_no, columns.fields(k), size)
+            elif type(fields) is list:
                 self.validated(line_no, fields, size)
             else:
                 self.out.reject(line_no, fields)
         return self.order, self.extra
+
+    def run(self, places: list[int], rows: list[Row], lines: list[int]) -> None:
+        """Consecutive candidate rows: at once when no key repeats, else one by one."""
+        if self.key_of is None:
+            key_at = self.key_at
+            keys: list[object] = [rows[k][key_at] for k in places]
+        else:
+            keys = [self.key_of(rows[k]) for k in places]
+        seen = self.seen
+        if len(set(keys)) == len(keys) and seen.keys().isdisjoint(keys):
+            seen.update(zip(keys, [lines[k] for k in places], strict=True))
+            self.out.rows += [rows[k] for k in places]
+            self.order += places
+            return
+        for k in places:
+            self.row(lines[k], rows[k], k)
 
     def _distinct(self, rows: list[Row]) -> bool:
         keys: list[object]

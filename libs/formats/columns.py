@@ -14,7 +14,7 @@ the same result as ``reader.records``:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,18 +23,54 @@ import pyarrow.compute as pc
 
 from libs import arrow
 from libs.formats.base import Reader, Record
-from libs.formats.delimited import DelimitedReader
+from libs.formats.delimited import DelimitedReader, RawRecord, record_spans
+
+
+class RawIndex(Mapping[int, bytes]):
+    """The records' bytes by first line, as ``reader.raw`` gives them, from a split at hand:
+    the physical lines that are records of their own (``own(i)``: the line without a CR at
+    its end) and the other records (``other``, by line). Nothing is indexed beforehand."""
+
+    def __init__(self, lines: Callable[[], list[bytes]], first_line: int,
+                 own: Callable[[list[bytes], int], bool], other: dict[int, bytes]) -> None:
+        self._lines, self._first, self._own, self._other = lines, first_line, own, other
+        self._cached: list[bytes] | None = None
+
+    def _physical(self) -> list[bytes]:
+        if self._cached is None:
+            self._cached = self._lines()
+        return self._cached
+
+    def __getitem__(self, line_no: int) -> bytes:
+        found = self._other.get(line_no)
+        if found is not None:
+            return found
+        lines, at = self._physical(), line_no - self._first
+        if 0 <= at < len(lines) and self._own(lines, at):
+            return _uncr(lines[at])
+        raise KeyError(line_no)
+
+    def __iter__(self) -> Iterator[int]:
+        lines = self._physical()
+        own = [self._first + at for at in range(len(lines)) if self._own(lines, at)]
+        return iter(sorted([*own, *self._other]))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 @dataclass
 class ColumnBatch:
     """The candidates as columns (by header position), the other records in line order."""
 
-    lines: list[int]  # the candidates' line numbers, ascending
+    lines: list[int]  # the candidates' line numbers
     others: list[Record]  # every record that is not a candidate, ascending lines
+    width: int  # fields per candidate
     _arrays: Callable[[int], arrow.Array]
-    _values: Callable[[int], Sequence[str]]
-    _fields: Callable[[int], list[str]]
+    _values: Callable[[int], Sequence[str]] | None = None  # None: the arrays' to_pylist
+    _fields: Callable[[int], list[str]] | None = None  # None: from the values
+    ordered: bool = True  # the candidates come in line order
+    raw: Mapping[int, bytes] | None = None  # the records' bytes by line (None: not at hand)
     _cached: dict[tuple[str, int], Any] = field(default_factory=dict)
 
     @property
@@ -52,27 +88,35 @@ class ColumnBatch:
         """The same values as Python strings."""
         key = ("values", position)
         if key not in self._cached:
-            self._cached[key] = self._values(position)
+            self._cached[key] = (self.array(position).to_pylist() if self._values is None
+                                 else self._values(position))
         return self._cached[key]  # type: ignore[no-any-return]
 
     def fields(self, place: int) -> list[str]:
         """The fields of candidate ``place``, as ``reader.records`` gives them."""
-        return self._fields(place)
+        if self._fields is not None:
+            return self._fields(place)
+        key = ("all", 0)
+        if key not in self._cached:
+            self._cached[key] = [self.values(position) for position in range(self.width)]
+        return [values[place] for values in self._cached[key]]
 
 
 def column_batch(reader: Reader, body: bytes, first_line: int, width: int) -> ColumnBatch:
     """The batch's records (see the module); ArrowError if pyarrow cannot take them."""
-    if isinstance(reader, DelimitedReader) and _plain(reader, body):
-        try:
-            return _split_plain(reader.syntax.delimiter, body, first_line, width)
-        except pa.ArrowInvalid:  # not UTF-8: the reader says where, record by record
-            pass
+    if isinstance(reader, DelimitedReader) and reader.wire_encoding == "utf-8":
+        if _plain(reader, body):
+            try:
+                return _split_plain(reader.syntax.delimiter, body, first_line, width)
+            except pa.ArrowInvalid:  # not UTF-8: the reader says where, record by record
+                pass
+        return _split_mixed(reader, body, first_line, width)
     return from_records(list(reader.records(body, first_line)), width)
 
 
 def _plain(reader: DelimitedReader, body: bytes) -> bool:
-    return (reader.wire_encoding == "utf-8" and reader.syntax.quote_byte not in body
-            and b"\x00" not in body and body.count(b"\r") == body.count(b"\r\n"))
+    return (reader.syntax.quote_byte not in body and b"\x00" not in body
+            and body.count(b"\r") == body.count(b"\r\n"))
 
 
 def from_records(records: list[Record], width: int) -> ColumnBatch:
@@ -88,7 +132,7 @@ def from_records(records: list[Record], width: int) -> ColumnBatch:
         else:
             others.append(record)
     table = list(zip(*picked, strict=False)) if picked else [()] * width
-    return ColumnBatch(lines, others, lambda at: arrow.strings(table[at]),
+    return ColumnBatch(lines, others, width, lambda at: arrow.strings(table[at]),
                        lambda at: table[at], lambda place: picked[place])
 
 
@@ -107,19 +151,94 @@ def _split_plain(delimiter: str, body: bytes, first_line: int, width: int) -> Co
     else:  # blank lines are no records; they keep their line numbers
         lines = lines.filter(filled)
         numbers = pc.add(pc.indices_nonzero(filled), first_line).to_pylist()
-    parts = pc.split_pattern(lines, delimiter)
+    found = _fields_of(lines, numbers, delimiter, width, [])
+    found.raw = RawIndex(lambda: body.split(b"\n"), first_line, _filled, {})
+    return found
+
+
+def _filled(lines: list[bytes], at: int) -> bool:
+    """A line that is a record of a plain body: not blank (nor a last line of only a CR)."""
+    return bool(lines[at]) and lines[at] != b"\r"
+
+
+def _split_mixed(reader: DelimitedReader, body: bytes, first_line: int,
+                 width: int) -> ColumnBatch:
+    """Any other UTF-8 delimited body: the records are found as ``split_records`` finds them
+    (``record_spans``); the one-line quote-free ones that decode and hold no NUL are split in
+    arrow, every other one by the reader (``DelimitedReader.record``)."""
+    lines, simple, other = record_spans(body, first_line, reader.max_record_bytes,
+                                        reader.syntax)
+    index = RawIndex(lambda: lines, first_line, _in(set(simple)),
+                     {raw.line_no: raw.data for raw in other})
+    data = [lines[i] for i in simple]
+    bad = _undecodable(data)
+    if bad:
+        other += [RawRecord(first_line + simple[k], _uncr(data[k])) for k in sorted(bad)]
+        simple = [i for k, i in enumerate(simple) if k not in bad]
+        data = [line for k, line in enumerate(data) if k not in bad]
+    text = pa.array(data, pa.binary()).cast(pa.string())
+    if b"\r" in body:  # the CR of a CRLF line end
+        text = pc.replace_substring_regex(text, "\r$", "")
+    extra: list[Record] = [(raw.line_no, reader.record(raw.line_no, raw.data))
+                           for raw in sorted(other, key=lambda raw: raw.line_no)]
+    found = _fields_of(text, [first_line + i for i in simple], reader.syntax.delimiter, width,
+                       extra)
+    found.raw = index
+    return found
+
+
+def _in(places: set[int]) -> Callable[[list[bytes], int], bool]:
+    return lambda lines, at: at in places
+
+
+def _undecodable(data: list[bytes]) -> set[int]:
+    """The lines that are not UTF-8 or hold a NUL (which the reader rejects); only the
+    non-ASCII lines of a batch that does not decode as a whole are decoded one by one."""
+    joined = b"\n".join(data)
+    bad = {k for k, line in enumerate(data) if b"\x00" in line} if b"\x00" in joined else set()
+    if not _decodes(joined):
+        bad |= {k for k, line in enumerate(data) if not line.isascii() and not _decodes(line)}
+    return bad
+
+
+def _decodes(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _uncr(line: bytes) -> bytes:
+    return line[:-1] if line.endswith(b"\r") else line
+
+
+def _fields_of(texts: Any, numbers: list[int], delimiter: str, width: int,
+               records: list[Record]) -> ColumnBatch:
+    """Records of one line each (``texts``, arrow strings, at lines ``numbers``) split at the
+    delimiter, with ``records`` read otherwise (ascending lines): the candidates as columns
+    in line order, every other record apart."""
+    parts = pc.split_pattern(texts, delimiter)
     fits = pc.equal(pc.list_value_length(parts), width)
-    others: list[Record] = []
+    others: list[Record] = [record for record in records
+                            if not (type(record[1]) is list and len(record[1]) == width)]
     if pc.all(fits).as_py() is False:
         misfits = pc.indices_nonzero(pc.invert(fits)).to_pylist()
-        others = [(numbers[i], str(lines[i].as_py()).split(delimiter)) for i in misfits]
+        others += [(numbers[i], str(texts[i].as_py()).split(delimiter)) for i in misfits]
+        others.sort(key=lambda record: record[0])
         numbers = [numbers[i] for i in pc.indices_nonzero(fits).to_pylist()]
         parts = parts.filter(fits)
+    found = [record for record in records
+             if type(record[1]) is list and len(record[1]) == width]
+    if not found:
+        def array(at: int) -> arrow.Array:
+            return arrow.as_array(pc.list_element(parts, at))
+    else:  # the candidates the reader read come after the others (lines not in order)
+        numbers = numbers + [record[0] for record in found]
+        table = list(zip(*(record[1] for record in found), strict=False))
 
-    def array(at: int) -> arrow.Array:
-        return arrow.as_array(pc.list_element(parts, at))
+        def array(at: int) -> arrow.Array:
+            return arrow.concat([arrow.as_array(pc.list_element(parts, at)),
+                                 arrow.strings(table[at])])
 
-    def fields(place: int) -> list[str]:
-        return [str(value) for value in parts[place].as_py()]
-
-    return ColumnBatch(numbers, others, array, lambda at: array(at).to_pylist(), fields)
+    return ColumnBatch(numbers, others, width, array, ordered=not found)

@@ -263,6 +263,36 @@ def split_records(body: bytes, first_line: int, max_record_bytes: int,
         yield RawRecord(first_line + start, _join(lines, start, last, True))
 
 
+def record_spans(body: bytes, first_line: int, max_record_bytes: int,
+                 syntax: Syntax = DEFAULT_SYNTAX) -> tuple[list[bytes], list[int], list[RawRecord]]:
+    """``split_records`` with the commonest records set apart: (the body's physical lines
+    without their LF; the indices of the lines that are a record on their own, quote-free and
+    ended by a LF, whose data is the line without a CR at its end; every other record).
+    The same records as ``split_records``, for a reader that takes the simple ones in bulk."""
+    lines = body.split(b"\n")
+    terminated = not lines[-1]
+    if terminated:
+        lines.pop()
+    splitter = RecordSplitter(max_record_bytes, syntax)
+    quote, start, last = syntax.quote_byte, 0, len(lines) - 1
+    simple: list[int] = []
+    other: list[RawRecord] = []
+    for end in splitter.ends(lines, terminated):
+        while start < end and (not lines[start] or lines[start] == b"\r"):
+            start += 1  # blank lines before the record
+        ended = terminated or end < last
+        if start == end and ended and quote not in lines[end]:
+            simple.append(end)
+        else:
+            other.append(RawRecord(first_line + start, _join(lines, start, end, ended)))
+        start = end + 1
+    if splitter.open:  # the data ends inside a quoted field: that is the last record
+        while not lines[start] or lines[start] == b"\r":
+            start += 1
+        other.append(RawRecord(first_line + start, _join(lines, start, last, True)))
+    return lines, simple, other
+
+
 def _join(lines: list[bytes], start: int, end: int, terminated: bool) -> bytes:
     """Lines ``start`` to ``end`` (inclusive) without the line end of the last one."""
     data = lines[start] if start == end else b"\n".join(lines[start : end + 1])
@@ -428,22 +458,24 @@ class DelimitedReader:
                         yield line_no, (line[:-1] if line[-1] == "\r" else line).split(delimiter)
                     line_no += 1
                 return
-        parse = syntax.parse_fields
-        for record in split_records(body, first_line, self.max_record_bytes, syntax):
-            line_no, data = record.line_no, record.data
-            try:
-                text = data.decode(codec)
-            except UnicodeDecodeError as exc:
-                yield line_no, Reject(INVALID_ENCODING, decode_error(data, exc, codec))
-                continue
-            if "\x00" in text:
-                yield line_no, Reject(INVALID_ENCODING,
-                                      f"NUL character at offset {text.index(chr(0))}")
-                continue
-            try:
-                yield line_no, parse(text, line_no)
-            except MalformedRecord as exc:
-                yield line_no, Reject(MALFORMED_CSV, str(exc))
+        record = self.record
+        for raw in split_records(body, first_line, self.max_record_bytes, syntax):
+            yield raw.line_no, record(raw.line_no, raw.data)
+
+    def record(self, line_no: int, data: bytes) -> list[str] | Reject:
+        """The fields of one record (its bytes, as ``split_records`` gives them), or the
+        Reject why not: bytes that do not decode, a NUL, malformed quoting."""
+        codec = self.wire_encoding
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError as exc:
+            return Reject(INVALID_ENCODING, decode_error(data, exc, codec))
+        if "\x00" in text:
+            return Reject(INVALID_ENCODING, f"NUL character at offset {text.index(chr(0))}")
+        try:
+            return self.syntax.parse_fields(text, line_no)
+        except MalformedRecord as exc:
+            return Reject(MALFORMED_CSV, str(exc))
 
     def raw(self, body: bytes, first_line: int) -> dict[int, bytes]:
         return {record.line_no: record.data for record in

@@ -14,7 +14,7 @@ text rebuilt from a row and its detail ends with one of ``REBUILT``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -70,13 +70,17 @@ class Prepared:
     # ``libs.load.payload.copy_payload`` makes of them), when the validator builds it itself
     # (``libs.validate_vector``); None: the loader makes it from the rows.
     copy_data: Callable[[int], bytes] | None = None
-    _raw: dict[int, bytes] | None = None
+    # The records' bytes by first line (what ``reader.raw`` gives) when the validator has the
+    # batch's split at hand; None: the reader indexes the body on first need.
+    raw_index: Mapping[int, bytes] | None = None
+    _raw: Mapping[int, bytes] | None = None
 
     def raw_record(self, line_no: int) -> tuple[str, bytes | None]:
         """The record that starts at ``line_no``: its text, and its bytes where the text does
         not give them back (None: it does). Indexed on first need only."""
         if self._raw is None:
-            self._raw = self.reader.raw(self.body, self.first_line)
+            self._raw = (self.raw_index if self.raw_index is not None
+                         else self.reader.raw(self.body, self.first_line))
         data = self._raw.get(line_no, b"")
         text = self.reader.printable(data)
         return text, exact_bytes(text, data, self.reader.wire_encoding)
