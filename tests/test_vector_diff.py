@@ -31,6 +31,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ from libs.load.payload import copy_payload
 from libs.messages import Batch
 from libs.schema import from_file
 from libs.schema.compile import Plan, plan
-from libs.schema.model import Dataset
+from libs.schema.model import Dataset, Dialect
 from libs.schema.vector import vector_plan
 from libs.validate import prepare
 from libs.validate_vector import prepare_vector
@@ -315,6 +316,29 @@ def test_random_records_of_every_type(records: list[tuple[str, ...]], repeat: bo
     batch = Batch("job-1", "every", 0, 2, 1 + len(lines), len(lines), RANDOM_HEADER, "r.csv",
                   body)
     assert_same(batch, plan(RANDOM_DATASET, RANDOM_HEADER), reader_for(RANDOM_DATASET))
+
+
+DIALECTS = [("utf-8", Dialect(delimiter=";")), ("latin-1", Dialect(delimiter=";")),
+            ("cp1252", Dialect(delimiter="|", escape_char="\\")),
+            ("utf-16", Dialect(delimiter="\t"))]  # utf-16: batches carry its UTF-8 transcoding
+
+
+@settings(max_examples=150, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(RECORDS, st.sampled_from(DIALECTS))
+def test_random_records_in_other_dialects_and_encodings(
+        records: list[tuple[str, ...]], dialect: tuple[str, Dialect]) -> None:
+    encoding, syntax = dialect
+    dataset = replace(RANDOM_DATASET, encoding=encoding, dialect=syntax)
+    reader = reader_for(dataset)
+    quote, delimiter = syntax.quote_char, syntax.delimiter
+    lines = [delimiter.join(quote + value.replace(quote, quote * 2) + quote
+                            if any(c in value for c in (delimiter, quote, "\r", "\n"))
+                            else value for value in record) for record in records]
+    body = "".join(line + "\n" for line in lines).encode(reader.wire_encoding, "replace")
+    batch = Batch("job-1", "every", 0, 2, 1 + len(lines), len(lines), RANDOM_HEADER, "r.csv",
+                  body)
+    assert_same(batch, plan(dataset, RANDOM_HEADER), reader)
 
 
 @settings(max_examples=300, derandomize=True, deadline=None,
