@@ -34,7 +34,7 @@ def _legacy_reader(max_record_bytes: int) -> Reader:
 KeyOf = Callable[[tuple[str, ...]], object]
 
 
-def _key_of(plan: Any) -> tuple[int, KeyOf | None, str]:
+def key_parts(plan: Any) -> tuple[int, KeyOf | None, str]:
     """(the key's index in a row, or a function of the row when it is not one value; the
     key's name) for in-batch duplicates.
 
@@ -45,7 +45,7 @@ def _key_of(plan: Any) -> tuple[int, KeyOf | None, str]:
     key = tuple(plan.dataset.primary_key)
     text_of = key_text_function(plan.dataset, plan.columns)
     if text_of is None:
-        return 0, _unique(), ""
+        return 0, unique_keys(), ""
     if len(key) == 1 and all(canonical(f) is None for f in plan.dataset.fields
                              if f.name == key[0]):
         return plan.columns.index(key[0]), None, key[0]  # the value itself: the fastest
@@ -57,11 +57,12 @@ def key_function(plan: Any) -> tuple[KeyOf, str] | None:
     dataset without a key (nothing is a duplicate)."""
     if not plan.dataset.primary_key:
         return None
-    key_at, key_of, key_name = _key_of(plan)
+    key_at, key_of, key_name = key_parts(plan)
     return (key_of or itemgetter(key_at)), key_name
 
 
-def _unique() -> KeyOf:
+def unique_keys() -> KeyOf:
+    """A key function that never gives the same key twice (nothing is a duplicate)."""
     numbers = count()
     return lambda row: next(numbers)
 
@@ -79,10 +80,10 @@ def prepare(batch: Batch, plan: Any, reader: Reader | int, *, first_wins: bool =
         reader = _legacy_reader(reader)
     reader = reader.with_header(batch.columns)
     out = Prepared(body=batch.body, first_line=batch.first_line, reader=reader)
-    key_at, key_of, key_name = _key_of(plan) if first_wins else (0, _unique(), "")
+    key_at, key_of, key_name = key_parts(plan) if first_wins else (0, unique_keys(), "")
     seen: dict[object, int] = {}
     validate, job = plan.validate, batch.job_id
-    out.plain = _is_plain(batch.body)
+    out.plain = is_plain(batch.body)
     if records is None:
         records = reader.records(batch.body, batch.first_line)
     for line_no, fields in records:
@@ -103,7 +104,7 @@ def prepare(batch: Batch, plan: Any, reader: Reader | int, *, first_wins: bool =
     return out
 
 
-def _is_plain(body: bytes) -> bool:
+def is_plain(body: bytes) -> bool:
     """No quoting at all, no NUL, and every CR is part of a CRLF line end."""
     return (b'"' not in body and b"\x00" not in body
             and body.count(b"\r") == body.count(b"\r\n"))

@@ -32,7 +32,7 @@ from libs.messages import Batch
 from libs.schema.compile import Plan, Reject
 from libs.schema.reasons import DUPLICATE_KEY
 from libs.schema.vector import VectorPlan, vector_plan
-from libs.validate import _is_plain, _key_of, _unique, prepare
+from libs.validate import is_plain, key_parts, prepare, unique_keys
 
 Row = tuple[str, ...]
 _UNSURE: Final = object()  # the closure raised on the value: its record goes through validate()
@@ -133,7 +133,7 @@ def prepare_vector(batch: Batch, plan: Plan, reader: Reader, *, first_wins: bool
                     lines, strict=False))
     out = Prepared(body=batch.body, first_line=batch.first_line, reader=reader,
                    raw_index=columns.raw)
-    out.plain = _is_plain(batch.body)
+    out.plain = is_plain(batch.body)
     settle = _Settle(out, plan, job, first_wins)
     order, extra = settle.all(columns, rows, checked.unsure)
     out.copy_data = _payload(checked, job, columns.lines, rows, order, extra, out.rows)
@@ -160,8 +160,8 @@ class _Settle:
 
     def __init__(self, out: Prepared, plan: Plan, job: str, first_wins: bool) -> None:
         self.out, self.plan, self.job = out, plan, job
-        self.key_at, self.key_of, self.key_name = (_key_of(plan) if first_wins
-                                                   else (0, _unique(), ""))
+        self.key_at, self.key_of, self.key_name = (key_parts(plan) if first_wins
+                                                   else (0, unique_keys(), ""))
         self.seen: dict[object, int] = {}
         self.order: list[int] = []  # where each row comes from: a candidate, or len + extra
         self.extra: list[Row] = []  # rows the row path made
@@ -198,20 +198,32 @@ class _Settle:
         return self.order, self.extra
 
     def run(self, places: list[int], rows: list[Row], lines: list[int]) -> None:
-        """Consecutive candidate rows: at once when no key repeats, else one by one."""
+        """Consecutive candidate rows: kept at once, but for the ones whose key is taken
+        already (by an earlier line, or earlier in the run), settled one by one."""
         if self.key_of is None:
             key_at = self.key_at
             keys: list[object] = [rows[k][key_at] for k in places]
         else:
             keys = [self.key_of(rows[k]) for k in places]
         seen = self.seen
-        if len(set(keys)) == len(keys) and seen.keys().isdisjoint(keys):
-            seen.update(zip(keys, [lines[k] for k in places], strict=True))
-            self.out.rows += [rows[k] for k in places]
-            self.order += places
-            return
-        for k in places:
-            self.row(lines[k], rows[k], k)
+        conflicts: list[int] = []
+        if len(set(keys)) != len(keys) or not seen.keys().isdisjoint(keys):
+            earlier: set[object] = set()
+            for i, key in enumerate(keys):
+                if key in seen or key in earlier:
+                    conflicts.append(i)
+                else:
+                    earlier.add(key)
+        start = 0
+        for i in [*conflicts, len(places)]:
+            if i > start:
+                part = places[start:i]
+                seen.update(zip(keys[start:i], [lines[k] for k in part], strict=True))
+                self.out.rows += [rows[k] for k in part]
+                self.order += part
+            if i < len(places):
+                self.row(lines[places[i]], rows[places[i]], places[i])
+            start = i + 1
 
     def _distinct(self, rows: list[Row]) -> bool:
         keys: list[object]

@@ -49,6 +49,7 @@ from libs.schema import from_file
 from libs.schema.compile import Plan, plan
 from libs.schema.model import Dataset, Dialect
 from libs.schema.vector import vector_plan
+from libs.schema.vector_forms import translate
 from libs.validate import prepare
 from libs.validate_vector import prepare_vector
 from tests import test_csv_properties, test_schema_values
@@ -357,6 +358,26 @@ def test_what_a_kernel_accepts_the_closure_keeps(records: list[tuple[str, ...]])
             continue
         for place in accepted:
             assert check.cell(values[place]) == values[place], (check.name, values[place])
+
+
+PATTERNS = ["[A-Z]{3}-[0-9]{4}", "(ab|c)*d?", "[^,]+", "a.c", "x{2,5}y+?", "[a-f0-9-]{36}",
+            "é[ü-ÿ]?", "(?:[A-Z][a-z]+ ?)+", "[]a]", "[^\n]*"]
+UNREAD = ["\\d+", "\\w", "\\s", "\\bx", "^a$", "a(?=b)", "(a)\\1", "(?i)a", "a{1001}", "a*+"]
+
+
+@pytest.mark.parametrize("pattern", UNREAD)
+def test_patterns_re2_may_read_otherwise_are_not_translated(pattern: str) -> None:
+    assert translate(pattern) is None
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(st.lists(st.text("ABCXYZabcdfxy019-, \n\u00e9\u00fc]", max_size=12), max_size=30))
+def test_translated_patterns_match_what_python_matches(values: list[str]) -> None:
+    for pattern in PATTERNS:
+        translated = translate(pattern)
+        assert translated is not None, pattern
+        found = arrow.fullmatch(arrow.strings(values), translated).to_pylist()
+        assert found == [re.fullmatch(pattern, value) is not None for value in values], pattern
 
 
 def test_the_fast_path_covers_the_common_types() -> None:

@@ -2,14 +2,21 @@
 
 ``column_batch(reader, body, first_line, width)`` gives the records with ``width`` fields (the
 header's count: the *candidates*) as columns of pyarrow strings, and every other record (a
-``Reject`` of the reader, or fields of another count) as the reader gives it. Two ways, with
-the same result as ``reader.records``:
+``Reject`` of the reader, or fields of another count) as the reader gives it; the same records
+as ``reader.records``, found three ways:
 
-- a *plain* delimited body (UTF-8, no quote character, no NUL, every CR part of a CRLF: the
+- a *plain* delimited UTF-8 body (no quote character, no NUL, every CR part of a CRLF: the
   reader's own fast case, one record per non-blank line) is split in arrow: lines, the CR of
   each CRLF, blank lines, fields;
-- any other body (quotes, other encodings, other layouts) is read with ``reader.records`` and
-  its candidates' fields turned into columns.
+- any other delimited UTF-8 body: its records are found as the reader finds them
+  (``delimited.record_spans``); the one-line records without a quote that decode and hold no
+  NUL are split in arrow, the others (quoted fields, bytes that do not decode, NUL) by the
+  reader, record by record (``DelimitedReader.record``), and come after them (``ordered``
+  False);
+- other layouts and encodings: ``reader.records``, its candidates' fields made columns.
+
+``ColumnBatch.raw`` indexes the records' bytes (what ``reader.raw`` gives) from the same
+split, for the rejects' raw text, without splitting the body again.
 """
 
 from __future__ import annotations
@@ -28,8 +35,9 @@ from libs.formats.delimited import DelimitedReader, RawRecord, record_spans
 
 class RawIndex(Mapping[int, bytes]):
     """The records' bytes by first line, as ``reader.raw`` gives them, from a split at hand:
-    the physical lines that are records of their own (``own(i)``: the line without a CR at
-    its end) and the other records (``other``, by line). Nothing is indexed beforehand."""
+    the physical lines that are records of their own (``own(lines, i)``; the record is the
+    line without a CR at its end) and the other records (``other``, by line). Nothing is
+    indexed beforehand."""
 
     def __init__(self, lines: Callable[[], list[bytes]], first_line: int,
                  own: Callable[[list[bytes], int], bool], other: dict[int, bytes]) -> None:
@@ -216,8 +224,8 @@ def _uncr(line: bytes) -> bytes:
 def _fields_of(texts: Any, numbers: list[int], delimiter: str, width: int,
                records: list[Record]) -> ColumnBatch:
     """Records of one line each (``texts``, arrow strings, at lines ``numbers``) split at the
-    delimiter, with ``records`` read otherwise (ascending lines): the candidates as columns
-    in line order, every other record apart."""
+    delimiter, and ``records`` read otherwise (ascending lines): the candidates as columns
+    (those of ``records`` after the others), every other record apart in line order."""
     parts = pc.split_pattern(texts, delimiter)
     fits = pc.equal(pc.list_value_length(parts), width)
     others: list[Record] = [record for record in records
