@@ -26,7 +26,7 @@ from libs.errors import UserError
 from libs.formats import Reader, reader_for
 from libs.formats.encodings import codec_name
 from libs.load.prepared import REBUILT, rebuilt
-from libs.rejects_forms import AlignedCsv, DelimitedCsv, Exported, Form, Jsonl
+from libs.rejects_forms import AlignedCsv, DelimitedCsv, Exported, Form, Jsonl, RecordsCsv
 from libs.rejects_source import SourceLines
 from libs.schema.model import Dataset, Table
 
@@ -140,6 +140,8 @@ def _dataset(descriptor: str | None) -> Dataset:
 async def _form(conn: Conn, job: JobFile, fmt: str) -> Form:
     if fmt == "jsonl":
         return Jsonl(job.reader, job.columns)
+    if job.reader.dataset.layout == "parquet":
+        return RecordsCsv(job.reader, job.columns)
     if job.reader.dataset.layout != "aligned":
         return DelimitedCsv(job.reader, job.columns)
     row = await conn.fetchrow(_WIDTHS, job.job_id)

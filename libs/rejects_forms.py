@@ -12,6 +12,12 @@
   line and each rejected line exactly as in the file. Dropping the three leading columns is
   cutting the first N characters of every line (N: where the original header starts on the
   first line); the detail is on one line (tabs, CR and LF shown as spaces).
+- ``csv``, parquet datasets (their records are rows, not text): the header ``_line``,
+  ``_reason``, ``_detail`` then the job's header columns, then one line per reject: the three
+  fields and the record's values as text (``libs.formats.parquet_text``), as CSV (the default
+  dialect, UTF-8, quoted where needed); a record whose values cannot be read back is its text
+  (a JSON object) as one field. Dropping the three leading columns gives a CSV file of the
+  same records.
 - ``jsonl``: one object per reject, ``line``, ``reason``, ``detail``, ``raw`` (the record's
   text), ``raw_base64`` (only when ``raw`` does not give the file's bytes back: undecodable
   bytes, a NUL) and ``fields`` (header name -> value) when the record reads as the header's
@@ -112,6 +118,26 @@ class DelimitedCsv:
                                + d)
         body = self.enc.record(r.data) if r.exact else self.enc.text(self.field(r.text))
         return prefix + body + self.enc.text("\n")
+
+
+class RecordsCsv(DelimitedCsv):
+    """The CSV form of a dataset whose records are not CSV text (parquet; see the module)."""
+
+    def __init__(self, reader: Reader, columns: Sequence[str]) -> None:
+        super().__init__(reader, columns)
+        self.reader = reader.with_header(columns)
+        self.d, self.q, self.e, self.header = ",", '"', None, True
+        self.special = {self.d, self.q, "\r", "\n"}
+        self.enc.text = lambda t: t.encode("utf-8", "backslashreplace")
+
+    def row(self, r: Exported) -> bytes:
+        values = [str(r.line), r.reason, r.detail]
+        fields = next(iter(self.reader.records(r.data, r.line)), (r.line, None))[1]
+        if r.exact and type(fields) is list:
+            values += fields
+        else:
+            values.append(r.text)
+        return self.enc.text(self.d.join(map(self.field, values)) + "\n")
 
 
 def one_line(text: str) -> str:
