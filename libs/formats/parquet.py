@@ -123,13 +123,22 @@ def row_sizes(batch: Any) -> list[int]:
 
 
 def encode(slices: Sequence[Any]) -> bytes:
-    """Record batch slices as one Arrow IPC stream (one record batch, compressed buffers)."""
-    table = pa.Table.from_batches(slices).replace_schema_metadata(None).combine_chunks()
+    """Record batch slices as one Arrow IPC stream: one record batch of fresh arrays (copied,
+    dictionaries decoded, so the bytes depend only on the rows, not on the batches the rows
+    were read in), compressed buffers, no schema metadata."""
+    names = slices[0].schema.names
+    columns = [pa.concat_arrays([_plain(part.column(i)) for part in slices])
+               for i in range(len(names))]
+    batch = pa.RecordBatch.from_arrays(columns, names=names)
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema, options=_OPTIONS) as writer:
-        writer.write_table(table)
+    with pa.ipc.new_stream(sink, batch.schema, options=_OPTIONS) as writer:
+        writer.write_batch(batch)
     body: bytes = sink.getvalue().to_pybytes()
     return body
+
+
+def _plain(array: Any) -> Any:
+    return array.dictionary_decode() if pa.types.is_dictionary(array.type) else array
 
 
 def decode(body: bytes) -> Any:
@@ -154,9 +163,21 @@ class Cutter:
         self.size = 0
 
     def add(self, batch: Any) -> Iterator[Chunk]:
+        """The batches completed by ``batch``'s rows. A row over ``max_record_bytes``: the
+        rows before it as a batch, then UserError."""
         sizes = row_sizes(batch)
+        over = (next(i for i, size in enumerate(sizes) if size > self.max_record_bytes)
+                if sizes and max(sizes) > self.max_record_bytes else None)
+        yield from self._rows(batch, sizes, len(sizes) if over is None else over)
+        if over is not None:
+            yield from self.finish()
+            row = self.start.line
+            raise UserError(f"row {row} holds about {sizes[over]} bytes, more than the record "
+                            f"limit ({self.max_record_bytes} bytes, max_record_bytes)")
+
+    def _rows(self, batch: Any, sizes: list[int], rows: int) -> Iterator[Chunk]:
         total = list(accumulate(sizes, initial=0))
-        at, rows = 0, batch.num_rows
+        at = 0
         while at < rows:
             limit = min(rows, at + self.batch_size - self.records)
             end = bisect_right(total, total[at] + self.batch_bytes - self.size, at, limit + 1) - 1
@@ -164,8 +185,6 @@ class Cutter:
                 if self.records:
                     yield self._cut()
                     continue
-                if sizes[at] > self.max_record_bytes:
-                    raise UserError(self._too_large(at, sizes[at]))
                 end = at + 1  # larger than batch_bytes on its own: a batch of its own
             self.slices.append(batch.slice(at, end - at))
             self.records += end - at
@@ -177,11 +196,6 @@ class Cutter:
     def finish(self) -> Iterator[Chunk]:
         if self.records:
             yield self._cut()
-
-    def _too_large(self, at: int, size: int) -> str:
-        row = self.start.line + self.records + at
-        return (f"row {row} holds about {size} bytes, more than the record limit "
-                f"({self.max_record_bytes} bytes, max_record_bytes)")
 
     def _cut(self) -> Chunk:
         pos, records = self.start, self.records
