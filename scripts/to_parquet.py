@@ -77,17 +77,15 @@ def _records(handle: Any, reader: Any, columns: tuple[str, ...],
         for chunk in reader.iter_chunks(handle, start, 5000, 8 << 20):
             raws: dict[int, bytes] | None = None
             for line, fields in reader.records(chunk.body, chunk.first_line):
+                why = WRONG_COLUMN_COUNT  # the CSV load's reason, if Parquet cannot hold it
                 if isinstance(fields, Reject):
-                    if fields.reason != INVALID_ENCODING or not isinstance(reader,
-                                                                            DelimitedReader):
-                        yield line, fields.reason
+                    why = fields.reason
+                    if why != INVALID_ENCODING or not isinstance(reader, DelimitedReader):
+                        yield line, why
                         continue
                     raws = raws if raws is not None else reader.raw(chunk.body, chunk.first_line)
                     fields = _split_bytes(reader, raws[line], line)
-                if fields is None or len(fields) != len(columns):
-                    yield line, INVALID_ENCODING if fields is None else WRONG_COLUMN_COUNT
-                    continue
-                yield line, fields
+                yield line, fields if fields is not None and len(fields) == len(columns) else why
 
 
 def _split_bytes(reader: DelimitedReader, data: bytes, line: int) -> Fields | None:
