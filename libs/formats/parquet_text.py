@@ -18,7 +18,7 @@ what the validator reads; nested values and undecodable bytes go value by value.
 - decimal128, decimal256: exact, with the type's scale (``12.50``).
 - date32, date64: ``YYYY-MM-DD``.
 - timestamp: ``YYYY-MM-DDThh:mm:ss`` and the unit's fraction digits (``.000000`` for us);
-  with a time zone, ``Z`` (UTC) or the zone's offset (``-0300``); without one, no zone (the
+  with a time zone (any), the instant in UTC followed by ``Z``; without one, no zone (the
   validator then reads UTC).
 - time32, time64: ``hh:mm:ss`` and the unit's fraction digits.
 - duration: the count of its unit.
@@ -97,14 +97,23 @@ def convert(array: Array, name: str, truth: tuple[str, str] | None = None) -> Co
     if pa.types.is_boolean(kind) and truth is not None:
         return Column(_filled(pc.if_else(array, truth[0], truth[1])))
     if pa.types.is_timestamp(kind):
-        text = pc.replace_substring(pc.cast(array, pa.string()), " ", "T", max_replacements=1)
-        return Column(_filled(text))
+        return Column(_filled(_stamps(array)))
     if pa.types.is_nested(kind):
         return _nested(array)
     try:
         return Column(_filled(pc.cast(array, pa.string())))
     except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
         return Column(["" if v is None else str(v) for v in array.to_pylist()])
+
+
+def _stamps(array: Array) -> Array:
+    """Timestamps as ISO 8601 text; with a time zone, the instant in UTC with ``Z`` (Arrow
+    keeps instants in UTC: read so, without a zone's rules, which cost 20 times more)."""
+    zoned = array.type.tz is not None
+    if zoned:
+        array = pc.cast(array, pa.timestamp(array.type.unit))
+    text = pc.replace_substring(pc.cast(array, pa.string()), " ", "T", max_replacements=1)
+    return pc.binary_join_element_wise(text, "Z", "") if zoned else text
 
 
 def _is_text(kind: Any) -> bool:
