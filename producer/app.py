@@ -168,6 +168,8 @@ class Producer:
             return
         job_id = self.summary.job_id
         self._check_unchanged(handle)  # the job id is the content as it was hashed
+        if await self.skip_job(job_id):
+            return
         stored = self.source.size()
         extent = self.reader.extent(handle, stored)
         start = await self._resume_position(job_id, header.end_offset, header.next_line,
@@ -181,6 +183,12 @@ class Producer:
         batch = Batch(job_id, spec.name, 0, 2, 2, 0, header.columns, self.s.source, b"",
                       spec.fingerprint)
         await self._publish_file(handle, start, batch, extent, stored)
+
+    async def skip_job(self, job_id: str) -> bool:
+        """True ends the run once the job is registered, before anything is published (the
+        one who says so sets the summary's status). Every job is published here; the watcher
+        (producer/watch.py) skips a job that is sealed already."""
+        return False
 
     async def _start_job(self, file_dataset: Dataset | None,
                          handle: BinaryIO) -> tuple[Dataset, Header]:
