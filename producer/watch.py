@@ -204,7 +204,10 @@ class Watcher:
                 identity = await asyncio.to_thread(source.identity)
         except (OSError, UserError) as exc:
             if await self._still(entry):
-                await self._refuse(entry, f"cannot be read: {exc}")
+                message = f"{source.display} cannot be read: {exc}"
+                self.on_result(Summary(file=source.display, status="refused",
+                                       message=message).as_dict())
+                await self._refuse(entry, message)
             return None
         if identity is None or not await self._still(entry):
             return None

@@ -49,8 +49,9 @@ options; its source name: the file's name).
 Output: one JSON line on stdout per file published (the producer's summary; "status" ok,
 already_done, refused, gave_up or interrupted); logs on stderr. SIGTERM or SIGINT stops the
 file in flight within a moment, its offset saved (the next start resumes it), and exits 0. A
-broker or database outage only delays the files (the next poll tries again). Exit 2: a bad
-option, a SOURCE that is not a folder, or a dataset or table refused at start."""
+broker or database outage while publishing only delays the files (the next poll tries
+again). Exit 2: a bad option, a SOURCE that is not a folder, or a dataset or table refused at
+start; exit 1: PostgreSQL or RabbitMQ unreachable at start for longer than --retry-budget."""
 
 
 def _own_params() -> list[click.Parameter]:
