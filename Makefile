@@ -36,6 +36,9 @@ DIRTY ?= 0
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 PYTHON ?= python3.11
+# `make watch`: the folder watched and the watcher's options (producer watch --help).
+WATCH_DIR ?= volumes/inbox
+WATCH_ARGS ?= --done-dir $(WATCH_DIR)/done --failed-dir $(WATCH_DIR)/failed
 
 export $(sort $(ENV_VARS) AMQP_URL DATABASE_URL REDIS_URL INGEST_FILE CONSUMERS \
 	CONSUMER_SHUTDOWN_TIMEOUT)
@@ -60,7 +63,7 @@ TEST_UNSET = $(foreach v,$(filter-out $(TEST_KEEPS),$(ENV_VARS)),$(if \
 	$(filter file,$(origin $(v))),-u $(v)))
 
 .PHONY: help install install-browser infra migrate-db migrate-examples drop-db start logs stop \
-	status test check data demo bench clean-data api
+	status test check data demo bench clean-data api watch
 
 help: ## List the targets
 	@echo "Usage: make TARGET [VAR=value ...]   (settings: env/*.env, overridable)"
@@ -142,6 +145,11 @@ start: install ## Start CONSUMERS consumers, wait until they consume, publish IN
 
 api: install ## Serve the HTTP API (ingest api; INGEST_API_HOST/PORT/TOKEN, INGEST_URL_ALLOW ...)
 	@exec .venv/bin/ingest api
+
+watch: install ## Publish each file dropped into WATCH_DIR as its own job, in the foreground (Ctrl-C stops)
+	@mkdir -p $(WATCH_DIR)
+	echo "watch: publishing each complete file dropped into $(WATCH_DIR)/ (write it as NAME.part, then rename it); Ctrl-C stops" >&2
+	exec .venv/bin/producer watch "$(WATCH_DIR)" $(WATCH_ARGS)
 
 logs: ## Follow the logs of the consumers `make start` runs and of its last producer
 	@shopt -s nullglob

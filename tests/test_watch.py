@@ -90,8 +90,8 @@ def stop(proc: subprocess.Popen[str]) -> tuple[int, float]:
 
 
 async def sealed_jobs(database_url: str) -> list[dict[str, Any]]:
-    rows = await fetch(database_url, "SELECT job_id, source, records, batches, sealed_at, "
-                                     "source_path FROM ingest_jobs WHERE NOT dry_run ORDER BY job_seq")
+    rows = await fetch(database_url, "SELECT job_id, source, records, batches, sealed_at "
+                                     "FROM ingest_jobs WHERE NOT dry_run ORDER BY job_seq")
     return [dict(row) for row in rows if row["sealed_at"] is not None]
 
 
@@ -261,14 +261,16 @@ async def test_sigterm_mid_file_exits_0_and_the_next_start_resumes_it_exactly(
     assert rc == c.EXIT_OK
     assert took < STOP_WITHIN_S, took
     [first] = results(proc)
-    assert first["status"] == "interrupted" and first["offset_saved"], first
+    assert first["status"] == "interrupted", first
+    assert first["offset_saved"], first
     assert 0 < first["rows_confirmed"] < ROWS
     assert await sealed_jobs(database_url) == []
     again = watch(inbox, service_env, *args)
     await wait_sealed(database_url, 1, again)
     assert stop(again)[0] == c.EXIT_OK
     [second] = results(again)
-    assert second["status"] == "ok" and second["job_id"] == first["job_id"]
+    assert second["status"] == "ok"
+    assert second["job_id"] == first["job_id"]
     assert second["resumed_from_line"] == first["confirmed_up_to_line"] + 1
     assert first["batches_published"] + second["batches_published"] == ROWS // 20
     assert consume_burst(service_env, "--parallel", "4").rc == 0
@@ -300,7 +302,8 @@ async def test_done_dir_takes_sealed_files_and_a_bad_file_does_not_stop_the_watc
     assert [by_name[n]["status"] for n in ("good.csv", "later.csv")] == ["ok", "ok"]
     assert len(events(proc, "file refused: left alone until it changes")) == 1
     assert consume_burst(service_env).rc == 0
-    assert not good.exists() and not later.exists()
+    assert not good.exists()
+    assert not later.exists()
     await assert_loaded_exactly(database_url, [done / "good.csv", done / "later.csv"],
                                 [by_name["good.csv"]["job_id"], by_name["later.csv"]["job_id"]])
 

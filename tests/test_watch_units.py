@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
 
 from libs import constants as c
 from libs.errors import FileChanged, UserError
@@ -108,7 +109,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_producer_help_names_watch_and_watch_help_explains_it() -> None:
     top = _cli("--help")
-    assert top.returncode == 0 and "producer watch SOURCE" in top.stdout
+    assert top.returncode == 0
+    assert "producer watch SOURCE" in top.stdout
     assert "--file PATH|URL" in top.stdout  # the file command is still the default
     own = _cli("watch", "--help")
     assert own.returncode == 0
@@ -138,3 +140,25 @@ def test_cli_errors_are_one_line_and_exit_2(args: tuple[str, ...],
     assert len(lines) == 1, run.stderr
     for needle in needles:
         assert needle in lines[0]
+
+
+def test_compose_has_a_watcher_on_volumes_inbox() -> None:
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    watcher = services["watcher"]
+    assert watcher["command"][:3] == ["producer", "watch", "/app/volumes/inbox"]
+    assert "--done-dir" in watcher["command"]
+    assert "./volumes/inbox:/app/volumes/inbox" in watcher["volumes"]
+    assert watcher["env_file"] == "env/docker.env"
+    assert watcher["profiles"] == ["producer"]  # `up` alone does not start it
+    assert watcher["stop_signal"] == "SIGTERM"
+    after = watcher["depends_on"]
+    assert after["migrate-examples"]["condition"] == "service_completed_successfully"
+    for name in ("rabbitmq", "postgres", "redis"):
+        assert after[name]["condition"] == "service_healthy"
+
+
+def test_make_watch_runs_producer_watch_on_watch_dir() -> None:
+    run = subprocess.run(["make", "-n", "-o", ".venv/.installed", "watch",
+                          "WATCH_DIR=/tmp/in-box"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert 'exec .venv/bin/producer watch "/tmp/in-box" --done-dir /tmp/in-box/done' in run.stdout
