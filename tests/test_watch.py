@@ -39,6 +39,7 @@ pytestmark = pytest.mark.integration
 INTERVAL = 0.3
 SAMPLE = ROOT / "data" / "customers_sample.csv"
 STOP_WITHIN_S = 2.0
+SKIPPED = "already loaded (its job is sealed): skipped"
 ROWS = 50_000  # 2500 batches of 20, one at a time: seconds of publishing
 
 
@@ -209,13 +210,13 @@ async def test_a_restart_skips_the_files_done_also_after_a_redis_flush(
         again = watch(inbox, service_env, "--batch-size", "5")
 
         async def skipped(proc: subprocess.Popen[str] = again) -> bool:
-            return len(events(proc, "already loaded (its job is sealed): skipped")) >= 2
+            return len(events(proc, SKIPPED)) >= 2
 
         await wait_for(skipped, 30, "both files skipped")
         await asyncio.sleep(3 * INTERVAL)
         assert stop(again)[0] == c.EXIT_OK
         assert results(again) == []
-        assert len(events(again, "already loaded (its job is sealed): skipped")) == 2
+        assert len(events(again, SKIPPED)) == 2
         assert await queue_depth(service_env["AMQP_URL"], queue_name) == depth
     assert consume_burst(service_env).rc == 0
     jobs = await sealed_jobs(database_url)
@@ -230,9 +231,15 @@ async def test_two_watchers_on_one_folder_publish_each_file_once(
     paths = [drop(inbox, f"f{k}.csv", customers_rows(100, 0, f"f{k}.example"))
              for k in range(4)]
     await wait_sealed(database_url, 4, procs[0])
-    await asyncio.sleep(5 * INTERVAL)  # time for the other one to look at each file again
+
+    async def each_seen_by_both() -> bool:  # the one that did not publish a file skips it
+        return sum(len(events(p, SKIPPED)) for p in procs) >= 4
+
+    await wait_for(each_seen_by_both, 30, "each file skipped by the other watcher")
+    await asyncio.sleep(3 * INTERVAL)
     for proc in procs:
         assert stop(proc)[0] == c.EXIT_OK
+    assert sum(len(events(p, SKIPPED)) for p in procs) == 4
     found = [r for proc in procs for r in results(proc)]
     assert sorted(Path(r["file"]).name for r in found) == [p.name for p in paths], found
     assert all(r["status"] == "ok" for r in found), found
