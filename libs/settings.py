@@ -254,7 +254,7 @@ class WatchSettings:
     every name but WATCH_IGNORED's); ``done_dir`` (local folder) or ``done_prefix`` (remote
     prefix) where a file goes once its job is sealed, ``failed_dir`` where a refused file goes
     (None: they stay). ``producer``: the settings each file's run takes, its ``file`` replaced
-    by the file's location; ``file`` here is the source itself."""
+    by the file's location (here a placeholder under the source, never opened)."""
 
     source: str
     producer: ProducerSettings

@@ -22,9 +22,11 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from libs.errors import UserError
 from libs.settings import WATCH_IGNORED, is_local
+from libs.sources import LocalSource
 
 Stamp = tuple[object, ...]
 
@@ -92,11 +94,15 @@ class LocalListing:
     """A folder on this machine (a path or a ``file://`` URL)."""
 
     def __init__(self, location: str) -> None:
-        text = location.removeprefix("file://") if location.startswith("file://") else location
-        self.path = Path(text)
+        self.path = self.folder(location)
         self.display = str(self.path)
         if not self.path.is_dir():
             raise UserError(f"watch: {self.path} is not a folder")
+
+    @staticmethod
+    def folder(location: str) -> Path:
+        """The folder's path (``file://`` URLs decoded)."""
+        return LocalSource(location).path
 
     def entries(self) -> list[Entry]:
         found = []
@@ -141,6 +147,15 @@ def free_name(folder: Path, name: str) -> Path:
         target = folder / f"{stem}.{n}{dot}{suffixes}"
         n += 1
     return target
+
+
+def member(source: str, name: str) -> str:
+    """The location of file ``name`` directly in ``source``: a path in a local folder, else
+    the URL of the prefix with ``name`` appended as it is (its query string kept)."""
+    if is_local(source):
+        return str(LocalListing.folder(source) / name)
+    parts = urlsplit(source)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/" + name))
 
 
 def listing_for(location: str) -> Listing:

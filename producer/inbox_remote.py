@@ -13,12 +13,11 @@ from __future__ import annotations
 import importlib
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 from libs.errors import UserError
 from libs.settings import redact_url
 from libs.sources import check_location
-from producer.inbox import Entry, Stamp
+from producer.inbox import Entry, Stamp, member
 
 
 def _fsspec() -> Any:
@@ -27,13 +26,6 @@ def _fsspec() -> Any:
     except ImportError as exc:
         raise UserError("watching a remote source needs fsspec and its backend (s3fs for "
                         "s3://): pip install 'csv-ingest' with the remote sources") from exc
-
-
-def child(base: str, name: str) -> str:
-    """The URL of ``name`` directly under the prefix ``base`` (its query string kept)."""
-    parts = urlsplit(base)
-    path = parts.path.rstrip("/") + "/" + quote(name)
-    return urlunsplit(parts._replace(path=path))
 
 
 def _seconds(value: object) -> float:
@@ -70,7 +62,7 @@ class RemoteListing:
             if info.get("type") != "file":
                 continue
             name = str(info["name"]).rstrip("/").rsplit("/", 1)[-1]
-            found.append(Entry(child(self.location, name), name, int(info.get("size") or 0),
+            found.append(Entry(member(self.location, name), name, int(info.get("size") or 0),
                                _stamp(info)))
         return found
 
@@ -91,4 +83,4 @@ class RemoteListing:
         while fs.exists(target):
             target, n = f"{folder}/{stem}.{n}{dot}{suffixes}", n + 1
         self.fs.mv(self._path(entry), target)
-        return redact_url(child(to, target.rsplit("/", 1)[-1]))
+        return redact_url(member(to, target.rsplit("/", 1)[-1]))

@@ -17,6 +17,7 @@ from libs import constants as c
 from libs.cli import Command, fail, print_result, run_main, setup_logging
 from libs.errors import UserError
 from libs.settings import DEFAULT_WATCH_INTERVAL_S, WATCH_IGNORED, ProducerSettings, WatchSettings
+from producer.inbox import member
 from producer.watch import Watcher
 
 # Options of `producer` that are about one given file (or a one-off run), not a watch.
@@ -90,7 +91,7 @@ def watch_command(file_command: click.Command,
         try:
             settings = WatchSettings(
                 source=params["source"], producer=make_settings(
-                    {**params, "file": params["source"]}),
+                    {**params, "file": member(params["source"], "FILE")}),
                 interval=params["interval"], patterns=tuple(params["patterns"]),
                 done_dir=params["done_dir"], done_prefix=params["done_prefix"],
                 failed_dir=params["failed_dir"])
