@@ -17,11 +17,11 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from libs.errors import UserError
@@ -158,12 +158,13 @@ def member(source: str, name: str) -> str:
     return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/" + name))
 
 
-def listing_for(location: str) -> Listing:
+def listing_for(location: str, storage: Mapping[str, Any] | None = None) -> Listing:
     """The listing of a watched ``location``: a local folder, else a remote prefix
-    (``producer.inbox_remote``). UserError for a folder that does not exist or a scheme no
-    listing reads."""
+    (``producer.inbox_remote``; ``storage``: its fsspec file system's options, such as an S3
+    ``endpoint_url``). UserError for a folder that does not exist or a scheme no listing
+    reads."""
     if is_local(location):
         return LocalListing(location)
     from producer.inbox_remote import RemoteListing  # fsspec: only for a remote source
 
-    return RemoteListing(location)
+    return RemoteListing(location, storage or {})

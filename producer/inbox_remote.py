@@ -11,6 +11,7 @@ watch is one clear error line.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -48,13 +49,15 @@ def _stamp(info: dict[str, Any]) -> Stamp:
 
 
 class RemoteListing:
-    """The files directly under a remote prefix."""
+    """The files directly under a remote prefix; ``storage``: the fsspec file system's
+    options (an S3 ``endpoint_url``, ...)."""
 
-    def __init__(self, location: str) -> None:
-        check_location(location)  # a source module must read what is listed
+    def __init__(self, location: str, storage: Mapping[str, Any]) -> None:
         self.location = location if location.endswith("/") else location + "/"
+        check_location(member(self.location, "FILE"))  # a source module reads what is listed
         self.display = redact_url(self.location).split("?")[0]
-        self.fs, self.root = _fsspec().core.url_to_fs(self.location)
+        self.storage = dict(storage)
+        self.fs, self.root = _fsspec().core.url_to_fs(self.location, **self.storage)
 
     def entries(self) -> list[Entry]:
         found = []
@@ -76,7 +79,7 @@ class RemoteListing:
             return None
 
     def move(self, entry: Entry, to: str) -> str:
-        fs, folder = _fsspec().core.url_to_fs(to)
+        fs, folder = _fsspec().core.url_to_fs(to, **self.storage)
         folder = str(folder).rstrip("/")
         stem, dot, suffixes = entry.name.partition(".")
         target, n = f"{folder}/{entry.name}", 1
