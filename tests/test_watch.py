@@ -43,7 +43,7 @@ SKIPPED = "already loaded (its job is sealed): skipped"
 ROWS = 50_000  # 2500 batches of 20, one at a time: seconds of publishing
 
 
-def watch(folder: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+def watch(folder: Path | str, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     return start("producer", "watch", str(folder), "--interval", str(INTERVAL), *args, env=env)
 
 
