@@ -39,7 +39,7 @@ from libs.errors import (
 )
 from libs.retry import retry_transient
 from libs.settings import ProducerSettings, WatchSettings
-from libs.sources import Identity, LocalSource, open_source
+from libs.sources import Identity, LocalSource, Source
 from producer.app import Producer, Summary
 from producer.claims import Claims, HashedLocal, hash_file
 from producer.datasets import declared, resolve
@@ -49,14 +49,18 @@ log = structlog.get_logger("producer.watch")
 
 
 class WatchProducer(Producer):
-    """The producer's run for one watched file: ``known`` is the identity the watcher read
-    (not read again); a job that is sealed already is skipped (``skipped``)."""
+    """The producer's run for one watched file; a job that is sealed already is skipped
+    (``skipped``)."""
 
-    def __init__(self, settings: ProducerSettings, known: Identity, stamp: Stamp) -> None:
+    def __init__(self, settings: ProducerSettings) -> None:
         super().__init__(settings)
         self.skipped = False
+
+    def know(self, identity: Identity, stamp: Stamp) -> None:
+        """The identity the watcher read: a local file is not read again to hash it (if it
+        still has ``stamp``, else FileChanged)."""
         if isinstance(self.source, LocalSource):
-            self.source = HashedLocal(settings.file, known, stamp)
+            self.source = HashedLocal(self.s.file, identity, stamp)
 
     async def skip_job(self, job_id: str) -> bool:
         """The database decides: sealed -> skipped (``already_done``); stopped (an error, an
@@ -174,7 +178,8 @@ class Watcher:
 
     async def _take(self, entry: Entry) -> bool:
         """Hash, claim and publish ``entry``; False ends this poll."""
-        identity = await self._identify(entry)
+        producer = WatchProducer(replace(self.s.producer, file=entry.location))
+        identity = await self._identify(entry, producer.source)
         if identity is None:
             return not self.stop.is_set()
         try:
@@ -186,17 +191,18 @@ class Watcher:
             log.warning("PostgreSQL unavailable: looking again at the next poll", error=str(exc))
             return False
         try:
-            return await self._publish(entry, identity)
+            producer.know(identity, entry.stamp)
+            return await self._publish(entry, producer)
         finally:
             await self.claims.release(identity.digest)
 
-    async def _identify(self, entry: Entry) -> Identity | None:
-        """The content's identity (cached per stamp); None if the file changed or went away
-        meanwhile, or a signal came. A file that cannot be read is refused."""
+    async def _identify(self, entry: Entry, source: Source) -> Identity | None:
+        """The identity of ``entry``'s content (cached per stamp) through ``source``, as the
+        producer opened it; None if the file changed or went away meanwhile, or a signal came.
+        A file that cannot be read is refused."""
         cached = self.digests.get(entry.location)
         if cached is not None and cached[0] == entry.stamp:
             return cached[1]
-        source = open_source(entry.location)
         try:
             if isinstance(source, LocalSource):
                 identity = await asyncio.to_thread(hash_file, source.path, self.halt)
@@ -222,12 +228,10 @@ class Watcher:
                      if now is not None else "the file went away")
         return now == entry.stamp
 
-    async def _publish(self, entry: Entry, identity: Identity) -> bool:
-        """One producer run for ``entry`` (claimed); False ends this poll."""
+    async def _publish(self, entry: Entry, producer: WatchProducer) -> bool:
+        """``producer``'s run for ``entry`` (claimed); False ends this poll."""
         if self.stop.is_set() or not await self._still(entry):
             return not self.stop.is_set()
-        producer = WatchProducer(replace(self.s.producer, file=entry.location), identity,
-                                 entry.stamp)
         self.current = producer
         try:  # a task of its own: the job id it binds to the log context stays in it
             summary = await asyncio.create_task(producer.run())
