@@ -120,6 +120,7 @@ class Watcher:
         self.digests: dict[str, tuple[Stamp, Identity]] = {}
         self.current: WatchProducer | None = None
         self.counts = Counts()
+        self.unlisted = False  # the last listing failed (said once)
 
     async def run(self) -> Counts:
         try:
@@ -160,9 +161,15 @@ class Watcher:
     async def _poll(self) -> None:
         try:
             listed = await asyncio.to_thread(self.listing.entries)
-        except OSError as exc:
-            log.warning("cannot list the source: trying again", error=str(exc))
+        except Exception as exc:  # a folder gone or a store unreachable: said once, retried
+            if not self.unlisted:
+                log.warning("cannot list the source: trying again every interval",
+                            error=str(exc) or type(exc).__name__)
+            self.unlisted = True
             return
+        if self.unlisted:
+            log.info("the source can be listed again")
+        self.unlisted = False
         entries = [e for e in listed if wanted(e.name, self.s.patterns)]
         here = {e.location for e in entries}
         self.settled = {k: v for k, v in self.settled.items() if k in here}
@@ -178,7 +185,11 @@ class Watcher:
 
     async def _take(self, entry: Entry) -> bool:
         """Hash, claim and publish ``entry``; False ends this poll."""
-        producer = WatchProducer(replace(self.s.producer, file=entry.location))
+        try:
+            producer = WatchProducer(replace(self.s.producer, file=entry.location))
+        except UserError as exc:  # a location no source module takes
+            await self._refuse(entry, str(exc))
+            return True
         identity = await self._identify(entry, producer.source)
         if identity is None:
             return not self.stop.is_set()

@@ -77,10 +77,10 @@ def events(proc: subprocess.Popen[str], event: str) -> list[dict[str, Any]]:
     return [line for line in logs(proc) if line.get("event") == event]
 
 
-def stop(proc: subprocess.Popen[str]) -> tuple[int, float]:
-    """SIGTERM; the exit code and the seconds it took."""
+def stop(proc: subprocess.Popen[str], signum: int = signal.SIGTERM) -> tuple[int, float]:
+    """SIGTERM (or ``signum``); the exit code and the seconds it took."""
     sent = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     try:
         rc = proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
@@ -301,7 +301,7 @@ async def test_done_dir_takes_sealed_files_and_a_bad_file_does_not_stop_the_watc
     later = drop(inbox, "later.csv", customers_rows(10, 0, "later.example"))
     await wait_for(lambda: asyncio.sleep(0, (done / "later.csv").exists()), 30,
                    "later.csv in done/")
-    assert stop(proc)[0] == c.EXIT_OK
+    assert stop(proc, signal.SIGINT)[0] == c.EXIT_OK  # SIGINT as SIGTERM
     assert sorted(os.listdir(inbox)) == []
     by_name = {Path(r["file"]).name: r for r in results(proc)}
     assert by_name["bad.csv"]["status"] == "refused"
@@ -336,3 +336,19 @@ async def test_a_refused_file_stays_and_is_not_retried_until_it_changes(
                    "the fixed file in done/")
     assert stop(proc)[0] == c.EXIT_OK
     assert [r["status"] for r in results(proc)] == ["refused", "ok"]
+
+
+async def test_a_folder_that_goes_away_and_comes_back_is_watched_again(
+        inbox: Path, service_env: dict[str, str], database_url: str,
+        clean_tables: None) -> None:
+    proc = watch(inbox, service_env)
+    await asyncio.sleep(2 * INTERVAL)
+    await asyncio.to_thread(inbox.rmdir)
+    await asyncio.sleep(4 * INTERVAL)
+    assert proc.poll() is None
+    await asyncio.to_thread(inbox.mkdir)
+    drop(inbox, "back.csv", customers_rows(5, 0, "back.example"))
+    await wait_sealed(database_url, 1, proc)
+    assert stop(proc)[0] == c.EXIT_OK
+    assert len(events(proc, "cannot list the source: trying again every interval")) == 1
+    assert [r["status"] for r in results(proc)] == ["ok"]
