@@ -352,3 +352,29 @@ async def test_a_folder_that_goes_away_and_comes_back_is_watched_again(
     assert stop(proc)[0] == c.EXIT_OK
     assert len(events(proc, "cannot list the source: trying again every interval")) == 1
     assert [r["status"] for r in results(proc)] == ["ok"]
+
+
+async def test_a_watcher_killed_mid_file_leaves_it_to_the_other_which_resumes_it(
+        inbox: Path, service_env: dict[str, str], database_url: str, clean_tables: None,
+        queue_name: str) -> None:
+    args = ("--batch-size", "20", "--parallel", "1")
+    path = drop(inbox, "big.csv", customers_rows(ROWS))
+    procs = [watch(inbox, service_env, *args) for _ in range(2)]
+
+    async def one_publishing() -> bool:
+        for proc in procs:
+            assert proc.poll() is None, _read(proc.files[1])[-3000:]  # type: ignore[attr-defined]
+        return any(events(p, "job registered") for p in procs)
+
+    await wait_for(one_publishing, 30, "a watcher publishing the file")
+    first, other = procs if events(procs[0], "job registered") else procs[::-1]
+    await asyncio.sleep(0.5)
+    first.kill()  # its claim goes with its connection
+    first.wait()
+    await wait_sealed(database_url, 1, other)
+    assert stop(other)[0] == c.EXIT_OK
+    [done] = results(other)
+    assert done["status"] == "ok"
+    assert done["resumed_from_line"] > 2, done  # from the offset the killed one saved
+    assert consume_burst(service_env, "--parallel", "4").rc == 0
+    await assert_loaded_exactly(database_url, [path], [done["job_id"]])
