@@ -29,7 +29,14 @@ from libs.errors import (
     TransientError,
     UserError,
 )
-from libs.formats import Reader, guess_format, layout_of, reader_for, with_overrides
+from libs.formats import (
+    Reader,
+    guess_compression,
+    guess_format,
+    layout_of,
+    reader_for,
+    with_overrides,
+)
 from libs.formats.base import Header
 from libs.formats.compression import open_stream
 from libs.formats.sniff import SAMPLE_BYTES, hints
@@ -139,7 +146,8 @@ class Producer:
     async def run(self) -> Summary:
         started = time.monotonic()
         try:
-            with open_stream(self.source, self.s.compression) as handle:
+            compression = guess_compression(self.s.source, self.s.compression)
+            with open_stream(self.source, compression) as handle:
                 await self._run(handle)
             if self.summary.status not in ("ok", "already_done"):
                 await self._record_stop(self.summary.message or self.summary.status)
@@ -336,7 +344,7 @@ class Producer:
     def _reader(self, spec: Dataset) -> Reader:
         """The file's reader: the dataset's layout with the dialect and encoding options."""
         s = self.s
-        layout = layout_of(guess_format(self.source.name, s.format), spec)
+        layout = layout_of(guess_format(s.source, s.format), spec)  # by --source-name too
         spec = with_overrides(spec, delimiter=s.delimiter, quote_char=s.quote_char,
                               escape_char=s.escape_char, encoding=s.encoding,
                               no_header=s.no_header, layout=layout)
