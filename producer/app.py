@@ -621,7 +621,7 @@ def exit_code(summary: Summary, signum: int | None) -> int:
     if summary.status in ("ok", "already_done"):
         return c.EXIT_OK
     if summary.status == "interrupted":
-        return c.EXIT_SIGINT if signum == signal.SIGINT else c.EXIT_SIGTERM
+        return c.exit_code_of_signal(signum)
     if summary.status == "refused":
         return c.EXIT_USAGE
     return c.EXIT_FAILED
