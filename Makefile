@@ -30,8 +30,12 @@ CONSUMER_SHUTDOWN_TIMEOUT ?= 30
 START_TIMEOUT ?= 30
 # `make demo` loads data/<name>_sample.* of each of these bundled datasets (datasets/<name>.yaml).
 DEMO_DATASETS ?= customers user_purchase suppliers
-ROWS ?= 1000000
-SEED ?= 42
+# `make data`: empty ROWS, SEED, SHAPE or FIRST_KEY take scripts/gendata.py's defaults (the
+# bench's too: the same arguments name and make the same file).
+ROWS ?=
+SEED ?=
+SHAPE ?=
+FIRST_KEY ?=
 DIRTY ?= 0
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
@@ -199,11 +203,10 @@ check: install ## Lint (ruff) and type-check (mypy strict)
 	.venv/bin/mypy || rc=1
 	exit $$rc
 
-data: install ## Generate data/generated/customers-ROWS[-dirty].csv (ROWS, SEED, DIRTY=1)
-	@mkdir -p data/generated
-	.venv/bin/python scripts/gendata.py --rows $(ROWS) --seed $(SEED) \
-	  --out data/generated/customers-$(ROWS)$(if $(filter 1,$(DIRTY)),-dirty).csv \
-	  $(if $(filter 1,$(DIRTY)),--dirty)
+data: install ## Generate data/generated/customers-SHAPE-ROWS-seedSEED-keysA-B-clean|dirty.csv (ROWS SEED SHAPE FIRST_KEY DIRTY=1)
+	@.venv/bin/python scripts/gendata.py --out-dir data/generated $(if $(ROWS),--rows $(ROWS)) \
+	  $(if $(SEED),--seed $(SEED)) $(if $(SHAPE),--shape $(SHAPE)) \
+	  $(if $(FIRST_KEY),--first-key $(FIRST_KEY)) $(if $(filter 1,$(DIRTY)),--dirty)
 
 demo: install infra migrate-db migrate-examples ## Load the bundled samples (DEMO_DATASETS) with burst consumers
 	@mkdir -p $(LOG_DIR)
