@@ -63,12 +63,12 @@ TEST_KEEPS := AMQP_URL DATABASE_URL REDIS_URL
 TEST_UNSET = $(foreach v,$(filter-out $(TEST_KEEPS),$(ENV_VARS)),$(if \
 	$(filter file,$(origin $(v))),-u $(v)))
 
-.PHONY: help install install-browser infra migrate-db migrate-examples drop-db start logs stop \
-	status test check data demo bench clean-data api
+.PHONY: help install install-browser install-bench-tools infra migrate-db migrate-examples \
+	drop-db start logs stop status test check data demo bench clean-data api
 
 help: ## List the targets
 	@echo "Usage: make TARGET [VAR=value ...]   (settings: env/*.env, overridable)"
-	awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  %-17s %s\n", $$1, $$2}' \
+	awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  %-19s %s\n", $$1, $$2}' \
 		$(firstword $(MAKEFILE_LIST))
 
 install: $(VENV_STAMP) ## Create .venv with the project and its test and dev extras
@@ -81,6 +81,9 @@ $(VENV_STAMP): pyproject.toml
 
 install-browser: ## Install Debian's chromium and chromium-driver (the web page's test; root or sudo)
 	@bash scripts/install_browser.sh
+
+install-bench-tools: ## Install Debian's pgloader, the bench's third loader (root or sudo)
+	@bash scripts/install_bench_tools.sh
 
 infra: ## Bring up RabbitMQ, PostgreSQL and Redis (Docker if present, else local services)
 	@bash scripts/infra.sh

@@ -27,9 +27,9 @@ from tests.ports import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 STAMP = ".venv/.installed"
-TARGETS = ("help", "install", "install-browser", "infra", "migrate-db", "migrate-examples",
-           "drop-db", "start", "logs", "stop", "status", "test", "check", "data", "demo", "bench",
-           "clean-data", "api")
+TARGETS = ("help", "install", "install-browser", "install-bench-tools", "infra", "migrate-db",
+           "migrate-examples", "drop-db", "start", "logs", "stop", "status", "test", "check",
+           "data", "demo", "bench", "clean-data", "api")
 SAMPLE_ROWS = 40  # records in data/customers_sample.csv (header excluded)
 
 
