@@ -234,7 +234,7 @@ demo: install infra migrate-db migrate-examples ## Load the bundled samples (DEM
 	echo "== database"
 	.venv/bin/python scripts/db_counts.py
 
-bench: install ## Throughput benchmark (BENCH_ARGS="..." are passed to bench/bench.py)
+bench: install ## psql \copy, the pipeline and pgloader side by side (BENCH_ARGS="--matrix ...": bench/README.md)
 	@.venv/bin/python bench/bench.py $(BENCH_ARGS)
 
 clean-data: ## Remove generated data files and the logs and pid files under volumes/

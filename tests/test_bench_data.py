@@ -109,3 +109,26 @@ def test_make_data_passes_only_what_is_set() -> None:
                 "--dirty"):
         assert arg in out
 
+
+def test_bench_options_take_the_generator_defaults() -> None:
+    """Rows, seed and shape are defined once, in scripts/gendata.py."""
+    bench_dir = str(ROOT / "bench")
+    modules = set(sys.modules)
+    sys.path.insert(0, bench_dir)
+    try:
+        from options import combos, parse_args  # the bench's modules are scripts' siblings
+
+        from scripts import gendata
+        args = parse_args([])
+        assert (args.rows, args.seed, args.shape) == (
+            gendata.DEFAULT_ROWS, gendata.DEFAULT_SEED, gendata.DEFAULT_SHAPE)
+        assert combos(args) == [("bench", False)]
+        assert combos(parse_args(["--matrix"])) == [
+            ("bench", False), ("bench", True), ("plain", False), ("plain", True)]
+        with pytest.raises(SystemExit):
+            parse_args(["--matrix", "--dirty"])
+    finally:
+        sys.path.remove(bench_dir)
+        for name in set(sys.modules) - modules:  # options, settings, ...: no name left behind
+            if (getattr(sys.modules[name], "__file__", None) or "").startswith(bench_dir):
+                del sys.modules[name]
