@@ -30,8 +30,12 @@ CONSUMER_SHUTDOWN_TIMEOUT ?= 30
 START_TIMEOUT ?= 30
 # `make demo` loads data/<name>_sample.* of each of these bundled datasets (datasets/<name>.yaml).
 DEMO_DATASETS ?= customers user_purchase suppliers
-ROWS ?= 1000000
-SEED ?= 42
+# `make data`: empty ROWS, SEED, SHAPE or FIRST_KEY take scripts/gendata.py's defaults (the
+# bench's too: the same arguments name and make the same file).
+ROWS ?=
+SEED ?=
+SHAPE ?=
+FIRST_KEY ?=
 DIRTY ?= 0
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
@@ -59,12 +63,12 @@ TEST_KEEPS := AMQP_URL DATABASE_URL REDIS_URL
 TEST_UNSET = $(foreach v,$(filter-out $(TEST_KEEPS),$(ENV_VARS)),$(if \
 	$(filter file,$(origin $(v))),-u $(v)))
 
-.PHONY: help install install-browser infra migrate-db migrate-examples drop-db start logs stop \
-	status test check data demo bench clean-data api
+.PHONY: help install install-browser install-bench-tools infra migrate-db migrate-examples \
+	drop-db start logs stop status test check data demo bench clean-data api
 
 help: ## List the targets
 	@echo "Usage: make TARGET [VAR=value ...]   (settings: env/*.env, overridable)"
-	awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  %-17s %s\n", $$1, $$2}' \
+	awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  %-19s %s\n", $$1, $$2}' \
 		$(firstword $(MAKEFILE_LIST))
 
 install: $(VENV_STAMP) ## Create .venv with the project and its test and dev extras
@@ -77,6 +81,9 @@ $(VENV_STAMP): pyproject.toml
 
 install-browser: ## Install Debian's chromium and chromium-driver (the web page's test; root or sudo)
 	@bash scripts/install_browser.sh
+
+install-bench-tools: ## Install Debian's pgloader, the bench's third loader (root or sudo)
+	@bash scripts/install_bench_tools.sh
 
 infra: ## Bring up RabbitMQ, PostgreSQL and Redis (Docker if present, else local services)
 	@bash scripts/infra.sh
@@ -199,11 +206,10 @@ check: install ## Lint (ruff) and type-check (mypy strict)
 	.venv/bin/mypy || rc=1
 	exit $$rc
 
-data: install ## Generate data/generated/customers-ROWS[-dirty].csv (ROWS, SEED, DIRTY=1)
-	@mkdir -p data/generated
-	.venv/bin/python scripts/gendata.py --rows $(ROWS) --seed $(SEED) \
-	  --out data/generated/customers-$(ROWS)$(if $(filter 1,$(DIRTY)),-dirty).csv \
-	  $(if $(filter 1,$(DIRTY)),--dirty)
+data: install ## Generate data/generated/customers-SHAPE-ROWS-seedSEED-keysA-B-clean|dirty.csv (ROWS SEED SHAPE FIRST_KEY DIRTY=1)
+	@.venv/bin/python scripts/gendata.py --out-dir data/generated $(if $(ROWS),--rows $(ROWS)) \
+	  $(if $(SEED),--seed $(SEED)) $(if $(SHAPE),--shape $(SHAPE)) \
+	  $(if $(FIRST_KEY),--first-key $(FIRST_KEY)) $(if $(filter 1,$(DIRTY)),--dirty)
 
 demo: install infra migrate-db migrate-examples ## Load the bundled samples (DEMO_DATASETS) with burst consumers
 	@mkdir -p $(LOG_DIR)
@@ -228,7 +234,7 @@ demo: install infra migrate-db migrate-examples ## Load the bundled samples (DEM
 	echo "== database"
 	.venv/bin/python scripts/db_counts.py
 
-bench: install ## Throughput benchmark (BENCH_ARGS="..." are passed to bench/bench.py)
+bench: install ## psql \copy, the pipeline and pgloader side by side (BENCH_ARGS="--matrix ...": bench/README.md)
 	@.venv/bin/python bench/bench.py $(BENCH_ARGS)
 
 clean-data: ## Remove generated data files and the logs and pid files under volumes/
