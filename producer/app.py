@@ -214,6 +214,9 @@ class Producer:
         spec = reader.dataset
         self.summary.dataset = spec.name
         header = self._read_header(handle, reader)
+        if header.ignored:
+            log.warning("keys that fill no column ignored (in the first objects)",
+                        keys=list(header.ignored))
         mapped = header_plan(resolved, header.columns)
         self.summary.mode = load_mode(self.s.mode, spec, mapped.columns)
         check_columns_fit(header.columns)
