@@ -31,7 +31,7 @@ from libs.errors import (
 )
 from libs.formats import Reader, guess_format, layout_of, reader_for, with_overrides
 from libs.formats.base import Header
-from libs.formats.compression import open_stream
+from libs.formats.compression import open_stream, stored_handle
 from libs.formats.sniff import SAMPLE_BYTES, hints
 from libs.messages import Batch, Seal, check_columns_fit
 from libs.offsets import Offset, OffsetStore
@@ -156,7 +156,7 @@ class Producer:
         return self.summary
 
     async def _run(self, handle: BinaryIO) -> None:
-        self._state = self.source.state(handle)
+        self._state = self.source.state(stored_handle(handle))
         file_dataset = declared(self.s)
         try:
             spec, header = await self._start_job(file_dataset, handle)
@@ -597,7 +597,7 @@ class Producer:
         """FileChanged if the file's size or modification time is not what it was when the
         run opened it (the job is the content as hashed then). Checked after the hash, after
         each batch read and before the job is marked done and sealed."""
-        now = self.source.state(handle)
+        now = self.source.state(stored_handle(handle))  # the stored bytes, compressed or not
         if now != self._state:
             raise FileChanged(
                 f"{self.source.display} changed while it was read (its size or modification "
