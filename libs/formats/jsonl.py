@@ -80,7 +80,7 @@ class JsonlReader:
                 value = json.loads(line)
             except (ValueError, RecursionError):
                 continue
-            if isinstance(value, dict):
+            if type(value) is dict:
                 found.update(dict.fromkeys(self.columns.unknown(list(value))))
         return tuple(found)[:IGNORED_SHOWN]
 

@@ -1,13 +1,14 @@
 """JSON Lines records -> fields in column order: the value rules of the ``jsonl`` layout.
 
-One line is decoded by :data:`DECODER` (objects as key/value pairs in the order written,
-numbers as their text exactly as written, ``NaN``/``Infinity`` refused: they are not JSON),
-then :class:`Columns` turns the object into the fields of a record:
+One line is decoded by :data:`DECODER` (numbers as their text exactly as written,
+``NaN``/``Infinity`` refused: they are not JSON), then :class:`Columns` turns the object into
+the fields of a record:
 
 - a key fills the column it names: exactly, else trimmed and lowercased (as a CSV header
   name is read), else after ``libs.schema.names.normalize``; keys that name no column are
-  ignored; two keys of one object that fill the same column make the record
-  ``malformed_json``;
+  ignored; two keys of one object that fill the same column (``Email`` and ``email``) make the
+  record ``malformed_json``; one key written twice counts once, its last value (as JSON
+  parsers and PostgreSQL's jsonb read it);
 - a missing key or ``null``: the field's first missing value (Table Schema ``missingValues``,
   ``""`` by default);
 - a string: as is; a number: its text as written (``1.50`` stays ``1.50``, never through a
@@ -34,11 +35,8 @@ from libs.schema.names import normalize
 from libs.schema.reasons import INVALID_ENCODING, MALFORMED_JSON
 
 JSON_TYPES: Final = ("object", "array", "any")
-CACHE_KEYS: Final = 4096  # key -> column lookups remembered (bounded: keys come from data)
-
-
-class Pairs(list[tuple[str, object]]):
-    """A JSON object as its (key, value) pairs, in the order written."""
+PLANS: Final = 256  # key sets whose columns are remembered (keys come from the data: bounded)
+PLAN_CHARS: Final = 16 << 10  # remembered only when their keys are this short in all
 
 
 class Number(str):
@@ -49,15 +47,15 @@ def _no_constant(name: str) -> object:
     raise ValueError(f"{name} is not a JSON value")
 
 
-DECODER: Final = json.JSONDecoder(object_pairs_hook=Pairs, parse_float=Number,
-                                  parse_int=Number, parse_constant=_no_constant)
+DECODER: Final = json.JSONDecoder(parse_float=Number, parse_int=Number,
+                                  parse_constant=_no_constant)
 
 
 def compact(value: object) -> str:
     """``value`` (as :data:`DECODER` makes it) as compact JSON text, numbers as written."""
-    if isinstance(value, Pairs):
+    if isinstance(value, dict):
         return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + compact(v)
-                              for k, v in value) + "}"
+                              for k, v in value.items()) + "}"
     if isinstance(value, list):
         return "[" + ",".join(map(compact, value)) + "]"
     if isinstance(value, Number):
@@ -67,7 +65,7 @@ def compact(value: object) -> str:
 
 def kind_of(value: object) -> str:
     """The JSON name of a decoded value's kind, for details."""
-    if isinstance(value, Pairs):
+    if isinstance(value, dict):
         return "object"
     if isinstance(value, list):
         return "array"
@@ -78,7 +76,7 @@ def kind_of(value: object) -> str:
     return "null" if value is None else "boolean"
 
 
-def decode(text: str) -> Pairs | Reject:
+def decode(text: str) -> dict[str, object] | Reject:
     """The object on one line, or its ``malformed_json`` reject (not JSON, not an object)."""
     try:
         value = DECODER.decode(text)
@@ -88,7 +86,7 @@ def decode(text: str) -> Pairs | Reject:
         return Reject(MALFORMED_JSON, f"not valid JSON: {exc}")
     except RecursionError:
         return Reject(MALFORMED_JSON, "not readable JSON: nested too deeply")
-    if not isinstance(value, Pairs):
+    if type(value) is not dict:
         return Reject(MALFORMED_JSON, f"a JSON {kind_of(value)}, not an object")
     return value
 
@@ -114,52 +112,75 @@ class Columns:
         for at, name in enumerate(self.names):
             self._lowered.setdefault(name.strip().lower(), at)
             self._loose.setdefault(normalize(name), at)
-        self._cache: dict[str, int] = {}
+        self._plans: dict[tuple[str, ...], tuple[int, ...] | Reject] = {}
 
     def column(self, key: str) -> int:
         """The column ``key`` fills, or -1."""
-        found = self._cache.get(key)
-        if found is None:
-            found = self._exact.get(key, self._lowered.get(key.strip().lower(), -2))
-            if found == -2:
-                found = self._loose.get(normalize(key), -1)
-            if len(self._cache) < CACHE_KEYS:
-                self._cache[key] = found
-        return found
+        found = self._exact.get(key, self._lowered.get(key.strip().lower(), -2))
+        return self._loose.get(normalize(key), -1) if found == -2 else found
 
     def unknown(self, keys: Sequence[str]) -> list[str]:
         """The keys among ``keys`` that fill no column."""
         return [key for key in keys if self.column(key) < 0]
 
-    def fields(self, pairs: Pairs, escaped: bool, strict: bool = True) -> list[str] | Reject:
-        """The record's fields in column order, or why it is rejected (see the module).
-        ``escaped``: the line holds a ``\\u`` escape (only then can a value hold NUL or a
-        lone surrogate). ``strict`` False: nested values are JSON text whatever the field."""
-        values = list(self._missing)
+    def plan(self, keys: tuple[str, ...]) -> tuple[int, ...] | Reject:
+        """The column of each key (-1: none), or the reject of two keys for one column.
+        Objects of a file mostly share their keys: a few key sets are remembered."""
+        found = self._plans.get(keys)
+        if found is None:
+            found = self._plan(keys)
+            if len(self._plans) < PLANS and sum(map(len, keys)) <= PLAN_CHARS:
+                self._plans[keys] = found
+        return found
+
+    def _plan(self, keys: tuple[str, ...]) -> tuple[int, ...] | Reject:
         taken: dict[int, str] = {}
-        for key, value in pairs:
+        columns = []
+        for key in keys:
             at = self.column(key)
-            if at < 0:
-                continue
-            if at in taken:
+            if at >= 0 and at in taken:
                 return Reject(MALFORMED_JSON, f"keys {taken[at]!r} and {key!r} both fill "
                                               f"column {self.names[at]}")
             taken[at] = key
-            if isinstance(value, str):
-                decimal = self._decimal[at]
-                values[at] = (value.replace(".", decimal) if decimal is not None
-                              and isinstance(value, Number) else str(value))
-            elif value is None:
+            columns.append(at)
+        return tuple(columns)
+
+    def fields(self, obj: dict[str, object], escaped: bool,
+               strict: bool = True) -> list[str] | Reject:
+        """The record's fields in column order, or why it is rejected (see the module).
+        ``escaped``: the line holds a ``\\u`` escape (only then can a value hold NUL or a
+        lone surrogate). ``strict`` False: nested values are JSON text whatever the field."""
+        plan = self.plan(tuple(obj))
+        if isinstance(plan, Reject):
+            return plan
+        values = list(self._missing)
+        for at, value in zip(plan, obj.values(), strict=True):
+            if at < 0:
                 continue
-            elif value is True:
-                values[at] = self._true[at]
-            elif value is False:
-                values[at] = self._false[at]
-            elif strict and not self._json[at]:
-                return self._nested(at, value)
-            else:
-                values[at] = compact(value)
+            if type(value) is str:
+                values[at] = value
+                continue
+            text = self._text(at, value, strict)
+            if isinstance(text, Reject):
+                return text
+            if text is not None:
+                values[at] = text
         return _checked(values, self.names) if escaped else values
+
+    def _text(self, at: int, value: object, strict: bool) -> str | Reject | None:
+        """A value other than a plain string as its field's text (None: missing)."""
+        if isinstance(value, Number):
+            decimal = self._decimal[at]
+            return str(value) if decimal is None else value.replace(".", decimal)
+        if value is None:
+            return None
+        if value is True:
+            return self._true[at]
+        if value is False:
+            return self._false[at]
+        if strict and not self._json[at]:
+            return self._nested(at, value)
+        return compact(value)
 
     def _nested(self, at: int, value: object) -> Reject:
         f = self._fields[at]
