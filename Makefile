@@ -39,6 +39,7 @@ FIRST_KEY ?=
 DIRTY ?= 0
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+SAMPLE_CSV ?= data/customers_sample.csv
 PYTHON ?= python3.11
 
 export $(sort $(ENV_VARS) AMQP_URL DATABASE_URL REDIS_URL INGEST_FILE CONSUMERS \
@@ -64,7 +65,7 @@ TEST_UNSET = $(foreach v,$(filter-out $(TEST_KEEPS),$(ENV_VARS)),$(if \
 	$(filter file,$(origin $(v))),-u $(v)))
 
 .PHONY: help install install-browser install-bench-tools infra migrate-db migrate-examples \
-	drop-db start logs stop status test check data demo bench clean-data api
+	drop-db start logs stop status test check data samples demo bench clean-data api
 
 help: ## List the targets
 	@echo "Usage: make TARGET [VAR=value ...]   (settings: env/*.env, overridable)"
@@ -211,6 +212,9 @@ data: install ## Generate data/generated/customers-SHAPE-ROWS-seedSEED-keysA-B-c
 	  $(if $(SEED),--seed $(SEED)) $(if $(SHAPE),--shape $(SHAPE)) \
 	  $(if $(FIRST_KEY),--first-key $(FIRST_KEY)) $(if $(filter 1,$(DIRTY)),--dirty)
 
+samples: install ## Convert SAMPLE_CSV to .jsonl, .csv.gz, .csv.zst, .jsonl.gz in volumes/samples/
+	.venv/bin/python scripts/convert_sample.py $(SAMPLE_CSV) --out-dir volumes/samples
+
 demo: install infra migrate-db migrate-examples ## Load the bundled samples (DEMO_DATASETS) with burst consumers
 	@mkdir -p $(LOG_DIR)
 	shopt -s nullglob
@@ -238,7 +242,7 @@ bench: install ## psql \copy, the pipeline and pgloader side by side (BENCH_ARGS
 	@.venv/bin/python bench/bench.py $(BENCH_ARGS)
 
 clean-data: ## Remove generated data files and the logs and pid files under volumes/
-	@rm -rf data/generated $(LOG_DIR) $(RUN_DIR)
+	@rm -rf data/generated volumes/samples $(LOG_DIR) $(RUN_DIR)
 
 # `make print-VAR`: the value make uses for VAR (after env files and overrides).
 print-%:

@@ -38,7 +38,7 @@ from libs.formats import (
     with_overrides,
 )
 from libs.formats.base import Header
-from libs.formats.compression import open_stream
+from libs.formats.compression import open_stream, stored_handle
 from libs.formats.sniff import SAMPLE_BYTES, hints
 from libs.messages import Batch, Seal, check_columns_fit
 from libs.offsets import Offset, OffsetStore
@@ -164,7 +164,7 @@ class Producer:
         return self.summary
 
     async def _run(self, handle: BinaryIO) -> None:
-        self._state = self.source.state(handle)
+        self._state = self.source.state(stored_handle(handle))
         file_dataset = declared(self.s)
         try:
             spec, header = await self._start_job(file_dataset, handle)
@@ -222,6 +222,9 @@ class Producer:
         spec = reader.dataset
         self.summary.dataset = spec.name
         header = self._read_header(handle, reader)
+        if header.ignored:
+            log.warning("keys that fill no column ignored (in the first objects)",
+                        keys=list(header.ignored))
         mapped = header_plan(resolved, header.columns)
         self.summary.mode = load_mode(self.s.mode, spec, mapped.columns)
         check_columns_fit(header.columns)
@@ -602,7 +605,7 @@ class Producer:
         """FileChanged if the file's size or modification time is not what it was when the
         run opened it (the job is the content as hashed then). Checked after the hash, after
         each batch read and before the job is marked done and sealed."""
-        now = self.source.state(handle)
+        now = self.source.state(stored_handle(handle))  # the stored bytes, compressed or not
         if now != self._state:
             raise FileChanged(
                 f"{self.source.display} changed while it was read (its size or modification "

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STAMP = ".venv/.installed"
 TARGETS = ("help", "install", "install-browser", "install-bench-tools", "infra", "migrate-db",
            "migrate-examples", "drop-db", "start", "logs", "stop", "status", "test", "check",
-           "data", "demo", "bench", "clean-data", "api")
+           "data", "demo", "bench", "clean-data", "api", "samples")
 SAMPLE_ROWS = 40  # records in data/customers_sample.csv (header excluded)
 
 
