@@ -8,6 +8,7 @@ watchers poll every INTERVAL seconds.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import os
 import shutil
@@ -135,15 +136,20 @@ async def test_files_dropped_while_watching_are_each_loaded_exactly(
     await asyncio.sleep(INTERVAL)
     paths.append(drop(inbox, "a.csv", customers_rows(30, 0, "a.example")))
     paths.append(drop(inbox, "b.csv", customers_rows(45, 0, "b.example")))
-    await wait_sealed(database_url, 3, proc)
+    plain = write_csv(inbox.parent / "c.csv", customers_rows(20, 0, "c.example"))
+    (inbox.parent / "c.csv.gz").write_bytes(gzip.compress(plain.read_bytes()))
+    (inbox.parent / "c.csv.gz").rename(inbox / "c.csv.gz")  # its format from its name
+    await wait_sealed(database_url, 4, proc)
     rc, _ = stop(proc)
     assert rc == c.EXIT_OK
     found = results(proc)
-    assert sorted(Path(r["file"]).name for r in found) == ["a.csv", "b.csv", "sample.csv"]
+    assert sorted(Path(r["file"]).name for r in found) == [
+        "a.csv", "b.csv", "c.csv.gz", "sample.csv"]
     assert all(r["status"] == "ok" and r["sealed"] for r in found), found
-    assert len({r["job_id"] for r in found}) == 3
+    assert len({r["job_id"] for r in found}) == 4
     assert consume_burst(service_env).rc == 0
-    await assert_loaded_exactly(database_url, paths, [job_of(found, p) for p in paths])
+    jobs = [job_of(found, p) for p in paths] + [job_of(found, inbox / "c.csv.gz")]
+    await assert_loaded_exactly(database_url, [*paths, plain], jobs)  # c.csv: the gz's lines
 
 
 async def test_a_file_written_slowly_is_published_once_complete(
