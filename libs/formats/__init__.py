@@ -22,6 +22,7 @@ from libs.errors import UserError
 from libs.formats.aligned import AlignedReader
 from libs.formats.base import Chunk, Header, Position, Reader, Record
 from libs.formats.delimited import DelimitedReader
+from libs.formats.jsonl import JsonlReader
 from libs.schema.model import Dataset
 
 
@@ -35,6 +36,7 @@ def _parquet(dataset: Dataset, max_record_bytes: int) -> Reader:
 LAYOUTS: Final[dict[str, Callable[[Dataset, int], Reader]]] = {
     "delimited": DelimitedReader,
     "aligned": AlignedReader,
+    "jsonl": JsonlReader,
     "parquet": _parquet,
 }
 
