@@ -7,7 +7,8 @@ their reader from the job's Dataset (``libs.formats.reader_for``), never from lo
 they read every file with the same layout, dialect and encoding.
 
 Offsets (``Header.end_offset``, ``Position.byte``) count bytes of the stream the reader splits:
-the file itself, or its UTF-8 transcoding for a UTF-16 file (see ``encodings``).
+the file itself, or its UTF-8 transcoding for a UTF-16 file (see ``encodings``); the parquet
+layout counts rows instead, and its lines are row numbers (see ``parquet``).
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ class Header:
     Delimited: names trimmed and lowercased, empty names kept in their places. Aligned: the
     header line cut at the column starts, padding included (the widths are the boundaries).
     Header-less: the dataset's field names, ``end_offset`` 0 (or after a BOM), ``next_line`` 1.
+    ``ignored``: names the data uses that fill no column, where the header does not show them
+    (JSON Lines: keys of the first objects); the producer warns about them once.
     """
 
     columns: tuple[str, ...]
     end_offset: int
     next_line: int
+    ignored: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
