@@ -3,16 +3,55 @@ information): one place that knows pyarrow's API, so the callers stay checked by
 
 An ``Array`` is a pyarrow Array (strings, booleans, integers or floats). ``ArrowError`` is what
 building or computing one may raise on input it cannot take (a string with a lone surrogate, a
-number too large to cast); callers treat it as "not decided here".
+number too large to cast); callers treat it as "not decided here". Modules that call pyarrow
+directly take ``pa`` and ``pc`` from here, so the allocator is chosen before pyarrow loads.
 """
 
 from __future__ import annotations
+
+import os
+
+# The system allocator, as libs/formats/parquet.py chooses it (Arrow's default, mimalloc, keeps
+# the memory of freed batches); Arrow reads it when first imported, so before pyarrow below.
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 from collections.abc import Sequence
 from typing import Any, Final, Protocol, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+__all__ = [
+    "INT64",
+    "Array",
+    "ArrowError",
+    "above",
+    "any_true",
+    "as_array",
+    "below",
+    "booleans",
+    "both",
+    "compare",
+    "concat",
+    "either",
+    "fullmatch",
+    "is_in",
+    "join_columns",
+    "lengths",
+    "negate",
+    "numbers_text",
+    "pa",
+    "pc",
+    "replace_at",
+    "search",
+    "string_data",
+    "strings",
+    "take",
+    "to_float64",
+    "to_int64",
+    "true_positions",
+    "where",
+]
 
 ArrowError: Final = (pa.ArrowException, UnicodeEncodeError, OverflowError)
 INT64: Final = pa.int64()
@@ -57,11 +96,6 @@ def fullmatch(values: Array, pattern: str) -> Array:
 def search(values: Array, pattern: str) -> Array:
     """True where ``pattern`` (RE2 syntax) matches somewhere in the value."""
     return cast(Array, pc.match_substring_regex(values, pattern))
-
-
-def count(values: Array, text: str) -> Array:
-    """How often ``text`` occurs in each value (int32)."""
-    return cast(Array, pc.count_substring(values, text))
 
 
 def is_in(values: Array, allowed: Sequence[object], kind: Any = None) -> Array:

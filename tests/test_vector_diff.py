@@ -9,7 +9,7 @@ lineage values cut (what the loaders send). The inputs:
 
 - every generated file shape (scripts/gendata.py: clean, clean with CRLF, dirty with every
   kind of gendata_dirty.py, and any ``--shape`` it offers), several seeds, in batches of
-  5,000 and of 173 records;
+  5,000 and of 173 records; and the same records as JSON Lines and Parquet;
 - the field cases of ../shared/field-cases (as the producer cuts them; case 12's CR-only file
   is refused before any batch);
 - every bundled dataset (datasets/*.yaml) with its sample in data/;
@@ -42,7 +42,7 @@ from hypothesis import strategies as st
 from libs import arrow
 from libs.constants import DEFAULT_BATCH_BYTES
 from libs.errors import UserError
-from libs.formats import Position, Reader, reader_for
+from libs.formats import Position, Reader, reader_for, with_overrides
 from libs.load.payload import copy_payload
 from libs.messages import Batch
 from libs.schema import from_file
@@ -117,6 +117,26 @@ def test_generated_files(tmp_path: Path, shape: tuple[str, ...], seed: int) -> N
     dataset = from_file.load("customers")
     assert assert_file(path, dataset) == 4000
     assert assert_file(path, dataset, size=173) == 4000
+
+
+@pytest.mark.parametrize("converted", ["jsonl", "parquet-typed", "parquet-strings"])
+@pytest.mark.parametrize("shape", [(), ("--dirty",)], ids=["clean", "dirty"])
+def test_generated_files_in_other_formats(tmp_path: Path, converted: str,
+                                          shape: tuple[str, ...]) -> None:
+    """The same records as JSON Lines (scripts/convert_sample.py) and Parquet
+    (scripts/to_parquet.py, typed columns or strings), read by their layouts' readers."""
+    source = gendata(tmp_path / "g.csv", 3000, 5, *shape)
+    script = ROOT / "scripts" / ("convert_sample.py" if converted == "jsonl" else "to_parquet.py")
+    if converted == "jsonl":
+        args = [str(source), "--out-dir", str(tmp_path), "--to", "jsonl", "--same-lines"]
+        path = tmp_path / "g.jsonl"
+    else:
+        path = tmp_path / "g.parquet"
+        args = ["--in", str(source), "--out", str(path), "--types", converted.split("-")[1]]
+    subprocess.run([sys.executable, str(script), *args], check=True, capture_output=True)
+    dataset = with_overrides(from_file.load("customers"), layout=converted.split("-")[0])
+    assert assert_file(path, dataset) > 2900
+    assert assert_file(path, dataset, size=97) > 2900
 
 
 def test_clean_records_never_reach_the_row_validator(tmp_path: Path,

@@ -25,10 +25,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from libs import arrow
+from libs.arrow import pa, pc
 from libs.formats.base import Reader, Record
 from libs.formats.delimited import DelimitedReader, RawRecord, record_spans
 
