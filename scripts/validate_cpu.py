@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Consumer CPU per stage, without broker or database: the row and the vector validation path.
 
-    .venv/bin/python scripts/validate_cpu.py --rows 1000000 --seed 1 [--dirty] [--file F]
-        [--dataset customers] [--batch-size 5000] [--paths row,vector] [--repeat 1] [--verify]
+    .venv/bin/python scripts/validate_cpu.py --rows 1000000 --seed 1 [--dirty] [--shape S]
+        [--file F] [--dataset customers] [--batch-size 5000] [--paths row,vector] [--repeat 1]
+        [--verify]
 
-The file (``--file``, else made by ``scripts/gendata.py`` with ``--rows``, ``--seed`` and
-``--dirty`` in a temporary directory) is cut into batches as the producer cuts them (the
-dataset's reader, ``--batch-size`` records, the default byte bound; not timed). Then, per path,
-each batch goes through the consumer's three CPU stages, each timed with
+The file (``--file``, else made by ``scripts/gendata.py`` with ``--rows``, ``--seed``,
+``--dirty`` and ``--shape`` in a temporary directory) is cut into batches as the producer
+cuts them (the dataset's reader, ``--batch-size`` records, the default byte bound; not timed).
+Then, per path, each batch goes through the consumer's three CPU stages, each timed with
 ``time.process_time()`` (this process's CPU time, so other load on the machine counts little):
 
 - split: the reader turns the batch body into records (``Reader.records``), or, for the vector
@@ -114,10 +115,13 @@ def verify(items: list[Batch], mapped: Plan, reader: Reader) -> int:
 
 
 def make_file(args: argparse.Namespace, folder: str) -> Path:
-    path = Path(folder) / f"customers-{args.rows}-seed{args.seed}-{args.kind}.csv"
+    shape = f"-{args.shape}" if args.shape else ""
+    path = Path(folder) / f"customers-{args.rows}-seed{args.seed}{shape}-{args.kind}.csv"
     command = [sys.executable, str(ROOT / "scripts" / "gendata.py"), "--rows", str(args.rows),
                "--seed", str(args.seed), "--out", str(path)]
-    subprocess.run(command + (["--dirty"] if args.dirty else []), check=True)
+    command += (["--dirty"] if args.dirty else []) + (["--shape", args.shape] if args.shape
+                                                      else [])
+    subprocess.run(command, check=True)
     return path
 
 
@@ -126,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dirty", action="store_true")
+    parser.add_argument("--shape", default=None, help="gendata.py's --shape (its default if "
+                                                       "absent)")
     parser.add_argument("--file", type=Path, default=None, help="an existing file instead")
     parser.add_argument("--dataset", default="customers")
     parser.add_argument("--batch-size", type=int, default=5000)
