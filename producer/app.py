@@ -25,6 +25,7 @@ from libs.errors import (
     IngestError,
     OffsetStoreUnavailable,
     RetryBudgetExhausted,
+    SourceUnavailable,
     Stopped,
     TransientError,
     UserError,
@@ -120,7 +121,7 @@ def write_job_file(path: Path, job_id: str) -> None:
 class Producer:
     def __init__(self, settings: ProducerSettings) -> None:
         self.s = settings
-        self.source: Source = open_source(settings.file)
+        self.source: Source = open_source(settings.file, settings.source_options)
         self.summary = Summary(file=self.source.display, batch_size=settings.batch_size)
         self.stop = asyncio.Event()
         self.signal: int | None = None
@@ -389,7 +390,9 @@ class Producer:
                     self._check_unchanged(handle)
             finally:
                 await amqp.close(connection, self.flow)
-        except RetryBudgetExhausted as exc:  # BrokerBlocked too
+        except RetryBudgetExhausted as exc:  # BrokerBlocked, SourceUnavailable too
+            if isinstance(exc, SourceUnavailable):
+                self.gave_up_on = "the source"
             self.summary.status = "gave_up"
             self.summary.message = str(exc)
         except (BrokerRefused, FileChanged) as exc:  # retrying cannot help: exit 2

@@ -40,6 +40,15 @@ durable quorum queue. After confirms, the end of the confirmed prefix is saved i
 fully published publishes nothing. If Redis is unreachable the producer publishes from the
 start: republishing is safe, the consumer loads each record once.
 
+Sources: --file is a path or a URL. s3://BUCKET/KEY[?versionId=V] (credentials from
+AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE; --s3-endpoint-url for another
+store); https://HOST/PATH or http:// (a signed URL's query string is shown as ?***);
+ftp://[USER[:PASSWORD]@]HOST/PATH (the password is shown as ***). A remote file is read in
+ranges: a rerun continues at its saved offset without reading it again from the start. Its
+job is the object's identity (S3 version id, or ETag plus size; HTTP ETag or Last-Modified
+plus size; FTP modification time plus size): a changed object is a new job, and an object
+that changes while it is read stops the run (exit 2). See README, Sources.
+
 While RabbitMQ blocks publishers (a memory or disk alarm) the producer waits, says so, and
 carries on when the alarm clears; --blocked-timeout bounds that wait, apart from the retry budget.
 
@@ -89,7 +98,11 @@ reasons, finds duplicate keys in the file and against the table, writes the reje
 @click.command(cls=Command, help=HELP,
                context_settings={"show_default": True, "max_content_width": 100})
 @click.option("--file", "file", envvar="INGEST_FILE", required=True, metavar="PATH|URL",
-              help="The file to publish: a path, or a URL of a source libs.sources reads.")
+              help="The file to publish: a path, or a URL (see Sources above). Prefer "
+                   "INGEST_FILE for a URL with a secret: options show in the process list.")
+@click.option("--s3-endpoint-url", envvar="INGEST_S3_ENDPOINT_URL", default=None,
+              metavar="URL", help="An S3-compatible store (MinIO, Ceph...) for s3:// files "
+                                  "[default: AWS, or AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL].")
 @click.option("--table", envvar="INGEST_TABLE", default=None, metavar="[SCHEMA.]TABLE",
               help="Load into this existing table, reflected from PostgreSQL; overrides "
                    "--dataset.")
@@ -186,7 +199,8 @@ def main(file: str, table: str | None, key: str | None, datasets_dir: Path,
          compression: str, no_header: bool, mode: str | None,
          atomic: bool, max_errors: int | None, max_error_ratio: float | None, dry_run: bool,
          rejects_out: Path | None, wait: bool, wait_timeout: float | None,
-         source_name: str | None, job_file: Path | None, amqp_url: str,
+         source_name: str | None, job_file: Path | None, s3_endpoint_url: str | None,
+         amqp_url: str,
          queue: str, delivery_limit: int,
          dataset: str, log_level: str, log_format: str) -> None:
     setup_logging(log_level, log_format)
@@ -205,7 +219,7 @@ def main(file: str, table: str | None, key: str | None, datasets_dir: Path,
             format=file_format, compression=compression,
             no_header=no_header, mode=mode, dry_run=dry_run, rejects_out=rejects_out,
             atomic=atomic, max_errors=max_errors, max_error_ratio=max_error_ratio,
-            source_name=source_name, job_file=job_file)
+            source_name=source_name, job_file=job_file, s3_endpoint_url=s3_endpoint_url)
     except UserError as exc:
         fail(str(exc), c.EXIT_USAGE)
     if wait_timeout is not None and wait_timeout < 0:
