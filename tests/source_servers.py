@@ -46,6 +46,10 @@ class Log:
             self.requests.append((method, path, start, status))
             self.bytes_sent += sent
 
+    def sent(self, n: int) -> None:
+        with self.lock:
+            self.bytes_sent += n
+
     def clear(self) -> None:
         with self.lock:
             self.requests.clear()
@@ -139,8 +143,9 @@ class RangeHandler(BaseHTTPRequestHandler):
             self.send_header("ETag", etag)
             self.send_header("Last-Modified", formatdate(mtime, usegmt=True))
         self.end_headers()
-        sent = self._body(data[start:end]) if body else 0
-        self.server.log.add(self.command, url.path, start if asked else None, status, sent)
+        self.server.log.add(self.command, url.path, start if asked else None, status, 0)
+        if body:  # logged first: the client may go on as soon as it has the body
+            self.server.log.sent(self._body(data[start:end]))
 
     def _body(self, chunk: bytes) -> int:
         if self.server.cut_next:

@@ -77,7 +77,7 @@ class FtpSource(RemoteSource):
 
     def _open_file(self, meta: Meta) -> Any:
         return FTPFile(self._filesystem(), self.path, mode="rb", block_size=BLOCK_BYTES,
-                       size=meta.size)
+                       cache_type="none", size=meta.size)
 
     def _reset(self) -> None:
         fs, self._fs = self._fs, None

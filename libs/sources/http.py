@@ -99,7 +99,8 @@ class HttpSource(RemoteSource):
 
     def _open_file(self, meta: Meta) -> Any:
         return self._filesystem().open(self.location, "rb", block_size=BLOCK_BYTES,
-                                       size=meta.size, headers=self._pin(meta))
+                                       cache_type="none", size=meta.size,
+                                       headers=self._pin(meta))
 
     def _reset(self) -> None:
         self._fs = None

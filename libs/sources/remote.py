@@ -10,7 +10,9 @@ reads pinned to it, retries within the producer's budget, and redaction.
   bytes hashed (``Identity`` kind ``sha256``, as for a local file).
 - **Reads.** ``open()`` gives a buffered, seekable stream over ``RemoteReader``: ``seek`` is
   free and the next read asks the server for a range from there (S3 and HTTP ``Range``, FTP
-  ``REST``), so a resumed job re-opens the object at its saved offset. A transient failure
+  ``REST``), so a resumed job re-opens the object at its saved offset. The library's own
+  cache is off: each read is one request, of FIRST_REQUEST bytes after a seek, doubling up
+  to BLOCK_BYTES while the reads follow each other. A transient failure
   (connection reset, timeout, HTTP 5xx, FTP 4xx) re-opens the object at the same byte and
   retries with backoff for ``SourceOptions.retry_budget`` seconds, then SourceUnavailable
   (exit 1; a rerun resumes). The read blocks the producer's event loop while it waits.
@@ -49,8 +51,10 @@ from libs.sources.base import Identity, SourceOptions
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
-BLOCK_BYTES: Final = 4 << 20  # one ranged request (S3, HTTP) or one REST + RETR (FTP)
-READ_BUFFER: Final = 1 << 20  # the buffered stream's buffer over a RemoteReader
+BLOCK_BYTES: Final = 4 << 20  # the largest ranged request (S3, HTTP) or REST + RETR (FTP)
+FIRST_REQUEST: Final = 256 << 10  # the first request after an open or a seek; doubled up to
+# BLOCK_BYTES while reads go on in sequence: the header costs 256 KiB, not a whole block
+READ_BUFFER: Final = BLOCK_BYTES  # the buffered stream's buffer over a RemoteReader
 STATE_CHECK_INTERVAL_S: Final = 5.0  # state() asks the server at most this often
 HASH_CHUNK: Final = 1 << 20
 
@@ -287,6 +291,7 @@ class RemoteReader(io.RawIOBase):
         self._meta = meta
         self._pos = 0
         self._file: Any = None
+        self._request = FIRST_REQUEST
 
     def readable(self) -> bool:
         return True
@@ -301,12 +306,20 @@ class RemoteReader(io.RawIOBase):
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._meta.size}[whence]
         if base + offset < 0:
             raise ValueError(f"negative seek position {base + offset}")
-        self._pos = base + offset
+        if base + offset != self._pos:
+            self._pos, self._request = base + offset, FIRST_REQUEST
         return self._pos
+
+    def readall(self) -> bytes:
+        """The rest, in requests of the growing size (RawIOBase's would ask 8 KiB each)."""
+        parts = []
+        while chunk := self.read(BLOCK_BYTES):
+            parts.append(chunk)
+        return b"".join(parts)
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
-        want = min(len(view), self._meta.size - self._pos)
+        want = min(len(view), self._meta.size - self._pos, self._request)
         if want <= 0:
             self._source.reached_end()
             return 0
@@ -314,6 +327,7 @@ class RemoteReader(io.RawIOBase):
                                      f"read from byte {self._pos}")
         view[: len(data)] = data
         self._pos += len(data)
+        self._request = min(self._request * 2, BLOCK_BYTES)
         if self._pos >= self._meta.size:
             self._source.reached_end()
         return len(data)

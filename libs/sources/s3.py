@@ -112,9 +112,10 @@ class S3Source(RemoteSource):
     def _open_file(self, meta: Meta) -> Any:
         if meta.stable:
             return self._filesystem().open(self.path, "rb", block_size=BLOCK_BYTES,
-                                           version_id=meta.token[1])
+                                           cache_type="none", version_id=meta.token[1])
         self._filesystem().invalidate_cache(self.path)
-        handle = self._filesystem().open(self.path, "rb", block_size=BLOCK_BYTES)
+        handle = self._filesystem().open(self.path, "rb", block_size=BLOCK_BYTES,
+                                         cache_type="none")
         if meta.token[0] == "etag" and handle.details.get("ETag") != meta.token[1]:
             handle.close()  # s3fs pins its reads to the ETag it saw when opening (If-Match)
             raise self.changed("its ETag is not the one the run started with")
