@@ -64,8 +64,9 @@ class RangeServer(ThreadingHTTPServer):
     """Serves the files of ``root``. Options (set by tests between requests): ``validators``
     (send ETag and Last-Modified, honour If-Match / If-Unmodified-Since), ``weak`` (a W/
     ETag), ``signature`` (the ``sig`` query value required, else 403), ``ranges`` (honour
-    Range), ``cut_next`` (cut the body of the next N GETs half-way: a reset connection),
-    ``fail_next`` (answer the next N GETs 503)."""
+    Range and say so; else ignore it, as python -m http.server does, and say nothing or, with
+    ``says_no_ranges``, ``Accept-Ranges: none``), ``cut_next`` (cut the body of the next N
+    GETs half-way: a reset connection), ``fail_next`` (answer the next N GETs 503)."""
 
     daemon_threads = True
 
@@ -77,6 +78,7 @@ class RangeServer(ThreadingHTTPServer):
         self.weak = False
         self.signature: str | None = None
         self.ranges = True
+        self.says_no_ranges = False
         self.cut_next = 0
         self.fail_next = 0
 
@@ -136,7 +138,8 @@ class RangeHandler(BaseHTTPRequestHandler):
                 return self._empty(416, url.path)
         self.send_response(status)
         self.send_header("Content-Length", str(end - start))
-        self.send_header("Accept-Ranges", "bytes" if self.server.ranges else "none")
+        if self.server.ranges or self.server.says_no_ranges:
+            self.send_header("Accept-Ranges", "bytes" if self.server.ranges else "none")
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(data)}")
         if self.server.validators:

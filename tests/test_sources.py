@@ -292,3 +292,20 @@ def test_the_s3_endpoint_may_come_from_aws_endpoint_url(tmp_path: Path, aws: Non
         with open_source(served.url).open() as handle:
             assert handle.read() == data
     assert "AWS_ENDPOINT_URL" in os.environ
+
+
+@pytest.mark.parametrize("says_so", [True, False])
+def test_a_server_without_ranges_is_read_as_one_stream(tmp_path: Path, says_so: bool) -> None:
+    data = big_file(tmp_path, 20_000)  # 2 MB: more than one request
+    with http_server(tmp_path) as http:
+        http.ranges, http.says_no_ranges = False, says_so
+        source = open_source(http.url("big.csv"))
+        with source.open() as handle:
+            assert handle.read(100) == data[:100]
+            handle.seek(len(data) // 2)  # forward: read and dropped
+            assert handle.read() == data[len(data) // 2:]
+            handle.seek(10)  # back: the stream again from the start
+            assert handle.read(90) == data[10:100]
+        gets = http.log.starts()
+        assert len(gets) == (2 if says_so else 4), gets  # else 2 ranged GETs answered 200
+        assert source.identity().kind == "http-etag"

@@ -14,9 +14,11 @@ then only the size. Each ranged read carries ``If-Match`` (a strong ETag) or
 of another version: FileChanged at once; for one that ignores them the metadata checks of
 ``state()`` still find the change.
 
-A server that does not send the size (no Content-Length) or refuses ranges
-(``Accept-Ranges: none``, or a 200 answer to a ranged request) cannot be read in parts: a
-UserError says to download the file first.
+A server that refuses ranges (``Accept-Ranges: none``, or a 200 answer to a ranged request)
+is read as one stream from the start (``Sequential``; said once in the log): a seek forward
+reads and drops, so a resumed run downloads the object again up to its offset. A server that
+does not send the size (no Content-Length) cannot be read: a UserError says to download the
+file first.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import fsspec  # type: ignore[import-untyped]
+import structlog
 
 from libs.errors import IngestError, SourceInterrupted, UserError
 from libs.sources.base import SourceOptions
@@ -39,9 +42,42 @@ from libs.sources.remote import (
     unresolvable,
 )
 
+log = structlog.get_logger(__name__)
 TIMEOUT: Final = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)
 TRANSIENT_STATUS: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
-NO_RANGES: Final = ("cannot be read in parts: download it and load the local file")
+NO_SIZE: Final = "cannot be read in parts: download it and load the local file"
+SKIP_CHUNK: Final = 1 << 20
+
+
+class Sequential:
+    """One GET from the start, for a server without ranges: ``seek`` forward reads and drops
+    what it passes; back is not possible (``seekable`` False: the reader opens it again)."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+        self._pos = 0
+
+    def seekable(self) -> bool:
+        return False
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, pos: int) -> int:
+        if pos < self._pos:
+            raise ValueError(f"a stream cannot seek back to {pos}")
+        while self._pos < pos and (chunk := self._handle.read(min(pos - self._pos,
+                                                                 SKIP_CHUNK))):
+            self._pos += len(chunk)
+        return self._pos
+
+    def read(self, size: int) -> bytes:
+        data: bytes = self._handle.read(size)
+        self._pos += len(data)
+        return data
+
+    def close(self) -> None:
+        self._handle.close()
 
 
 def _cause(exc: BaseException) -> BaseException:
@@ -65,6 +101,7 @@ class HttpSource(RemoteSource):
             raise UserError(f"--file {self.display}: expected {parts.scheme}://HOST/PATH")
         self.where = urlunsplit((parts.scheme.lower(), netloc, parts.path, "", ""))
         self._fs: Any = None
+        self._ranges = True
 
     def _filesystem(self) -> Any:
         if self._fs is None:
@@ -76,10 +113,9 @@ class HttpSource(RemoteSource):
         info = self._filesystem().info(self.location)
         if info.get("size") is None:
             raise UserError(f"{self.display}: the server does not send its size "
-                            f"(Content-Length), so it {NO_RANGES}")
-        if info.get("partial") is False:
-            raise UserError(f"{self.display}: the server refuses Range requests, so it "
-                            f"{NO_RANGES}")
+                            f"(Content-Length), so it {NO_SIZE}")
+        if info.get("partial") is False and self._ranges:
+            self._without_ranges("it answers Accept-Ranges: none")
         size = int(info["size"])
         for header, kind in (("ETag", "http-etag"), ("Last-Modified", "http-last-modified")):
             if value := info.get(header):
@@ -98,9 +134,18 @@ class HttpSource(RemoteSource):
         return {}
 
     def _open_file(self, meta: Meta) -> Any:
+        if not self._ranges:
+            return Sequential(self._filesystem().open(self.location, "rb", block_size=0,
+                                                      size=meta.size, headers=self._pin(meta)))
         return self._filesystem().open(self.location, "rb", block_size=BLOCK_BYTES,
                                        cache_type="none", size=meta.size,
                                        headers=self._pin(meta))
+
+    def _without_ranges(self, why: str) -> None:
+        self._ranges = False
+        log.warning("the server does not serve ranges: reading the file as one stream (a "
+                    "resumed run downloads it again up to its offset)", source=self.display,
+                    why=why)
 
     def _reset(self) -> None:
         self._fs = None
@@ -114,9 +159,9 @@ class HttpSource(RemoteSource):
             return UserError(f"{self.display}: unknown host {self.host}")
         if isinstance(error, aiohttp.ClientError | asyncio.TimeoutError | ConnectionError):
             return SourceInterrupted(f"{self.display}: {type(error).__name__}")
-        if isinstance(error, ValueError) and "range requests" in str(error):
-            return UserError(f"{self.display}: the server ignores Range requests, so it "
-                             f"{NO_RANGES}")
+        if isinstance(error, ValueError) and "range requests" in str(error) and self._ranges:
+            self._without_ranges("it answered a ranged request with the whole file")
+            return SourceInterrupted(f"{self.display}: the server ignores Range requests")
         if isinstance(exc, FileNotFoundError):
             return NotFound(f"{self.display}: not found")
         return None

@@ -334,6 +334,9 @@ class RemoteReader(io.RawIOBase):
 
     def _read(self, want: int) -> bytes:
         try:
+            if self._file is not None and self._file.tell() > self._pos \
+                    and not self._file.seekable():
+                self._drop()  # a stream (a server without ranges) cannot go back
             if self._file is None:
                 self._file = self._source._open_file(self._meta)
             if self._file.tell() != self._pos:
