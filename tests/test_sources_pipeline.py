@@ -130,7 +130,11 @@ async def test_the_sample_loads_exactly_from_each_source(
             "customers.csv", source.display, SAMPLE.stat().st_size)
         again = produce_url(source.url, env)
         assert (again.rc, again.summary["status"]) == (0, "already_done"), again.stderr
-        await assert_no_secret(source, database_url, run, consumed, again)
+        out = tmp_path / "rejects.csv"  # the job's file is not local: rebuilt from the batches
+        rejects = run_cli("ingest", "rejects", job, "--out", str(out), env=env)
+        assert rejects.rc == 0, rejects.stderr
+        assert len(out.read_text().splitlines()) == 1 + 6  # header + the sample's 6 rejects
+        await assert_no_secret(source, database_url, run, consumed, again, rejects)
 
 
 def line_offset(data: bytes, line: int) -> int:
