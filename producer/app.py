@@ -465,9 +465,13 @@ class Producer:
     async def _feed(self, queue: asyncio.Queue[Chunk | None], handle: BinaryIO,
                     start: Position) -> bool:
         complete = True
+        chunks = self.reader.iter_chunks(handle, start, self.s.batch_size, self.s.batch_bytes)
+        # A remote source's reads wait on the network (and its retries): in a thread, so
+        # confirms, offset saves and heartbeats go on meanwhile. A local file's stay here.
+        remote = self.source.local_path is None
         try:
-            for chunk in self.reader.iter_chunks(handle, start, self.s.batch_size,
-                                                 self.s.batch_bytes):
+            while (chunk := (await asyncio.to_thread(next, chunks, None) if remote
+                             else next(chunks, None))) is not None:
                 if self.stop.is_set():
                     complete = False
                     break
