@@ -179,15 +179,24 @@ def test_a_server_without_validators_is_hashed_whole(tmp_path: Path) -> None:
     assert identity.digest == hashlib.sha256(data).hexdigest()
 
 
-def test_a_versioned_object_is_read_at_its_version(tmp_path: Path, aws: None) -> None:
+@pytest.mark.parametrize("pinned", [False, True])
+def test_a_versioned_object_is_its_version_and_a_url_may_pin_it(tmp_path: Path, aws: None,
+                                                                 pinned: bool) -> None:
     data = big_file(tmp_path, 60_000)
     with serve("s3", tmp_path, "big.csv", versioned=True) as served:
         source = opened(served)
+        assert source.identity().kind == "s3-version-id"
+        if pinned:
+            version = source._snapshot.token[1]  # type: ignore[attr-defined]
+            source = open_source(f"{served.url}?versionId={version}", served.options)
         with source.open() as handle:
             head = handle.read(1000)
-            assert source.identity().kind == "s3-version-id"
             served.replace(b"email\nnew@example.com\n")  # type: ignore[operator]
             handle.seek(len(data) - 1000)
+            if not pinned:  # If-Match: the new version is refused
+                with pytest.raises(FileChanged):
+                    handle.read()
+                return
             assert head + handle.read() == data[:1000] + data[-1000:]
             assert source.state(handle) == source.state(handle)
         assert opened(served).identity() != source.identity()
@@ -309,3 +318,9 @@ def test_a_server_without_ranges_is_read_as_one_stream(tmp_path: Path, says_so: 
         gets = http.log.starts()
         assert len(gets) == (2 if says_so else 4), gets  # else 2 ranged GETs answered 200
         assert source.identity().kind == "http-etag"
+
+
+def test_an_unknown_s3_endpoint_host_is_a_user_error(aws: None) -> None:
+    options = SourceOptions(retry_budget=30, s3_endpoint_url="http://nonexistent.invalid:9000")
+    with pytest.raises(UserError, match="unknown host nonexistent.invalid"):
+        open_source("s3://bucket/x.csv", options).open()

@@ -6,14 +6,14 @@ files, then instance roles. The store is AWS unless ``SourceOptions.s3_endpoint_
 (``--s3-endpoint-url``) names an S3-compatible one; without it botocore also reads
 ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``.
 
-Identity: a versioned object is its version id (every read asks for that version, so a
-newer version uploaded during the run does not disturb it, and ``state()`` asks nothing);
-an object of an unversioned bucket is its ETag plus size. A single-part upload's ETag is the
-MD5 of its bytes, a multipart upload's (``...-N``) is not a content hash (an MD5 of the
-parts' MD5s): the same bytes uploaded in other parts give another ETag, so another job. Both
-are hashed with ``s3://BUCKET/KEY`` (``remote.object_identity``). Unversioned reads carry
-``If-Match: ETag`` (s3fs): an object overwritten during the run is FileChanged at its next
-ranged read.
+Identity: an object of a versioned bucket is its version id, one of an unversioned bucket its
+ETag plus size, both hashed with ``s3://BUCKET/KEY`` (``remote.object_identity``). A
+single-part upload's ETag is the MD5 of its bytes, a multipart upload's (``...-N``) is not a
+content hash (an MD5 of the parts' MD5s): the same bytes uploaded in other parts give another
+ETag, so another job. Reads carry ``If-Match: ETag`` (s3fs; GetObject permission is enough):
+an object overwritten during the run, a new version too, is FileChanged at its next ranged
+read. A URL that names ``?versionId=V`` reads that version (s3:GetObjectVersion permission):
+a newer version uploaded during the run does not disturb it, and ``state()`` asks nothing.
 """
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ class S3Source(RemoteSource):
     def _filesystem(self) -> Any:
         if self._fs is None:
             self._fs = s3fs.S3FileSystem(
-                version_aware=True, endpoint_url=self.options.s3_endpoint_url,
+                version_aware=self.version is not None,
+                endpoint_url=self.options.s3_endpoint_url,
                 default_block_size=BLOCK_BYTES, config_kwargs=BOTO_CONFIG,
                 skip_instance_cache=True)
         return self._fs
@@ -98,25 +99,27 @@ class S3Source(RemoteSource):
         fs = self._filesystem()
         fs.invalidate_cache(self.path)
         info = fs.info(self.path, version_id=self.version)
-        size = int(info["size"])
-        version = info.get("VersionId") or self.version
+        size, etag = int(info["size"]), str(info.get("ETag", ""))
+        version = str(info.get("VersionId") or "")
+        where = f"s3://{self.path}"
         if version and version != "null":
-            token = ("version", str(version), str(size))
-            return Meta(size, token, object_identity("s3-version-id", self.display, token, size),
-                        stable=True)
-        token = ("etag", str(info.get("ETag", "")), str(size))
-        if not token[1]:
+            return Meta(size, ("version", version, etag, str(size)),
+                        object_identity("s3-version-id", where, ("version", version), size),
+                        stable=self.version is not None)
+        if not etag:
             return Meta(size, ("size", str(size)), None)
-        return Meta(size, token, object_identity("s3-etag", f"s3://{self.path}", token, size))
+        token = ("etag", etag, str(size))
+        return Meta(size, token, object_identity("s3-etag", where, token, size))
 
     def _open_file(self, meta: Meta) -> Any:
+        fs = self._filesystem()
         if meta.stable:
-            return self._filesystem().open(self.path, "rb", block_size=BLOCK_BYTES,
-                                           cache_type="none", version_id=meta.token[1])
-        self._filesystem().invalidate_cache(self.path)
-        handle = self._filesystem().open(self.path, "rb", block_size=BLOCK_BYTES,
-                                         cache_type="none")
-        if meta.token[0] == "etag" and handle.details.get("ETag") != meta.token[1]:
+            return fs.open(self.path, "rb", block_size=BLOCK_BYTES, cache_type="none",
+                           version_id=meta.token[1])
+        fs.invalidate_cache(self.path)
+        handle = fs.open(self.path, "rb", block_size=BLOCK_BYTES, cache_type="none")
+        etag = meta.token[2] if meta.token[0] == "version" else meta.token[1]
+        if meta.token[0] != "size" and handle.details.get("ETag") != etag:
             handle.close()  # s3fs pins its reads to the ETag it saw when opening (If-Match)
             raise self.changed("its ETag is not the one the run started with")
         return handle
