@@ -6,6 +6,7 @@ Their ports come from tests/ports.py.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import os
@@ -63,7 +64,8 @@ class Log:
 class RangeServer(ThreadingHTTPServer):
     """Serves the files of ``root``. Options (set by tests between requests): ``validators``
     (send ETag and Last-Modified, honour If-Match / If-Unmodified-Since), ``weak`` (a W/
-    ETag), ``signature`` (the ``sig`` query value required, else 403), ``ranges`` (honour
+    ETag), ``signature`` (the ``sig`` query value required, else 403), ``basic_auth``
+    (``user:password`` required, else 401), ``ranges`` (honour
     Range and say so; else ignore it, as python -m http.server does, and say nothing or, with
     ``says_no_ranges``, ``Accept-Ranges: none``), ``cut_next`` (cut the body of the next N
     GETs half-way: a reset connection), ``fail_next`` (answer the next N GETs 503)."""
@@ -77,6 +79,7 @@ class RangeServer(ThreadingHTTPServer):
         self.validators = True
         self.weak = False
         self.signature: str | None = None
+        self.basic_auth: str | None = None  # "user:password" required, else 401
         self.ranges = True
         self.says_no_ranges = False
         self.cut_next = 0
@@ -102,6 +105,9 @@ class RangeHandler(BaseHTTPRequestHandler):
 
     def _refusal(self, path: Path, query: str) -> int:
         srv = self.server
+        if srv.basic_auth is not None and self.headers.get("Authorization") != (
+                "Basic " + base64.b64encode(srv.basic_auth.encode()).decode()):
+            return 401
         if srv.signature is not None and parse_qs(query).get("sig") != [srv.signature]:
             return 403
         if not path.is_file():

@@ -324,3 +324,18 @@ def test_an_unknown_s3_endpoint_host_is_a_user_error(aws: None) -> None:
     options = SourceOptions(retry_budget=30, s3_endpoint_url="http://nonexistent.invalid:9000")
     with pytest.raises(UserError, match=r"unknown host nonexistent\.invalid"):
         open_source("s3://bucket/x.csv", options).open()
+
+
+def test_a_url_with_a_password_is_basic_authentication(tmp_path: Path) -> None:
+    data = big_file(tmp_path, 20_000)
+    with http_server(tmp_path) as http:
+        http.basic_auth = "reader:Pw-0f-Reader"
+        url = http.url("big.csv").replace("http://", "http://reader:Pw-0f-Reader@")
+        source = open_source(url)
+        assert source.display == url.replace("Pw-0f-Reader", "***")
+        with source.open() as handle:
+            handle.seek(1000)
+            assert handle.read() == data[1000:]
+        with pytest.raises(UserError, match="HTTP 401") as caught:
+            open_source(url.replace("Pw-0f", "Wrong")).open()
+    assert "Wrong" not in str(caught.value)

@@ -15,7 +15,8 @@ reads pinned to it, retries within the producer's budget, and redaction.
   to BLOCK_BYTES while the reads follow each other. A transient failure
   (connection reset, timeout, HTTP 5xx, FTP 4xx) re-opens the object at the same byte and
   retries with backoff for ``SourceOptions.retry_budget`` seconds, then SourceUnavailable
-  (exit 1; a rerun resumes). The read blocks the producer's event loop while it waits.
+  (exit 1; a rerun resumes). Reads block their thread: the producer reads a remote source's
+  chunks in a worker thread.
 - **Changes.** ``state()`` fetches the metadata again at most every ``STATE_CHECK_INTERVAL_S``
   and once after the last byte was read; a different token is FileChanged in the producer.
   Sources that can make the server refuse a read of another version do (S3 If-Match or the
@@ -222,14 +223,15 @@ class RemoteSource:
 
     def translate(self, exc: BaseException) -> IngestError:
         """Ours for ``exc``: IngestError as it is; the scheme's reading; a host DNS does not
-        know (UserError); a connection failure or timeout (SourceInterrupted); else UserError
-        naming the library's error, scrubbed."""
+        know (UserError); another socket error, a connection failure or timeout
+        (SourceInterrupted); else UserError naming the library's error, scrubbed."""
         if isinstance(exc, IngestError):
             return exc
         if (mine := self._translate(exc)) is not None:
             return mine
         what = f"{type(exc).__name__}: {self.scrub(str(exc))}".rstrip(": ")
-        if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror | EOFError):
+        if isinstance(exc, OSError | EOFError) and not isinstance(
+                exc, FileNotFoundError | PermissionError | IsADirectoryError):  # the network
             if self.host and unresolvable(self.host):
                 return UserError(f"{self.display}: unknown host {self.host}")
             return SourceInterrupted(f"{self.display}: {what}")
