@@ -262,3 +262,28 @@ def test_an_unreachable_source_is_retried_then_exit_1(service_env: dict[str, str
     assert run.rc == 1, run.stderr
     assert "could not read its metadata for 2 s" in run.stderr
     assert SIGNATURE not in run.stderr
+
+
+async def test_a_source_failing_past_the_budget_exits_1_and_a_rerun_resumes(
+        tmp_path: Path, service_env: dict[str, str], database_url: str,
+        clean_tables: None) -> None:
+    path = write_csv(tmp_path / "big.csv", customers_rows(200_000))
+    with http_server(tmp_path) as http:
+        url = http.url("big.csv", f"sig={SIGNATURE}")
+        proc = start("producer", "--file", url, "--no-progress", "--batch-size", "200",
+                     "--parallel", "1", "--retry-budget", "3", env=service_env)
+        await wait_for(lambda: _published(service_env), 60, "the first batch")
+        http.fail_next = 10**6  # every GET from now on: 503
+        run = finish(proc)
+        assert run.rc == 1, run.stderr[-2000:]
+        assert run.summary["status"] == "gave_up"
+        assert "gave up on the source" in run.stderr
+        assert "rerun to resume" in run.summary["message"]
+        http.fail_next = 0
+        rerun = produce_url(url, service_env, "--batch-size", "200")
+        assert rerun.rc == 0, rerun.stderr[-2000:]
+        assert rerun.summary["resumed_from_line"] > 2
+        consumed = consume_burst(service_env)
+        assert consumed.rc == 0, consumed.stderr[-2000:]
+        await assert_loaded_exactly(database_url, [path], [rerun.summary["job_id"]])
+    assert SIGNATURE not in run.stderr + rerun.stderr + json.dumps(run.summary)
