@@ -30,12 +30,20 @@ CONSUMER_SHUTDOWN_TIMEOUT ?= 30
 START_TIMEOUT ?= 30
 # `make demo` loads data/<name>_sample.* of each of these bundled datasets (datasets/<name>.yaml).
 DEMO_DATASETS ?= customers user_purchase suppliers
-ROWS ?= 1000000
-SEED ?= 42
+# `make data`: empty ROWS, SEED, SHAPE or FIRST_KEY take scripts/gendata.py's defaults (the
+# bench's too: the same arguments name and make the same file).
+ROWS ?=
+SEED ?=
+SHAPE ?=
+FIRST_KEY ?=
 DIRTY ?= 0
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+SAMPLE_CSV ?= data/customers_sample.csv
 PYTHON ?= python3.11
+# `make watch`: the folder watched and the watcher's options (producer watch --help).
+WATCH_DIR ?= volumes/inbox
+WATCH_ARGS ?= --done-dir $(WATCH_DIR)/done --failed-dir $(WATCH_DIR)/failed
 
 export $(sort $(ENV_VARS) AMQP_URL DATABASE_URL REDIS_URL INGEST_FILE CONSUMERS \
 	CONSUMER_SHUTDOWN_TIMEOUT)
@@ -59,12 +67,12 @@ TEST_KEEPS := AMQP_URL DATABASE_URL REDIS_URL
 TEST_UNSET = $(foreach v,$(filter-out $(TEST_KEEPS),$(ENV_VARS)),$(if \
 	$(filter file,$(origin $(v))),-u $(v)))
 
-.PHONY: help install install-browser infra migrate-db migrate-examples drop-db start logs stop \
-	status test check data demo bench clean-data api
+.PHONY: help install install-browser install-bench-tools infra migrate-db migrate-examples \
+	drop-db start logs stop status test check data samples demo bench clean-data api watch
 
 help: ## List the targets
 	@echo "Usage: make TARGET [VAR=value ...]   (settings: env/*.env, overridable)"
-	awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  %-17s %s\n", $$1, $$2}' \
+	awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  %-19s %s\n", $$1, $$2}' \
 		$(firstword $(MAKEFILE_LIST))
 
 install: $(VENV_STAMP) ## Create .venv with the project and its test and dev extras
@@ -77,6 +85,9 @@ $(VENV_STAMP): pyproject.toml
 
 install-browser: ## Install Debian's chromium and chromium-driver (the web page's test; root or sudo)
 	@bash scripts/install_browser.sh
+
+install-bench-tools: ## Install Debian's pgloader, the bench's third loader (root or sudo)
+	@bash scripts/install_bench_tools.sh
 
 infra: ## Bring up RabbitMQ, PostgreSQL and Redis (Docker if present, else local services)
 	@bash scripts/infra.sh
@@ -143,6 +154,11 @@ start: install ## Start CONSUMERS consumers, wait until they consume, publish IN
 api: install ## Serve the HTTP API (ingest api; INGEST_API_HOST/PORT/TOKEN, INGEST_URL_ALLOW ...)
 	@exec .venv/bin/ingest api
 
+watch: install ## Publish each file dropped into WATCH_DIR as its own job, in the foreground (Ctrl-C stops)
+	@mkdir -p $(WATCH_DIR)
+	echo "watch: publishing each complete file dropped into $(WATCH_DIR)/ (write it as NAME.part, then rename it); Ctrl-C stops" >&2
+	exec .venv/bin/producer watch "$(WATCH_DIR)" $(WATCH_ARGS)
+
 logs: ## Follow the logs of the consumers `make start` runs and of its last producer
 	@shopt -s nullglob
 	files=()
@@ -199,11 +215,13 @@ check: install ## Lint (ruff) and type-check (mypy strict)
 	.venv/bin/mypy || rc=1
 	exit $$rc
 
-data: install ## Generate data/generated/customers-ROWS[-dirty].csv (ROWS, SEED, DIRTY=1)
-	@mkdir -p data/generated
-	.venv/bin/python scripts/gendata.py --rows $(ROWS) --seed $(SEED) \
-	  --out data/generated/customers-$(ROWS)$(if $(filter 1,$(DIRTY)),-dirty).csv \
-	  $(if $(filter 1,$(DIRTY)),--dirty)
+data: install ## Generate data/generated/customers-SHAPE-ROWS-seedSEED-keysA-B-clean|dirty.csv (ROWS SEED SHAPE FIRST_KEY DIRTY=1)
+	@.venv/bin/python scripts/gendata.py --out-dir data/generated $(if $(ROWS),--rows $(ROWS)) \
+	  $(if $(SEED),--seed $(SEED)) $(if $(SHAPE),--shape $(SHAPE)) \
+	  $(if $(FIRST_KEY),--first-key $(FIRST_KEY)) $(if $(filter 1,$(DIRTY)),--dirty)
+
+samples: install ## Convert SAMPLE_CSV to .jsonl, .csv.gz, .csv.zst, .jsonl.gz in volumes/samples/
+	.venv/bin/python scripts/convert_sample.py $(SAMPLE_CSV) --out-dir volumes/samples
 
 demo: install infra migrate-db migrate-examples ## Load the bundled samples (DEMO_DATASETS) with burst consumers
 	@mkdir -p $(LOG_DIR)
@@ -228,11 +246,11 @@ demo: install infra migrate-db migrate-examples ## Load the bundled samples (DEM
 	echo "== database"
 	.venv/bin/python scripts/db_counts.py
 
-bench: install ## Throughput benchmark (BENCH_ARGS="..." are passed to bench/bench.py)
+bench: install ## psql \copy, the pipeline and pgloader side by side (BENCH_ARGS="--matrix ...": bench/README.md)
 	@.venv/bin/python bench/bench.py $(BENCH_ARGS)
 
 clean-data: ## Remove generated data files and the logs and pid files under volumes/
-	@rm -rf data/generated $(LOG_DIR) $(RUN_DIR)
+	@rm -rf data/generated volumes/samples $(LOG_DIR) $(RUN_DIR)
 
 # `make print-VAR`: the value make uses for VAR (after env files and overrides).
 print-%:

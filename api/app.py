@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
-import asyncpg
 from fastapi import Depends, FastAPI, Request
 
 from api import health, jobs, problems, web
@@ -20,7 +19,7 @@ from api.children import Children
 from api.idempotency import InFlight
 from api.metrics import Metrics, MetricsMiddleware
 from api.submit import Uploads
-from libs.db import COMMAND_TIMEOUT, CONNECT_TIMEOUT
+from libs import db
 from libs.settings import ApiSettings, redact_text
 
 POOL_SIZE: Final = 10
@@ -32,11 +31,8 @@ APPLICATION_NAME: Final = "csv-ingest-api"
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: ApiSettings = app.state.settings
     # min_size 0: the app starts while PostgreSQL is down (/readyz says so).
-    app.state.pool = asyncpg.create_pool(
-        settings.postgres.url, min_size=0, max_size=POOL_SIZE, timeout=CONNECT_TIMEOUT,
-        command_timeout=COMMAND_TIMEOUT,
-        server_settings={"application_name": APPLICATION_NAME, "timezone": "UTC"})
-    await app.state.pool
+    app.state.pool = await db.create_pool(settings.postgres, POOL_SIZE, min_size=0,
+                                          application_name=APPLICATION_NAME)
     app.state.children.pool = app.state.pool
     try:
         yield

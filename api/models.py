@@ -12,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 # A dataset NAME of the datasets directory: never a path (no / or .), shorter than a digest.
 DATASET_NAME: Final = r"^[A-Za-z_][A-Za-z0-9_-]{0,62}$"
 MODES = Literal["insert", "upsert", "merge", "replace"]
+# libs.formats.FORMATS and COMPRESSIONS as types (tests/test_api_units.py checks they agree).
+FORMATS = Literal["csv", "jsonl", "parquet"]
+COMPRESSIONS = Literal["auto", "none", "gzip", "zstd"]
 
 
 class JobOptions(BaseModel):
@@ -32,6 +35,10 @@ class JobOptions(BaseModel):
     escape_char: str | None = Field(None, min_length=1, max_length=1)
     encoding: str | None = Field(None, min_length=1, max_length=20)
     no_header: bool = False
+    format: FORMATS | None = Field(None, description="csv, jsonl or parquet; default: guessed "
+                                                     "from the file's name (producer --format).")
+    compression: COMPRESSIONS | None = Field(None, description="gzip, zstd or none; default: "
+                                                               "guessed from the file's name.")
 
     def producer_args(self) -> list[str]:
         """The options as ``python -m producer`` arguments (``--name=value``: a value that

@@ -1,4 +1,5 @@
-"""Child processes: started with their output in log files, peak RSS (VmHWM) sampled."""
+"""Child processes: started with their output in log files, peak RSS (VmHWM) and CPU ticks
+(utime + stime) sampled."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TextIO
@@ -30,6 +30,7 @@ class Child:
     out: Path
     err: Path
     hwm_kb: int = 0
+    cpu_ticks: int = 0  # the last sample: a child that exited keeps its last one
 
     @property
     def running(self) -> bool:
@@ -38,6 +39,7 @@ class Child:
     def sample(self) -> None:
         if self.running:
             self.hwm_kb = max(self.hwm_kb, read_hwm_kb(self.proc.pid))
+            self.cpu_ticks = max(self.cpu_ticks, cpu_ticks(self.proc.pid) or 0)
 
     def signal(self, signum: int) -> None:
         if self.running:
@@ -68,6 +70,17 @@ def read_hwm_kb(pid: int) -> int:
     except (OSError, ValueError, IndexError):
         pass
     return 0
+
+
+def cpu_ticks(pid: int) -> int | None:
+    """utime + stime of ``pid`` in clock ticks (/proc/<pid>/stat fields 14 and 15), None if it
+    is gone or unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def last_json_line(path: Path) -> dict[str, Any] | None:
@@ -137,11 +150,3 @@ def child_env(urls: Urls, database_url: str, queue: str, prefix: str) -> dict[st
                INGEST_QUEUE=queue, INGEST_REDIS_PREFIX=prefix, LOG_FORMAT="json",
                PYTHONUNBUFFERED="1")
     return env
-
-
-async def run_timed(children: Children, name: str, cmd: list[str],
-                    env: dict[str, str]) -> tuple[float, Child]:
-    started = time.monotonic()
-    child = await children.start(name, cmd, env)
-    await child.proc.wait()
-    return time.monotonic() - started, child

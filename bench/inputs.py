@@ -14,30 +14,26 @@ from errors import UsageError
 from settings import ROOT
 
 from libs.schema import from_file
+from scripts.gendata import file_name
 
 GENDATA: Final = ROOT / "scripts" / "gendata.py"
-CACHE: Final = ROOT / "data" / "generated"
-COLUMNS: Final = frozenset(from_file.load(str(ROOT / "datasets" / "customers.yaml")).field_names)
+FIELDS: Final = tuple(from_file.load(str(ROOT / "datasets" / "customers.yaml")).field_names)
+COLUMNS: Final = frozenset(FIELDS)
 
 
-def generated_file(rows: int, seed: int, dirty: bool) -> Path:
-    """The cached generated file for (rows, seed, dirty); generate it if absent."""
-    path = CACHE / f"customers-{rows}-seed{seed}-{'dirty' if dirty else 'clean'}.csv"
+def generated_file(data_dir: Path, rows: int, seed: int, shape: str, dirty: bool) -> Path:
+    """The cached generated file for (rows, seed, shape, dirty) in ``data_dir`` (the name
+    ``make data`` gives it); generated if absent."""
+    path = data_dir / file_name(rows, seed, shape, dirty)
     if path.exists():
         return path
-    if not GENDATA.exists():
-        raise UsageError(f"{GENDATA.relative_to(ROOT)} not found: cannot generate data")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".csv.part")
     cmd = [sys.executable, str(GENDATA), "--rows", str(rows), "--seed", str(seed),
-           "--out", str(tmp)] + (["--dirty"] if dirty else [])
-    print(f"generating {path.relative_to(ROOT)} ...", file=sys.stderr, flush=True)
+           "--shape", shape, "--out-dir", str(data_dir)] + (["--dirty"] if dirty else [])
+    print(f"generating {path} ...", file=sys.stderr, flush=True)
     started = time.monotonic()
     done = subprocess.run(cmd, cwd=ROOT, check=False)
-    if done.returncode != 0 or not tmp.exists():
-        tmp.unlink(missing_ok=True)
+    if done.returncode != 0 or not path.exists():
         raise UsageError(f"scripts/gendata.py failed (exit {done.returncode})")
-    tmp.rename(path)
     print(f"generated in {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
     return path
 
@@ -55,18 +51,20 @@ def plain_header(path: Path) -> list[str] | None:
     return columns if columns and not bom and set(columns) <= COLUMNS else None
 
 
-def input_files(args: argparse.Namespace) -> tuple[Path, Path | None, str]:
-    """The file to load, the file psql loads (None: skip) and a note on the psql figure."""
+def input_files(args: argparse.Namespace, shape: str,
+                dirty: bool) -> tuple[Path, Path | None, str]:
+    """The file to load, the file psql and pgloader load (None: skip them) and a note on
+    their figures."""
     if args.file is not None:
         if not args.file.is_file():
             raise UsageError(f"file not found: {args.file}")
         path = args.file.resolve()
-        return path, (None if args.skip_psql or args.dirty else path), ""
-    path = generated_file(args.rows, args.seed, args.dirty)
-    if args.skip_psql:
+        return path, (None if (args.skip_psql and args.skip_pgloader) or dirty else path), ""
+    path = generated_file(args.data_dir, args.rows, args.seed, shape, dirty)
+    if args.skip_psql and args.skip_pgloader:
         return path, None, ""
-    if not args.dirty:
+    if not dirty:
         return path, path, ""
     note = ("dirty records cannot load with \\copy: timed on the clean file of the same "
-            "rows and seed")
-    return path, generated_file(args.rows, args.seed, False), note
+            "rows, seed and shape")
+    return path, generated_file(args.data_dir, args.rows, args.seed, shape, False), note

@@ -37,6 +37,7 @@ from libs.schema.compile import Plan, plan  # noqa: E402
 from libs.schema.from_table import reflect  # noqa: E402
 from libs.validate import prepare  # noqa: E402
 from producer.chunks import Position, iter_chunks  # noqa: E402
+from scripts.gendata import DEFAULT_SEED, DEFAULT_SHAPE, file_name  # noqa: E402
 
 PLAIN = ("CREATE TABLE customers_plain (email text PRIMARY KEY, first_name text, last_name text,"
          " phone text, birth_date date, city text, country text, signup_at timestamptz, "
@@ -76,11 +77,11 @@ def setup(rows: int) -> tuple[str, str, Path]:
         subprocess.run([str(ROOT / ".venv/bin/dbmate"), "--url", url + "?sslmode=disable",
                         "--migrations-dir", str(ROOT / folder), "--migrations-table", table,
                         "--no-dump-schema", "up"], check=True, capture_output=True)
-    path = ROOT / "data" / "generated" / f"lineage-{rows}.csv"
+    folder = ROOT / "data" / "generated"
+    path = folder / file_name(rows, DEFAULT_SEED, DEFAULT_SHAPE, False)  # the bench's file
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run([sys.executable, str(ROOT / "scripts/gendata.py"), "--rows",
-                        str(rows), "--seed", "42", "--out", str(path)], check=True)
+                        str(rows), "--out-dir", str(folder)], check=True)
     return url, base, path
 
 

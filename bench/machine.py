@@ -23,7 +23,8 @@ async def machine_facts(urls: Urls) -> dict[str, Any]:
     facts: dict[str, Any] = {
         "cpu_count": os.cpu_count(), "platform": platform.platform(),
         "python": platform.python_version(), "postgres": pg_version,
-        "mem_total_mb": mem_total_mb(), "git_commit": git_commit()}
+        "mem_total_mb": mem_total_mb(), "git_commit": git_commit(),
+        "pgloader": pgloader_version()}
     with contextlib.suppress(Exception):
         connection = await aio_pika.connect(urls.amqp)
         props = connection.transport.connection.server_properties
@@ -39,6 +40,14 @@ async def machine_facts(urls: Urls) -> dict[str, Any]:
 def mem_total_mb() -> int | None:
     with contextlib.suppress(OSError, ValueError, IndexError), open("/proc/meminfo") as f:
         return int(f.readline().split()[1]) // 1024
+    return None
+
+
+def pgloader_version() -> str | None:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run(["pgloader", "--version"], text=True, capture_output=True,
+                             check=True).stdout
+        return out.splitlines()[0].strip() if out else None
     return None
 
 

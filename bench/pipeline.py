@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -13,11 +14,14 @@ from typing import Any, Final
 
 import asyncpg
 from children import DROPPED_ENV, Child, Children, child_env
+from cpu import CpuMeter, per_million
 from errors import BenchError
+from inputs import FIELDS
 from report import result
 from services import (
     COMMITTED_SQL,
     QueueProbe,
+    content_digest,
     delete_redis_keys,
     delete_topology,
     fresh_db,
@@ -41,6 +45,7 @@ class Run:
     urls: Urls
     children: Children
     name: str
+    database: str
     consumers: list[Child] = field(default_factory=list)
     db_url: str = ""
     conn: asyncpg.Connection | None = None
@@ -55,7 +60,7 @@ class Run:
         return child_env(self.urls, self.db_url, self.queue, self.name)
 
     async def setup(self, consumers: int) -> None:
-        self.db_url = await fresh_db(self.urls, "bench_pipeline")
+        self.db_url = await fresh_db(self.urls, self.database)
         self.conn = await asyncpg.connect(self.db_url)
         self.probe = QueueProbe(self.urls.amqp)
         for i in range(1, consumers + 1):
@@ -158,20 +163,27 @@ async def verify(run: Run, total: int, mode: str = "insert") -> dict[str, Any]:
     return counts
 
 
-async def bench_pipeline(urls: Urls, children: Children, path: Path, consumers: int,
-                         limit_s: float, mode: str = "insert",
-                         atomic: bool = False) -> dict[str, Any]:
-    run = Run(urls, children, f"bench-{os.getpid()}")
+async def bench_pipeline(urls: Urls, children: Children, path: Path, args: argparse.Namespace,
+                         name: str, content: bool) -> dict[str, Any]:
+    """Time the pipeline on ``path`` (``args``: consumers, mode, atomic, timeout, db_prefix);
+    ``content``: also record the loaded table's content digest (a clean file)."""
+    run = Run(urls, children, name, f"{args.db_prefix}_pipeline")
     try:
-        await run.setup(consumers)
-        print(f"pipeline ({consumers} consumers) ...", file=sys.stderr, flush=True)
+        await run.setup(args.consumers)
+        assert run.conn is not None
+        meter = CpuMeter(urls.db("postgres"), run.database, [run.conn.get_server_pid()])
+        await meter.start({"consumers": run.consumers})
+        print(f"pipeline ({args.consumers} consumers) ...", file=sys.stderr, flush=True)
         started = time.monotonic()
-        producer = await run.start_producer("producer", path, mode, atomic)
-        total = await run.wait_all_committed(producer, started + limit_s)
+        producer = await run.start_producer("producer", path, args.mode, args.atomic)
+        meter.add("producer", [producer])
+        total = await run.wait_all_committed(producer, started + args.timeout)
         seconds = time.monotonic() - started
+        cpu = await meter.stop()
         await producer.proc.wait()
         summaries = await run.finish()
-        check = await verify(run, total, mode)
+        check = await verify(run, total, args.mode)
+        digest = await content_digest(run.db_url, FIELDS) if content else None
     finally:
         await run.cleanup()
     summary = producer.result() or {}
@@ -179,9 +191,11 @@ async def bench_pipeline(urls: Urls, children: Children, path: Path, consumers: 
         c.name.removeprefix(run.name + "-"): c.peak_mb for c in run.consumers}
     if not check["ok"]:
         raise BenchError(f"wrong counts after the pipeline: {check}")
-    shown = ("" if mode == "insert" else f", {mode}") + (", atomic" if atomic else "")
-    label = f"pipeline ({consumers} consumers{shown})"
-    return result(label, total, seconds, peak_rss_mb=rss,
+    shown = ("" if args.mode == "insert" else f", {args.mode}") + (
+        ", atomic" if args.atomic else "")
+    label = f"pipeline ({args.consumers} consumers{shown})"
+    return result(label, total, seconds, peak_rss_mb=rss, cpu_s=cpu,
+                  cpu_s_per_1m_rows=per_million(cpu, total), content=digest,
                   verify=check, producer=summary, consumers=summaries,
                   publish=publish_rate(summary), tuning_env=tuning_env())
 

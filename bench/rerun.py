@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import sys
 import time
@@ -74,9 +73,9 @@ async def kill_producer_at(run: Run, path: Path, threshold: int, kill_on: str,
 
 
 async def bench_rerun(urls: Urls, children: Children, path: Path, args: argparse.Namespace,
-                      total: int, full_s: float) -> dict[str, Any]:
+                      name: str, total: int, full_s: float) -> dict[str, Any]:
     """Kill the producer at ``--kill-at``, let the consumers drain, time the rerun."""
-    run = Run(urls, children, f"bench-{os.getpid()}-rerun")
+    run = Run(urls, children, f"{name}-rerun", f"{args.db_prefix}_pipeline")
     threshold = max(1, round(total * args.kill_at))
     try:
         await run.setup(args.consumers)

@@ -74,6 +74,22 @@ async def table_counts(url: str) -> dict[str, int]:
     return dict(row)
 
 
+async def content_digest(url: str, columns: tuple[str, ...]) -> str:
+    """``<rows>:<digest>`` of the customers table's ``columns``: the sum of a 60-bit hash of each
+    row's text (in UTC, ISO dates), so two loads of the same rows give the same string in any
+    order. Costs one scan, outside the timed window."""
+    row_text = f"ROW({', '.join(columns)})::text"
+    conn = await asyncpg.connect(url, server_settings={"timezone": "UTC", "datestyle": "ISO"})
+    try:
+        row = await conn.fetchrow(
+            f"SELECT count(*) AS n, coalesce(sum(('x' || left(md5({row_text}), 15))::bit(60)"
+            "::bigint), 0) AS h FROM customers")
+    finally:
+        await conn.close()
+    assert row is not None
+    return f"{row['n']}:{int(row['h']):x}"
+
+
 class QueueProbe:
     """Passive declares on one connection: a queue's ready messages and consumers."""
 

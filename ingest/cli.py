@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -313,7 +312,7 @@ def wait(job_id: str, timeout: float | None, interval: float, database_url: str)
         fail(f"PostgreSQL unavailable: {exc}", c.EXIT_FAILED)
     print_result(waited.status.as_dict())
     if waited.outcome == "stopped":
-        sys.exit(c.EXIT_SIGINT if signals[0] == signal.SIGINT else c.EXIT_SIGTERM)
+        sys.exit(c.exit_code_of_signal(signals[0]))
     sys.exit(waited.exit_code())
 
 

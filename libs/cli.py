@@ -37,6 +37,29 @@ class Command(click.Command):
             raise OneLineUsageError(exc.format_message(), exc.ctx or ctx) from exc
 
 
+class Routed(Command):
+    """A command whose first argument may name a subcommand of ``routes`` (``producer watch
+    ...``); any other arguments are the command's own (``producer --file F``), exactly as
+    before it had subcommands. A routed subcommand's usage and errors say ``PROG NAME``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.routes: dict[str, click.Command] = {}
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        if args and args[0] in self.routes:
+            name = args[0]
+            path = " ".join(part for part in (info_name, name) if part)
+            return self.routes[name].make_context(path, args[1:], parent=parent, **extra)
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        if ctx.command is not self:  # routed: the subcommand's context
+            return ctx.command.invoke(ctx)
+        return super().invoke(ctx)
+
+
 class Group(click.Group):
     """A click group whose usage errors, its subcommands' and an unknown command's, are one
     line as :class:`Command`'s; subcommands and subgroups get these classes too."""

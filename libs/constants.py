@@ -1,5 +1,6 @@
 """Names and numbers shared by the producer and the consumer: one place for magic strings."""
 
+import signal
 from typing import Final
 
 # The batch message's schema version; decode also accepts the older ones listed.
@@ -54,6 +55,12 @@ EXIT_USAGE: Final = 2
 EXIT_TIMEOUT: Final = 124  # `ingest wait`, `producer --wait`: the job was not done in time
 EXIT_SIGINT: Final = 130
 EXIT_SIGTERM: Final = 143
+
+
+def exit_code_of_signal(signum: int | None) -> int:
+    """The exit code of a run a signal stopped, as a shell reports it: 130 for SIGINT, 143
+    for SIGTERM (and any other)."""
+    return EXIT_SIGINT if signum == signal.SIGINT else EXIT_SIGTERM
 
 # Fault injection for tests: the process kills itself (SIGKILL) at the named point.
 FAULT_ENV: Final = "INGEST_FAULT"

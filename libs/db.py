@@ -70,16 +70,18 @@ async def translated(url: str) -> AsyncIterator[None]:
         raise translate(exc, url) from exc
 
 
-async def create_pool(settings: PostgresSettings, size: int) -> asyncpg.Pool:
-    """A pool of ``size`` connections with UTC sessions; errors are translated."""
+async def create_pool(settings: PostgresSettings, size: int, *, min_size: int = 1,
+                      application_name: str = "csv-ingest-consumer") -> asyncpg.Pool:
+    """A pool of at most ``size`` connections with UTC sessions; errors are translated.
+    ``min_size`` 0 connects nothing yet (the API starts while PostgreSQL is down)."""
     async with translated(settings.url):
         pool = await asyncpg.create_pool(
             settings.url,
-            min_size=1,
+            min_size=min_size,
             max_size=size,
             timeout=CONNECT_TIMEOUT,
             command_timeout=COMMAND_TIMEOUT,
-            server_settings={"timezone": "UTC", "application_name": "csv-ingest-consumer"},
+            server_settings={"timezone": "UTC", "application_name": application_name},
         )
     assert pool is not None
     return pool

@@ -194,6 +194,14 @@ async def seal(conn: Conn, job_id: str, totals: Totals) -> Totals:
     return Totals(row["records"], row["batches"], row["bytes"])
 
 
+async def sealed(conn: Conn, job_id: str) -> Totals | None:
+    """The job's totals if it is sealed (every batch of its file was published), else None
+    (also for an unknown job)."""
+    async with _migrated():
+        row = await conn.fetchrow(_SEALED_SQL + " AND sealed_at IS NOT NULL", job_id)
+    return None if row is None else Totals(row["records"], row["batches"], row["bytes"])
+
+
 async def restart_dry_run(conn: Conn, job_id: str) -> None:
     """Empty a dry-run job's report (its rejects, its seal) before it is written again."""
     async with _migrated(), conn.transaction():

@@ -25,8 +25,9 @@ from libs.db import Conn
 from libs.errors import UserError
 from libs.formats import Reader, reader_for
 from libs.formats.encodings import codec_name
+from libs.formats.jsonl import JsonlReader
 from libs.load.prepared import REBUILT, rebuilt
-from libs.rejects_forms import AlignedCsv, DelimitedCsv, Exported, Form, Jsonl
+from libs.rejects_forms import AlignedCsv, DelimitedCsv, Exported, FieldsCsv, Form, Jsonl
 from libs.rejects_source import SourceLines
 from libs.schema.model import Dataset, Table
 
@@ -61,7 +62,8 @@ class JobFile:
 async def export(conn: Conn, job_id: str, fmt: Literal["csv", "jsonl"], *,
                  source: Path | None = None) -> AsyncIterator[bytes]:
     """The rejects of ``job_id`` in ``fmt`` (``csv``: the job's own layout, dialect and
-    encoding; ``jsonl``: UTF-8 JSON lines; see ``libs.rejects_forms``), in line order, as
+    encoding, a JSON Lines job's fields as CSV; ``jsonl``: UTF-8 JSON lines; see
+    ``libs.rejects_forms``), in line order, as
     pieces of bytes. ``source``: the job's file, where ``ingest_jobs.source_path`` is not
     (it is used only if its sha256 is the job's ``source_digest``).
 
@@ -140,6 +142,8 @@ def _dataset(descriptor: str | None) -> Dataset:
 async def _form(conn: Conn, job: JobFile, fmt: str) -> Form:
     if fmt == "jsonl":
         return Jsonl(job.reader, job.columns)
+    if isinstance(job.reader, JsonlReader):
+        return FieldsCsv(job.columns, job.reader.values)
     if job.reader.dataset.layout != "aligned":
         return DelimitedCsv(job.reader, job.columns)
     row = await conn.fetchrow(_WIDTHS, job.job_id)

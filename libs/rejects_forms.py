@@ -12,6 +12,11 @@
   line and each rejected line exactly as in the file. Dropping the three leading columns is
   cutting the first N characters of every line (N: where the original header starts on the
   first line); the detail is on one line (tabs, CR and LF shown as spaces).
+- ``csv``, a layout that is not text in columns (``jsonl``): CSV of its own, RFC 4180 quoting,
+  UTF-8, lines ending with LF: the header ``_line``, ``_reason``, ``_detail`` then the job's
+  columns, then per reject the three fields and the record's fields as its reader reads them
+  (``values``: JSON Lines nested values as JSON text); a record without fields (not a JSON
+  object, undecodable) gives its text as one field.
 - ``jsonl``: one object per reject, ``line``, ``reason``, ``detail``, ``raw`` (the record's
   text), ``raw_base64`` (only when ``raw`` does not give the file's bytes back: undecodable
   bytes, a NUL) and ``fields`` (header name -> value) when the record reads as the header's
@@ -25,6 +30,8 @@ from __future__ import annotations
 
 import base64
 import codecs
+import csv
+import io
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -139,6 +146,31 @@ class AlignedCsv:
         prefix = self.enc.text(self._prefix((str(r.line), r.reason, r.detail)))
         body = self.enc.record(r.data) if r.exact else self.enc.text(one_line(r.text))
         return prefix + body + self.enc.text("\n")
+
+
+class FieldsCsv:
+    """The CSV form of a layout without a CSV record of its own (see the module).
+    ``values``: a record's fields from its bytes, or None when it has none."""
+
+    def __init__(self, columns: Sequence[str],
+                 values: Callable[[bytes], list[str] | None]) -> None:
+        self.columns = columns
+        self.values = values
+        self._out = io.StringIO()
+        self._writer = csv.writer(self._out, lineterminator="\n")
+
+    def _line(self, fields: Sequence[object]) -> bytes:
+        self._out.seek(0)
+        self._out.truncate()
+        self._writer.writerow(fields)
+        return self._out.getvalue().encode("utf-8", "backslashreplace")
+
+    def head(self) -> bytes:
+        return self._line([*PREFIX, *(name.strip() for name in self.columns)])
+
+    def row(self, r: Exported) -> bytes:
+        fields = self.values(r.data) if r.exact else None
+        return self._line([r.line, r.reason, r.detail, *(fields or [r.text])])
 
 
 class Jsonl:

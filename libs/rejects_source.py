@@ -5,7 +5,8 @@ text rebuilt from a row (``libs.load.prepared.REBUILT``): its bytes were in anot
 export takes them from the job's file when that file is still there and is the job's file (its
 sha256 is ``ingest_jobs.source_digest``): the file is hashed once, then read once, sequentially,
 with the dataset's reader (``libs.formats``), in step with the rejects (both in line order), so
-memory holds one batch of the file whatever its size.
+memory holds one batch of the file whatever its size. A gzip or zstd file (known by its magic
+bytes) is decompressed as it is read (``libs.formats.compression``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from libs.csvfile import fingerprint
 from libs.errors import UserError
 from libs.formats import Reader
 from libs.formats.base import Chunk, Position
+from libs.formats.compression import ZSTD_MAGIC, decompressed, sniff
 
 log = structlog.get_logger(__name__)
 BATCH_RECORDS: Final = 5000
@@ -63,7 +65,10 @@ class SourceLines:
                         "as rebuilt, not as in the file", job_id=self.job_id, why=self.why)
             return
         assert self.path is not None
-        self._handle = handle = self.path.open("rb")
+        raw = self.path.open("rb")
+        kind = sniff(raw.read(len(ZSTD_MAGIC)))
+        raw.seek(0)
+        self._handle = handle = decompressed(raw, kind, str(self.path))
         try:
             header = self.reader.read_header(handle)
         except UserError as exc:  # the file hashed as the job's: cannot happen but by a race

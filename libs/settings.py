@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from libs import constants as c
 from libs.errors import UserError
-from libs.sources import SourceOptions, check_location, source_name
+from libs.sources import SourceOptions, check_location, scheme, source_name
 
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 
@@ -244,6 +244,59 @@ class ProducerSettings:
         """How a remote --file is reached: the retry budget and the S3 endpoint."""
         return SourceOptions(retry_budget=self.retry_budget,
                              s3_endpoint_url=self.s3_endpoint_url)
+
+
+# ``producer watch``: each default once, here (the CLI and the README quote these).
+DEFAULT_WATCH_INTERVAL_S: Final = 5.0
+# Names a watcher never takes: files still being written under a temporary name, hidden
+# files, editor and office lock files. Matched with fnmatch, case-sensitive, on the name.
+WATCH_IGNORED: Final = ("*.part", "*.tmp", ".*", "~*")
+
+
+def is_local(location: str) -> bool:
+    """True for a path or a ``file://`` URL; False for a URL another source module reads."""
+    return scheme(location) in ("", "file")
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """``producer watch SOURCE``: ``source`` a folder (or a URL prefix a remote listing
+    reads) listed every ``interval`` seconds; ``patterns`` the names taken (fnmatch globs; none:
+    every name but WATCH_IGNORED's); ``done_dir`` (local folder) or ``done_prefix`` (remote
+    prefix) where a file goes once its job is sealed, ``failed_dir`` where a refused file goes
+    (None: they stay). ``producer``: the settings each file's run takes, its ``file`` replaced
+    by the file's location (here a placeholder under the source, never opened)."""
+
+    source: str
+    producer: ProducerSettings
+    interval: float = DEFAULT_WATCH_INTERVAL_S
+    patterns: tuple[str, ...] = ()
+    done_dir: Path | None = None
+    done_prefix: str | None = None
+    failed_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not self.interval > 0:
+            raise UserError(f"--interval must be positive, got {self.interval}")
+        if any(not pattern.strip() for pattern in self.patterns):
+            raise UserError("--pattern is empty")
+        if self.done_dir is not None and self.done_prefix is not None:
+            raise UserError("--done-dir and --done-prefix both say where done files go: "
+                            "give one")
+        local = is_local(self.source)
+        if local and self.done_prefix is not None:
+            raise UserError("--done-prefix is for a remote source (s3://, ftp://); a local "
+                            "folder takes --done-dir")
+        if not local and (self.done_dir is not None or self.failed_dir is not None):
+            raise UserError("--done-dir and --failed-dir are for a local folder; a remote "
+                            "source takes --done-prefix")
+        if self.producer.dry_run or self.producer.job_file is not None:
+            raise UserError("producer watch publishes: --dry-run and --job-file do not apply")
+
+    @property
+    def done_to(self) -> str | None:
+        """Where a done file goes: the folder or the prefix (None: it stays)."""
+        return str(self.done_dir) if self.done_dir is not None else self.done_prefix
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,16 @@ from libs.errors import (
     TransientError,
     UserError,
 )
-from libs.formats import Reader, guess_format, layout_of, reader_for, with_overrides
+from libs.formats import (
+    Reader,
+    guess_compression,
+    guess_format,
+    layout_of,
+    reader_for,
+    with_overrides,
+)
 from libs.formats.base import Header
-from libs.formats.compression import open_stream
+from libs.formats.compression import open_stream, stored_handle
 from libs.formats.sniff import SAMPLE_BYTES, hints
 from libs.messages import Batch, Seal, check_columns_fit
 from libs.offsets import Offset, OffsetStore
@@ -140,7 +147,8 @@ class Producer:
     async def run(self) -> Summary:
         started = time.monotonic()
         try:
-            with open_stream(self.source, self.s.compression) as handle:
+            compression = guess_compression(self.s.source, self.s.compression)
+            with open_stream(self.source, compression) as handle:
                 await self._run(handle)
             if self.summary.status not in ("ok", "already_done"):
                 await self._record_stop(self.summary.message or self.summary.status)
@@ -157,7 +165,7 @@ class Producer:
         return self.summary
 
     async def _run(self, handle: BinaryIO) -> None:
-        self._state = self.source.state(handle)
+        self._state = self.source.state(stored_handle(handle))
         file_dataset = declared(self.s)
         try:
             spec, header = await self._start_job(file_dataset, handle)
@@ -169,6 +177,8 @@ class Producer:
             return
         job_id = self.summary.job_id
         self._check_unchanged(handle)  # the job id is the content as it was hashed
+        if await self.skip_job(job_id):
+            return
         stored = self.source.size()
         extent = self.reader.extent(handle, stored)
         start = await self._resume_position(job_id, header.end_offset, header.next_line,
@@ -182,6 +192,12 @@ class Producer:
         batch = Batch(job_id, spec.name, 0, 2, 2, 0, header.columns, self.s.source, b"",
                       spec.fingerprint)
         await self._publish_file(handle, start, batch, extent, stored)
+
+    async def skip_job(self, job_id: str) -> bool:
+        """True ends the run once the job is registered, before anything is published (the
+        one who says so sets the summary's status). Every job is published here; the watcher
+        (producer/watch.py) skips a job that is sealed already."""
+        return False
 
     async def _start_job(self, file_dataset: Dataset | None,
                          handle: BinaryIO) -> tuple[Dataset, Header]:
@@ -215,6 +231,9 @@ class Producer:
         spec = reader.dataset
         self.summary.dataset = spec.name
         header = self._read_header(handle, reader)
+        if header.ignored:
+            log.warning("keys that fill no column ignored (in the first objects)",
+                        keys=list(header.ignored))
         mapped = header_plan(resolved, header.columns)
         self.summary.mode = load_mode(self.s.mode, spec, mapped.columns)
         check_columns_fit(header.columns)
@@ -337,7 +356,7 @@ class Producer:
     def _reader(self, spec: Dataset) -> Reader:
         """The file's reader: the dataset's layout with the dialect and encoding options."""
         s = self.s
-        layout = layout_of(guess_format(self.source.name, s.format), spec)
+        layout = layout_of(guess_format(s.source, s.format), spec)  # by --source-name too
         spec = with_overrides(spec, delimiter=s.delimiter, quote_char=s.quote_char,
                               escape_char=s.escape_char, encoding=s.encoding,
                               no_header=s.no_header, layout=layout)
@@ -601,7 +620,7 @@ class Producer:
         """FileChanged if the file's size or modification time is not what it was when the
         run opened it (the job is the content as hashed then). Checked after the hash, after
         each batch read and before the job is marked done and sealed."""
-        now = self.source.state(handle)
+        now = self.source.state(stored_handle(handle))  # the stored bytes, compressed or not
         if now != self._state:
             raise FileChanged(
                 f"{self.source.display} changed while it was read (its size or modification "
@@ -620,7 +639,7 @@ def exit_code(summary: Summary, signum: int | None) -> int:
     if summary.status in ("ok", "already_done"):
         return c.EXIT_OK
     if summary.status == "interrupted":
-        return c.EXIT_SIGINT if signum == signal.SIGINT else c.EXIT_SIGTERM
+        return c.exit_code_of_signal(signum)
     if summary.status == "refused":
         return c.EXIT_USAGE
     return c.EXIT_FAILED

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
 from libs import constants as c
-from libs.cli import Command, common_options, fail, print_result, run_main, setup_logging
+from libs.cli import Routed, common_options, fail, print_result, run_main, setup_logging
 from libs.errors import TransientError, UserError
 from libs.formats import COMPRESSIONS, FORMATS
 from libs.settings import (
@@ -23,8 +24,12 @@ from libs.settings import (
 from producer.app import Producer, exit_code
 from producer.dryrun import DryRun
 from producer.follow import Follow, final_line
+from producer.watch_cli import watch_command
 
 HELP = """Stream a CSV file into RabbitMQ in batches, with publisher confirms.
+
+`producer watch SOURCE` publishes each complete new file of a folder instead, each as its own
+job, with these options: see `producer watch --help`.
 
 What the file loads into: --table T reflects an existing table from PostgreSQL (columns,
 types, NOT NULL, the primary key or the only unique key; --key COLS chooses among several),
@@ -95,7 +100,7 @@ reasons, finds duplicate keys in the file and against the table, writes the reje
 "dry_run": true. Nothing is published and no table of yours changes."""
 
 
-@click.command(cls=Command, help=HELP,
+@click.command(cls=Routed, help=HELP,
                context_settings={"show_default": True, "max_content_width": 100})
 @click.option("--file", "file", envvar="INGEST_FILE", required=True, metavar="PATH|URL",
               help="The file to publish: a path, or a URL (see Sources above). Prefer "
@@ -191,37 +196,13 @@ reasons, finds duplicate keys in the file and against the table, writes the reje
               help='Once the job is registered, write {"job_id": ...} (JSON) to this file, '
                    "atomically (the HTTP API waits for it).")
 @common_options
-def main(file: str, table: str | None, key: str | None, datasets_dir: Path,
-         database_url: str, parallel: int, batch_size: int, batch_bytes: int, redis_url: str,
-         redis_prefix: str, retry_budget: float, publish_timeout: float, blocked_timeout: float,
-         offset_ttl_days: int, progress: bool, delimiter: str | None, quote_char: str | None,
-         escape_char: str | None, encoding: str | None, file_format: str | None,
-         compression: str, no_header: bool, mode: str | None,
-         atomic: bool, max_errors: int | None, max_error_ratio: float | None, dry_run: bool,
-         rejects_out: Path | None, wait: bool, wait_timeout: float | None,
-         source_name: str | None, job_file: Path | None, s3_endpoint_url: str | None,
-         amqp_url: str,
-         queue: str, delivery_limit: int,
-         dataset: str, log_level: str, log_format: str) -> None:
-    setup_logging(log_level, log_format)
+def main(**params: Any) -> None:
+    setup_logging(params["log_level"], params["log_format"])
     try:
-        settings = ProducerSettings(
-            file=file,
-            amqp=AmqpSettings.from_url(amqp_url, queue, delivery_limit),
-            redis=RedisSettings.from_url(redis_url, redis_prefix),
-            postgres=PostgresSettings.from_url(database_url),
-            dataset=dataset, table=table, key=parse_key(key), datasets_dir=datasets_dir,
-            parallel=parallel, batch_size=batch_size, batch_bytes=batch_bytes,
-            retry_budget=retry_budget, publish_timeout=publish_timeout,
-            blocked_timeout=blocked_timeout,
-            offset_ttl_days=offset_ttl_days, progress=progress, delimiter=delimiter,
-            quote_char=quote_char, escape_char=escape_char, encoding=encoding,
-            format=file_format, compression=compression,
-            no_header=no_header, mode=mode, dry_run=dry_run, rejects_out=rejects_out,
-            atomic=atomic, max_errors=max_errors, max_error_ratio=max_error_ratio,
-            source_name=source_name, job_file=job_file, s3_endpoint_url=s3_endpoint_url)
+        settings = producer_settings(params)
     except UserError as exc:
         fail(str(exc), c.EXIT_USAGE)
+    dry_run, wait, wait_timeout = params["dry_run"], params["wait"], params["wait_timeout"]
     if wait_timeout is not None and wait_timeout < 0:
         fail("--wait-timeout must not be negative", c.EXIT_USAGE)
     producer = (DryRun if dry_run else Producer)(settings)
@@ -241,6 +222,30 @@ def main(file: str, table: str | None, key: str | None, datasets_dir: Path,
     raise SystemExit(exit_code(summary, producer.signal))
 
 
+def producer_settings(params: Mapping[str, Any]) -> ProducerSettings:
+    """ProducerSettings from the parsed options; ``producer watch`` has no --file (its files
+    take its place), --dry-run, --rejects-out, --source-name, --job-file nor --progress."""
+    return ProducerSettings(
+        file=params["file"],
+        amqp=AmqpSettings.from_url(params["amqp_url"], params["queue"],
+                                   params["delivery_limit"]),
+        redis=RedisSettings.from_url(params["redis_url"], params["redis_prefix"]),
+        postgres=PostgresSettings.from_url(params["database_url"]),
+        dataset=params["dataset"], table=params["table"], key=parse_key(params["key"]),
+        datasets_dir=params["datasets_dir"], parallel=params["parallel"],
+        batch_size=params["batch_size"], batch_bytes=params["batch_bytes"],
+        retry_budget=params["retry_budget"], publish_timeout=params["publish_timeout"],
+        blocked_timeout=params["blocked_timeout"], offset_ttl_days=params["offset_ttl_days"],
+        progress=params.get("progress", False), delimiter=params["delimiter"],
+        quote_char=params["quote_char"], escape_char=params["escape_char"],
+        encoding=params["encoding"], format=params["file_format"],
+        compression=params["compression"], no_header=params["no_header"], mode=params["mode"],
+        dry_run=params.get("dry_run", False), rejects_out=params.get("rejects_out"),
+        atomic=params["atomic"], max_errors=params["max_errors"],
+        max_error_ratio=params["max_error_ratio"], source_name=params.get("source_name"),
+        job_file=params.get("job_file"), s3_endpoint_url=params["s3_endpoint_url"])
+
+
 def _follow(settings: ProducerSettings, publish: dict[str, Any], within: float | None) -> None:
     """--wait: follow the job; its status line (the publish summary under "publish") and
     ``ingest wait``'s exit code."""
@@ -253,3 +258,6 @@ def _follow(settings: ProducerSettings, publish: dict[str, Any], within: float |
              c.EXIT_FAILED)
     print_result(final_line(waited, publish))
     raise SystemExit(follow.exit_code(waited))
+
+
+main.routes["watch"] = watch_command(main, producer_settings)

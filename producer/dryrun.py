@@ -230,7 +230,7 @@ class DryRun(Producer):
         start = Position(0, header.end_offset, header.next_line, 0)
         handle.seek(start.byte)
         summary.bytes = self.source.size()
-        self.progress.start(total=summary.bytes, done=start.byte)
+        self.progress.start(total=self.reader.extent(handle, summary.bytes), done=start.byte)
         self.progress.describe("validating")
         pending: _Pending | None = None
         refused: UserError | None = None

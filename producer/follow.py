@@ -4,7 +4,6 @@ it ends (``libs.jobwait``), with a progress bar of the records loaded on a termi
 from __future__ import annotations
 
 import asyncio
-import signal
 from typing import Any
 
 from libs import constants as c
@@ -44,7 +43,7 @@ class Follow:
         """As ``ingest wait``: 0 succeeded*, 1 failed or aborted, 124 timeout, 130/143 a
         signal."""
         if waited.outcome == "stopped":
-            return c.EXIT_SIGINT if self.signal == signal.SIGINT else c.EXIT_SIGTERM
+            return c.exit_code_of_signal(self.signal)
         return waited.exit_code()
 
 

@@ -4,9 +4,21 @@
 Clean mode writes well-formed rows fast from fixed pools of ready-made strings (see
 ``gendata_rows``). ``--dirty`` replaces about 7% of the records, spread over the file, by bad or
 hard ones (see ``gendata_dirty.KINDS``), shuffles the header, adds a ``notes`` column, puts a BOM
-in front and leaves the last record without a line end.
+in front and leaves the last record without a line end. ``--shape plain`` spells the same rows
+in ASCII with UTC ``Z`` timestamps.
+
+Keys: record i (from 0) has the e-mail ``<first>.<last>.<first_key + i>@<domain>``, so keys are
+unique within a file, and two files whose key ranges do not overlap share no key. Files whose
+ranges overlap share keys: with the same seed (either shape) a smaller file's records are the
+bigger one's first records but for its last chunk of up to CHUNK_ROWS (the draws are made per
+chunk), so all but a few thousand keys of the 1M file are in the 2M file; with different seeds
+a key number gives the same e-mail by chance (about 1 record in 41,000). ``--first-key`` moves a
+file's range, to load several generated files into one table as new rows. ``--out-dir`` names
+the file after everything that makes it (``file_name``): shape, rows, seed, key range, clean or
+dirty.
 
 Usage: python scripts/gendata.py --rows 100000 --seed 7 --out data/customers.csv [--dirty]
+       python scripts/gendata.py --rows 2000000 --first-key 1000000 --out-dir data/generated
 """
 
 from __future__ import annotations
@@ -26,8 +38,20 @@ from typing import BinaryIO, Final
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scripts.gendata_dirty import KINDS, Dirt, Kind, huge_plain, huge_quoted
-from scripts.gendata_rows import COLUMNS, Chunk, Pools, clean_rows, draw_chunk, format_rows
+from scripts.gendata_rows import (
+    COLUMNS,
+    SHAPES,
+    Chunk,
+    Pools,
+    clean_rows,
+    draw_chunk,
+    format_rows,
+)
 
+# The defaults of `make data` and of the bench (bench/bench.py reads them from here).
+DEFAULT_ROWS: Final = 1_000_000
+DEFAULT_SEED: Final = 1
+DEFAULT_SHAPE: Final = "bench"
 CHUNK_ROWS: Final = 8192
 DIRTY_SHARE: Final = 0.07
 BOM: Final = "\ufeff"
@@ -39,8 +63,10 @@ class Generator:
     seed: int
     dirty: bool
     crlf: bool
+    shape: str = DEFAULT_SHAPE
+    first_key: int = 0
     rng: random.Random = field(init=False)
-    pools: Pools = field(init=False, default_factory=Pools)
+    pools: Pools = field(init=False)
     header: tuple[str, ...] = COLUMNS
     far_emails: deque[str] = field(default_factory=lambda: deque(maxlen=256))
     invalid: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=64))
@@ -49,6 +75,7 @@ class Generator:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        self.pools = Pools(self.shape)
         if self.dirty:
             names = [*COLUMNS, "notes"]
             self.rng.shuffle(names)
@@ -68,11 +95,12 @@ class Generator:
             size = min(CHUNK_ROWS, self.rows - start)
             last = start + size >= self.rows
             if self.dirty:
-                chunk = draw_chunk(self.rng, self.pools, start, size, notes=True)
+                chunk = draw_chunk(self.rng, self.pools, start, size, notes=True,
+                                   key_offset=self.first_key)
                 rows = format_rows(chunk, self.header)
                 self.soil(chunk, rows, last)
             else:
-                rows = clean_rows(self.rng, self.pools, start, size)
+                rows = clean_rows(self.rng, self.pools, self.first_key + start, size)
             text = eol.join(rows)
             yield text if (last and self.dirty) else text + eol
 
@@ -109,36 +137,71 @@ def write(gen: Generator, out: BinaryIO) -> int:
     return size
 
 
+def file_name(rows: int, seed: int, shape: str, dirty: bool, first_key: int = 0) -> str:
+    """The name of a generated file: everything that makes its content, the key range included
+    (``customers-bench-1000000-seed1-keys0-999999-clean.csv``)."""
+    keys = f"keys{first_key}-{first_key + rows - 1}" if rows else "nokeys"
+    return f"customers-{shape}-{rows}-seed{seed}-{keys}-{'dirty' if dirty else 'clean'}.csv"
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--rows", type=int, default=1_000_000, help="data records to write")
-    parser.add_argument("--seed", type=int, default=1, help="random seed (same seed, same file)")
-    parser.add_argument("--out", required=True, help="output path, or - for stdout")
+    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="data records to write")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                        help="random seed (same seed, same file)")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", help="output path, or - for stdout")
+    where.add_argument("--out-dir", help="write DIR/<file_name(...)>, atomically")
     parser.add_argument("--dirty", action="store_true", help="mix in bad and hard records")
     parser.add_argument("--variant", choices=("clean", "dirty"), default=None,
                         help="clean or dirty (dirty is the same as --dirty)")
+    parser.add_argument("--shape", choices=SHAPES, default=DEFAULT_SHAPE,
+                        help="bench: accented values, mixed zones; plain: ASCII, UTC Z")
+    parser.add_argument("--first-key", type=int, default=0,
+                        help="key number of the first record (e-mail <name>.<number>@...)")
     parser.add_argument("--crlf", action="store_true", help="clean mode: CRLF line ends")
     args = parser.parse_args(argv)
-    if args.rows < 0:
-        parser.error("--rows must be >= 0")
+    if args.rows < 0 or args.first_key < 0:
+        parser.error("--rows and --first-key must be >= 0")
     if args.variant == "dirty":
         args.dirty = True
+    if args.out_dir is not None:
+        if args.crlf:
+            parser.error("--out-dir names LF files: give --out for --crlf")
+        args.out = str(Path(args.out_dir) / file_name(args.rows, args.seed, args.shape,
+                                                       args.dirty, args.first_key))
     return args
+
+
+def write_file(gen: Generator, path: Path) -> int:
+    """Write ``path`` through ``path.part``: a file under its final name is complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")
+    try:
+        with part.open("wb", buffering=1 << 20) as out:
+            size = write(gen, out)
+        part.replace(path)
+    finally:
+        part.unlink(missing_ok=True)
+    return size
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    gen = Generator(args.rows, args.seed, args.dirty, args.crlf)
+    gen = Generator(args.rows, args.seed, args.dirty, args.crlf, args.shape, args.first_key)
     started = time.perf_counter()
     if args.out == "-":
         size = write(gen, sys.stdout.buffer)
         sys.stdout.buffer.flush()
+    elif args.out_dir is not None:
+        size = write_file(gen, Path(args.out))
     else:
         with open(args.out, "wb", buffering=1 << 20) as out:
             size = write(gen, out)
     took = time.perf_counter() - started
     mode = "dirty" if args.dirty else "clean"
-    print(f"gendata: {args.rows} {mode} rows, {size} bytes, seed {args.seed}, {took:.2f}s "
+    print(f"gendata: {args.rows} {mode} {args.shape} rows, {size} bytes, seed {args.seed}, "
+          f"keys from {args.first_key}, {took:.2f}s "
           f"({args.rows / max(took, 1e-9):,.0f} rows/s) -> {args.out}", file=sys.stderr)
     return 0
 

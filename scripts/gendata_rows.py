@@ -3,6 +3,11 @@
 Each chunk draws its random bytes in a few C calls (``randbytes``) and maps them onto fixed pools
 of ready-made strings, then formats whole rows with one ``%`` template. The pools are the same
 for every seed; the seed only decides which entries each row takes.
+
+Two shapes (``SHAPES``): ``bench``, the values above (accented names and places, timestamps with
+zones ``Z``, ``+02:00``, ... or none), and ``plain``, the same draws with every value folded to
+ASCII (``Łukasz`` -> ``Lukasz``, ``São Paulo`` -> ``Sao Paulo``) and every timestamp in UTC
+``Z``: for a given seed the two files have the same keys and the same rows, spelled plainly.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ PHONE_PREFIXES: Final = (
     "+33 6", "+33 7", "+49 151", "+49 170", "+34 612", "+39 347", "+44 7700", "+353 85",
     "+31 6", "+32 470", "+351 912", "+48 501", "+1 415", "+1 212", "+81 90", "+61 4",
 )
+SHAPES: Final = ("bench", "plain")
 ZONES: Final = ("Z",) * 10 + ("+02:00", "+01:00", "-05:00", "+05:30", "+00:00", "")
 FOLD: Final = str.maketrans({"ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "\u0131": "i", "ß": "ss",
                              "æ": "ae", "đ": "d"})
@@ -70,6 +76,11 @@ def _slug(name: str) -> str:
     """The ASCII, lower-case, letters-only form of a name, for e-mail addresses."""
     folded = unicodedata.normalize("NFKD", name.translate(FOLD)).encode("ascii", "ignore")
     return "".join(ch for ch in folded.decode().lower() if ch.isalnum()) or "x"
+
+
+def _ascii(text: str) -> str:
+    """``text`` folded to ASCII, case and punctuation kept (the plain shape's values)."""
+    return unicodedata.normalize("NFKD", text.translate(FOLD)).encode("ascii", "ignore").decode()
 
 
 def _pool(values: tuple[str, ...] | list[str], size: int) -> list[str]:
@@ -98,21 +109,27 @@ class Pools:
     """Fixed strings that random bytes (256 entries) or 16-bit words (65536) index.
 
     The tables are the same for every seed (drawn from a fixed ``random.Random``); the seed only
-    decides which entries each row takes.
+    decides which entries each row takes. ``shape`` "plain" folds every value to ASCII and every
+    zone to ``Z`` (the draws are the same, so the rows correspond one to one).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, shape: str = "bench") -> None:
+        if shape not in SHAPES:
+            raise ValueError(f"unknown shape {shape!r}: one of {', '.join(SHAPES)}")
+        plain = shape == "plain"
+        fold = _ascii if plain else str
         fixed = random.Random(20261124)
-        first, last = _pool(FIRST_NAMES, 256), _pool(LAST_NAMES, 256)
-        slugs = {name: _slug(name) for name in (*FIRST_NAMES, *LAST_NAMES)}
+        first = _pool([fold(n) for n in FIRST_NAMES], 256)
+        last = _pool([fold(n) for n in LAST_NAMES], 256)
+        slugs = {name: _slug(name) for name in (*first, *last)}
         self.first = [first[w >> 8] for w in range(65536)]
         self.last = [last[w & 255] for w in range(65536)]
         self.slug = [f"{slugs[f]}.{slugs[s]}" for f, s in zip(self.first, self.last, strict=True)]
         self.domain = _pool(DOMAINS, 256)
-        self.city = _pool([c for c, _ in PLACES], 256)
+        self.city = _pool([fold(c) for c, _ in PLACES], 256)
         self.country = _pool([k for _, k in PLACES], 256)
         self.notes = _pool(NOTES, 256)
-        prefixes, zones = _pool(PHONE_PREFIXES, 256), _pool(ZONES, 256)
+        prefixes, zones = _pool(PHONE_PREFIXES, 256), _pool(("Z",) if plain else ZONES, 256)
         self.phone = [f"{prefixes[b]} {w % 1000:03d} {v % 10000:04d}" for b, w, v in
                       zip(fixed.randbytes(65536), _words(fixed, 65536), _words(fixed, 65536),
                           strict=True)]
@@ -135,11 +152,12 @@ class Pools:
                                        _words(fixed, 65536), strict=True)]
 
 
-def clean_rows(rng: random.Random, pools: Pools, first_index: int, size: int) -> list[str]:
-    """Rows in the standard header order, fast: three draws, one ``%`` template."""
+def clean_rows(rng: random.Random, pools: Pools, first_key: int, size: int) -> list[str]:
+    """Rows in the standard header order, fast: three draws, one ``%`` template; the e-mails
+    carry the key numbers ``first_key`` .. ``first_key + size - 1``."""
     names = _words(rng, size)
     columns = (map(pools.slug.__getitem__, names),
-               range(first_index, first_index + size),
+               range(first_key, first_key + size),
                map(pools.domain.__getitem__, rng.randbytes(size)),
                map(pools.names.__getitem__, names),
                map(pools.middle.__getitem__, _words(rng, size)),
@@ -149,15 +167,18 @@ def clean_rows(rng: random.Random, pools: Pools, first_index: int, size: int) ->
 
 @dataclass
 class Chunk:
-    """The columns of one chunk of rows, as lists of field pieces (index i = row i)."""
+    """The columns of one chunk of rows, as lists of field pieces (index i = row i); row i of
+    the chunk is record ``first_index + i`` of the file and its e-mail carries the key number
+    ``first_key + i``."""
 
     first_index: int
     size: int
+    first_key: int
     parts: dict[str, list[str]] = field(default_factory=dict)
 
     def email(self, i: int) -> str:
         p = self.parts
-        return f"{p['slug'][i]}.{self.first_index + i}@{p['dom'][i]}"
+        return f"{p['slug'][i]}.{self.first_key + i}@{p['dom'][i]}"
 
     def fields(self, i: int) -> dict[str, str]:
         """Row i as field texts by column name (CSV-ready, nothing to quote)."""
@@ -167,10 +188,10 @@ class Chunk:
 
 
 def draw_chunk(rng: random.Random, pools: Pools, first_index: int, size: int, *,
-               notes: bool) -> Chunk:
+               notes: bool, key_offset: int = 0) -> Chunk:
     """Random choices for one chunk: one ``randbytes`` call per group of columns, mapped on
     pools; columns that must agree (names and e-mail, city and country) share the draw."""
-    chunk = Chunk(first_index, size)
+    chunk = Chunk(first_index, size, first_index + key_offset)
     groups: list[tuple[bool, dict[str, list[str]]]] = [
         (True, {"slug": pools.slug, "first_name": pools.first, "last_name": pools.last}),
         (False, {"dom": pools.domain}), (True, {"phone": pools.phone}),
@@ -198,6 +219,6 @@ def format_rows(chunk: Chunk, header: tuple[str, ...]) -> list[str]:
     """All rows of a chunk in the header's column order, with one ``%`` template."""
     pieces = [PIECES.get(name, ("%s", (name,))) for name in header]
     template = ",".join(piece for piece, _ in pieces)
-    parts = dict(chunk.parts, n=range(chunk.first_index, chunk.first_index + chunk.size))
+    parts = dict(chunk.parts, n=range(chunk.first_key, chunk.first_key + chunk.size))
     columns = [parts[key] for _, keys in pieces for key in keys]
     return list(map(template.__mod__, zip(*columns, strict=True)))

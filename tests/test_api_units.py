@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from pathlib import Path
+from typing import get_args
 
 import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from api import problems
+from api import models, problems
 from api.models import JobOptions, request_digest
 from api.storage import Spool, TooLarge, safe_name
+from libs import formats
 from libs.errors import UserError
 from libs.settings import ApiSettings, parse_allow
 
@@ -109,3 +111,11 @@ async def _get(app: FastAPI, path: str) -> httpx.Response:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         return await client.get(path)
+
+
+def test_format_choices_are_the_producers() -> None:
+    """The API's format and compression types name exactly the producer's choices."""
+    assert get_args(models.FORMATS) == formats.FORMATS
+    assert get_args(models.COMPRESSIONS) == formats.COMPRESSIONS
+    args = JobOptions(dataset="customers", format="jsonl", compression="gzip").producer_args()
+    assert args[-2:] == ["--format=jsonl", "--compression=gzip"]

@@ -52,7 +52,9 @@ async def test_every_batch_arrives_exactly_as_made(tmp_path: Path,
 
 async def test_kill_then_rerun_resumes_from_the_confirmed_prefix(
         tmp_path: Path, service_env: dict[str, str]) -> None:
-    path = write_csv(tmp_path / "big.csv", customers_rows(60_000))
+    # Content of its own: a job of the same content (test_file_changed's) in the session's
+    # database would have fixed its batch size.
+    path = write_csv(tmp_path / "big.csv", customers_rows(60_000, start=1_000_000))
     args = ("--batch-size", "10", "--parallel", "4")
     killed = produce(path, {**service_env, c.FAULT_ENV: "producer.after_confirm",
                             c.FAULT_AFTER_ENV: "200"}, *args)

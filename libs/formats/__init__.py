@@ -22,11 +22,13 @@ from libs.errors import UserError
 from libs.formats.aligned import AlignedReader
 from libs.formats.base import Chunk, Header, Position, Reader, Record
 from libs.formats.delimited import DelimitedReader
+from libs.formats.jsonl import JsonlReader
 from libs.schema.model import Dataset
 
 LAYOUTS: Final[dict[str, Callable[[Dataset, int], Reader]]] = {
     "delimited": DelimitedReader,
     "aligned": AlignedReader,
+    "jsonl": JsonlReader,
 }
 
 

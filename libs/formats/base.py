@@ -27,11 +27,14 @@ class Header:
     Delimited: names trimmed and lowercased, empty names kept in their places. Aligned: the
     header line cut at the column starts, padding included (the widths are the boundaries).
     Header-less: the dataset's field names, ``end_offset`` 0 (or after a BOM), ``next_line`` 1.
+    ``ignored``: names the data uses that fill no column, where the header does not show them
+    (JSON Lines: keys of the first objects); the producer warns about them once.
     """
 
     columns: tuple[str, ...]
     end_offset: int
     next_line: int
+    ignored: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

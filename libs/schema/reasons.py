@@ -27,8 +27,9 @@ gives its field's code all the same (``invalid_<format>``, else ``invalid_<type>
 
 A number that does not fit the column's ``numeric(p,s)`` is ``invalid_number`` (the type of
 the column is part of the type). The pipeline adds ``invalid_encoding``, ``malformed_csv``,
-``duplicate_key`` and ``database_rejected``; they are listed here so that one module names
-every code.
+``malformed_json`` (a JSON Lines line that is not JSON, or not an object, or names one column
+with two keys: ``libs.formats.jsonvalues``), ``duplicate_key`` and ``database_rejected``; they
+are listed here so that one module names every code.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ OUT_OF_RANGE: Final = "out_of_range"
 
 INVALID_ENCODING: Final = "invalid_encoding"
 MALFORMED_CSV: Final = "malformed_csv"
+MALFORMED_JSON: Final = "malformed_json"
 DUPLICATE_KEY: Final = "duplicate_key"
 DATABASE_REJECTED: Final = "database_rejected"
 

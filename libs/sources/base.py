@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Final, Protocol
+from typing import Any, BinaryIO, Final, Protocol
 
 DEFAULT_RETRY_BUDGET_S: Final = 60.0
 
@@ -37,6 +37,13 @@ class SourceOptions:
 
     retry_budget: float = DEFAULT_RETRY_BUDGET_S
     s3_endpoint_url: str | None = None
+
+    def storage_for(self, location: str) -> dict[str, Any]:
+        """fsspec's file system options for ``location`` (an ``s3://`` URL: the endpoint), for
+        code that lists or moves remote files itself (``producer watch``)."""
+        if location.lower().startswith("s3://") and self.s3_endpoint_url:
+            return {"endpoint_url": self.s3_endpoint_url}
+        return {}
 
 
 class Source(Protocol):
