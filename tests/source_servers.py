@@ -191,6 +191,9 @@ def http_server(root: Path) -> Iterator[RangeServer]:
 
 FTP_USER = "loader"
 FTP_PASSWORD = "p@ss:w/rd-Secret7"  # characters a URL must percent-encode
+# A second user whose password needs no encoding: producer watch lists a prefix with
+# fsspec's url_to_fs, which does not decode a percent-encoded password.
+FTP_PLAIN_USER, FTP_PLAIN_PASSWORD = "watcher", "Plain-Pass-99"
 
 
 @dataclass
@@ -229,7 +232,8 @@ def ftp_server(root: Path) -> Iterator[FtpServer]:
             return super().ftp_RETR(file)
 
     authorizer = DummyAuthorizer()
-    authorizer.add_user(FTP_USER, FTP_PASSWORD, str(root), perm="elr")
+    for user, password in ((FTP_USER, FTP_PASSWORD), (FTP_PLAIN_USER, FTP_PLAIN_PASSWORD)):
+        authorizer.add_user(user, password, str(root), perm="elradfmw")  # watch moves files
     RecordingHandler.authorizer = authorizer
     port = free_ports()
     server = ThreadedFTPServer(("127.0.0.1", port), RecordingHandler)

@@ -6,6 +6,7 @@ job's rows."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import uuid
@@ -287,3 +288,17 @@ async def test_a_source_failing_past_the_budget_exits_1_and_a_rerun_resumes(
         assert consumed.rc == 0, consumed.stderr[-2000:]
         await assert_loaded_exactly(database_url, [path], [rerun.summary["job_id"]])
     assert SIGNATURE not in run.stderr + rerun.stderr + json.dumps(run.summary)
+
+
+@pytest.mark.parametrize("kind", ["https", "s3"])
+async def test_a_gzip_object_loads_exactly(tmp_path: Path, kind: str,
+                                           service_env: dict[str, str], database_url: str,
+                                           clean_tables: None) -> None:
+    (tmp_path / "customers.csv.gz").write_bytes(gzip.compress(SAMPLE.read_bytes()))
+    with remote(kind, tmp_path, "customers.csv.gz") as source:
+        env = {**service_env, **source.env}
+        run = produce_url(source.url, env)
+        assert run.rc == 0, run.stderr[-2000:]
+        consumed = consume_burst(env)
+        assert consumed.rc == 0, consumed.stderr[-2000:]
+        await assert_loaded_exactly(database_url, [SAMPLE], [run.summary["job_id"]])
