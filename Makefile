@@ -40,6 +40,7 @@ DIRTY ?= 0
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 SAMPLE_CSV ?= data/customers_sample.csv
+SAMPLE_DATASET ?= customers
 PYTHON ?= python3.11
 # `make watch`: the folder watched and the watcher's options (producer watch --help).
 WATCH_DIR ?= volumes/inbox
@@ -220,8 +221,10 @@ data: install ## Generate data/generated/customers-SHAPE-ROWS-seedSEED-keysA-B-c
 	  $(if $(SEED),--seed $(SEED)) $(if $(SHAPE),--shape $(SHAPE)) \
 	  $(if $(FIRST_KEY),--first-key $(FIRST_KEY)) $(if $(filter 1,$(DIRTY)),--dirty)
 
-samples: install ## Convert SAMPLE_CSV to .jsonl, .csv.gz, .csv.zst, .jsonl.gz in volumes/samples/
+samples: install ## Convert SAMPLE_CSV to .jsonl, .csv.gz, .csv.zst, .jsonl.gz, .parquet in volumes/samples/
 	.venv/bin/python scripts/convert_sample.py $(SAMPLE_CSV) --out-dir volumes/samples
+	.venv/bin/python scripts/to_parquet.py --in $(SAMPLE_CSV) --dataset $(SAMPLE_DATASET) \
+	  --out volumes/samples/$(basename $(notdir $(SAMPLE_CSV))).parquet
 
 demo: install infra migrate-db migrate-examples ## Load the bundled samples (DEMO_DATASETS) with burst consumers
 	@mkdir -p $(LOG_DIR)

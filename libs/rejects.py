@@ -144,6 +144,10 @@ async def _form(conn: Conn, job: JobFile, fmt: str) -> Form:
         return Jsonl(job.reader, job.columns)
     if isinstance(job.reader, JsonlReader):
         return FieldsCsv(job.columns, job.reader.values)
+    if job.reader.dataset.layout == "parquet":  # a record's raw text is its JSON object
+        from libs.formats.parquet_text import record_fields
+
+        return FieldsCsv(job.columns, record_fields)
     if job.reader.dataset.layout != "aligned":
         return DelimitedCsv(job.reader, job.columns)
     row = await conn.fetchrow(_WIDTHS, job.job_id)

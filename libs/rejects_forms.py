@@ -12,11 +12,12 @@
   line and each rejected line exactly as in the file. Dropping the three leading columns is
   cutting the first N characters of every line (N: where the original header starts on the
   first line); the detail is on one line (tabs, CR and LF shown as spaces).
-- ``csv``, a layout that is not text in columns (``jsonl``): CSV of its own, RFC 4180 quoting,
-  UTF-8, lines ending with LF: the header ``_line``, ``_reason``, ``_detail`` then the job's
-  columns, then per reject the three fields and the record's fields as its reader reads them
-  (``values``: JSON Lines nested values as JSON text); a record without fields (not a JSON
-  object, undecodable) gives its text as one field.
+- ``csv``, a layout that is not text in columns (``jsonl``, ``parquet``): CSV of its own,
+  RFC 4180 quoting, UTF-8, lines ending with LF: the header ``_line``, ``_reason``,
+  ``_detail`` then the job's columns, then per reject the three fields and the record's
+  fields as its reader reads them (``values``: JSON Lines nested values as JSON text; a
+  Parquet row's values from its JSON object, ``libs.formats.parquet_text.record_fields``); a
+  record without fields (not a JSON object, undecodable) gives its text as one field.
 - ``jsonl``: one object per reject, ``line``, ``reason``, ``detail``, ``raw`` (the record's
   text), ``raw_base64`` (only when ``raw`` does not give the file's bytes back: undecodable
   bytes, a NUL) and ``fields`` (header name -> value) when the record reads as the header's

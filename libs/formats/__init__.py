@@ -25,10 +25,19 @@ from libs.formats.delimited import DelimitedReader
 from libs.formats.jsonl import JsonlReader
 from libs.schema.model import Dataset
 
+
+def _parquet(dataset: Dataset, max_record_bytes: int) -> Reader:
+    """The Parquet reader, imported on first use (pyarrow is large: CSV runs never load it)."""
+    from libs.formats.parquet import ParquetReader
+
+    return ParquetReader(dataset, max_record_bytes)
+
+
 LAYOUTS: Final[dict[str, Callable[[Dataset, int], Reader]]] = {
     "delimited": DelimitedReader,
     "aligned": AlignedReader,
     "jsonl": JsonlReader,
+    "parquet": _parquet,
 }
 
 

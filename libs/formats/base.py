@@ -7,7 +7,8 @@ their reader from the job's Dataset (``libs.formats.reader_for``), never from lo
 they read every file with the same layout, dialect and encoding.
 
 Offsets (``Header.end_offset``, ``Position.byte``) count bytes of the stream the reader splits:
-the file itself, or its UTF-8 transcoding for a UTF-16 file (see ``encodings``).
+the file itself, or its UTF-8 transcoding for a UTF-16 file (see ``encodings``); the parquet
+layout counts rows instead, and its lines are row numbers (see ``parquet``).
 """
 
 from __future__ import annotations

@@ -22,7 +22,10 @@ _NAMES: Final = {";": "';'", "\t": "tab", "|": "'|'", ",": "','"}
 
 
 def hints(sample: bytes, dataset: Dataset) -> list[str]:
-    """One line per hint about ``sample`` (the file's first bytes); [] if none."""
+    """One line per hint about ``sample`` (the file's first bytes); [] if none (always for
+    a binary layout: parquet)."""
+    if dataset.layout == "parquet":
+        return []
     found: list[str] = []
     encoding = _encoding_hint(sample, codec_name(dataset.encoding))
     if encoding:
