@@ -302,3 +302,22 @@ async def test_a_gzip_object_loads_exactly(tmp_path: Path, kind: str,
         consumed = consume_burst(env)
         assert consumed.rc == 0, consumed.stderr[-2000:]
         await assert_loaded_exactly(database_url, [SAMPLE], [run.summary["job_id"]])
+
+
+@pytest.mark.parametrize("kind", ["https", "s3"])
+async def test_a_parquet_object_loads_as_its_csv(tmp_path: Path, kind: str,
+                                                 service_env: dict[str, str], database_url: str,
+                                                 clean_tables: None) -> None:
+    """pyarrow reads the footer, then the row groups, through the ranged stream."""
+    from tests.test_parquet import assert_same_as_csv, csv_outcome, to_parquet
+
+    csv_found = await csv_outcome(SAMPLE, service_env, database_url)
+    summary, lines = to_parquet(SAMPLE, tmp_path / "customers.parquet", "--types", "typed",
+                                "--row-group-rows", "10")
+    with remote(kind, tmp_path, "customers.parquet") as source:
+        env = {**service_env, **source.env}
+        run = produce_url(source.url, env)
+        assert run.rc == 0, run.stderr[-2000:]
+        consumed = consume_burst(env)
+        assert consumed.rc == 0, consumed.stderr[-2000:]
+    await assert_same_as_csv(database_url, csv_found, lines, summary["dropped"])
