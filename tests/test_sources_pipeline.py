@@ -152,8 +152,9 @@ async def test_a_killed_run_resumes_at_its_offset_with_a_ranged_read(
     args = ("--batch-size", "20", "--parallel", "1")  # 2500 batches: seconds, many saves
     with remote(kind, tmp_path, "big.csv") as source:
         env = {**service_env, **source.env}
-        killed = produce_url(source.url, {**env, c.FAULT_ENV: "producer.offset_saved",
-                                          c.FAULT_AFTER_ENV: "3"}, *args)
+        # killed after 1500 confirms: the offset saved (every 0.2 s) is well past the header
+        killed = produce_url(source.url, {**env, c.FAULT_ENV: "producer.after_confirm",
+                                          c.FAULT_AFTER_ENV: "1500"}, *args)
         assert killed.rc == -9, killed.stderr[-2000:]
         source.log.clear()
         rerun = produce_url(source.url, env, *args)
