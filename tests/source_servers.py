@@ -191,9 +191,8 @@ def http_server(root: Path) -> Iterator[RangeServer]:
 
 FTP_USER = "loader"
 FTP_PASSWORD = "p@ss:w/rd-Secret7"  # characters a URL must percent-encode
-# A second user whose password needs no encoding: producer watch lists a prefix with
-# fsspec's url_to_fs, which does not decode a percent-encoded password.
-FTP_PLAIN_USER, FTP_PLAIN_PASSWORD = "watcher", "Plain-Pass-99"
+# A second user, who may write (producer watch moves files): a password that needs encoding too.
+FTP_PLAIN_USER, FTP_PLAIN_PASSWORD = "watcher", "w@tch:er/Pass-99"
 
 
 @dataclass
