@@ -1,6 +1,12 @@
 """A job's file fetched from a URL (a signed URL): only hosts of ``INGEST_URL_ALLOW``, never a
 private, loopback or link-local address unless the host is listed by name.
 
+``ftp://`` URLs pass the same host checks and are read from the checked address
+(``api.remote_fetch``, through ``libs.sources``). ``s3://BUCKET/KEY`` URLs need their bucket
+listed as ``s3://BUCKET`` (``s3://*``: any bucket; ``*`` alone does not allow S3); the store
+is AWS, or the endpoint of botocore's ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``, with
+the API's AWS credentials.
+
 Allow-list entries: ``host`` or an IP (exact: any address it resolves to is allowed),
 ``*.example.com`` (its subdomains) and ``*`` (any host): those two only for hosts whose every
 address is global. The checked address is the one connected to (the URL's host pinned to it;
@@ -20,9 +26,14 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import httpx
 
 from api.problems import Problem
+from api.remote_fetch import copy_source
 from api.storage import Spool, TooLarge
+from libs.errors import UserError
+from libs.sources import Source, SourceOptions, open_source
 
-SCHEMES: Final = ("http", "https")
+SCHEMES: Final = ("http", "https", "ftp")  # checked by host; s3:// by bucket
+PORTS: Final = {"http": 80, "https": 443, "ftp": 21}
+SOURCE_OPTIONS: Final = SourceOptions(retry_budget=30.0)
 TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -104,8 +115,9 @@ async def checked_address(url: str, allow: Sequence[str]) -> tuple[str, int, IpA
     except ValueError as exc:
         raise _refused(f"not a valid URL: {exc}") from exc
     if parts.scheme not in SCHEMES or not host:
-        raise _refused(f"only http:// and https:// URLs are fetched, got {safe_url(url)}")
-    port = port or (443 if parts.scheme == "https" else 80)
+        raise _refused(f"only http://, https://, ftp:// and s3:// URLs are fetched, got "
+                       f"{safe_url(url)}")
+    port = port or PORTS[parts.scheme]
     how = listing(host, allow)
     if how is None:
         raise _refused(f"host {host} is not in INGEST_URL_ALLOW")
@@ -128,10 +140,38 @@ def name_of(url: str) -> str:
     return unquote(urlsplit(url).path.rsplit("/", 1)[-1])
 
 
+def check_bucket(url: str, allow: Sequence[str]) -> None:
+    """422 problem unless ``url``'s bucket is listed (``s3://BUCKET`` or ``s3://*``)."""
+    bucket = urlsplit(url).netloc.lower()
+    if f"s3://{bucket}" not in allow and "s3://*" not in allow:
+        raise _refused(f"bucket {bucket} is not in INGEST_URL_ALLOW (list it as "
+                       f"s3://{bucket})")
+
+
+def _with_address(url: str, address: IpAddress, port: int) -> str:
+    """``url`` naming ``address`` instead of its host, its user and password kept (FTP)."""
+    parts = urlsplit(url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    where = f"[{address}]" if address.version == 6 else str(address)
+    return urlunsplit(parts._replace(netloc=(userinfo + "@" if userinfo else "")
+                                     + f"{where}:{port}"))
+
+
 async def fetch(url: str, allow: Sequence[str], spool: Spool) -> None:
     """Stream ``url``'s body into ``spool``. 422 problem: refused, not 200, redirected,
-    unreachable; 413 (TooLarge) past the spool's limit."""
+    unreachable, not found; 413 (TooLarge) past the spool's limit."""
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError as exc:
+        raise _refused(f"not a valid URL: {exc}") from exc
+    if scheme == "s3":
+        check_bucket(url, allow)
+        await copy_source(_source(url), spool, safe_url(url))
+        return
     host, port, address = await checked_address(url, allow)
+    if scheme == "ftp":
+        await copy_source(_source(_with_address(url, address, port)), spool, safe_url(url))
+        return
     host_header = host if port in (80, 443) else f"{host}:{port}"
     async with httpx.AsyncClient(timeout=TIMEOUT, trust_env=False,
                                  follow_redirects=False) as client:
@@ -144,6 +184,13 @@ async def fetch(url: str, allow: Sequence[str], spool: Spool) -> None:
                     await spool.write(chunk)
         except httpx.HTTPError as exc:
             raise _refused(f"fetching {safe_url(url)} failed: {type(exc).__name__}") from exc
+
+
+def _source(url: str) -> Source:
+    try:
+        return open_source(url, SOURCE_OPTIONS)
+    except UserError as exc:
+        raise _refused(str(exc)) from None
 
 
 def _check_answer(answer: httpx.Response, url: str, limit: int) -> None:

@@ -55,8 +55,8 @@ class JobOptions(BaseModel):
 
 
 class UrlJob(JobOptions):
-    """``POST /v1/jobs`` with a JSON body: the file is fetched from ``url`` (http or https; its
-    host in INGEST_URL_ALLOW)."""
+    """``POST /v1/jobs`` with a JSON body: the file is fetched from ``url`` (http, https or
+    ftp, its host in INGEST_URL_ALLOW; s3, its bucket listed as s3://BUCKET)."""
 
     url: str = Field(min_length=1, max_length=8192)
     name: str | None = Field(None, max_length=255, description="The job's source name "

@@ -336,7 +336,8 @@ container (its job stays publishing: POST the file again to resume it).""")
               default=DEFAULT_MAX_UPLOAD_BYTES, help="Largest file accepted (upload or URL).")
 @click.option("--url-allow", envvar="INGEST_URL_ALLOW", default="",
               help="Hosts URLs may name, comma-separated: host or IP (any address), "
-                   "*.domain or * (public addresses only). Empty: no URL is fetched.")
+                   "*.domain or * (public addresses only), for http(s):// and ftp://; "
+                   "s3://BUCKET (or s3://*) for s3:// URLs. Empty: no URL is fetched.")
 @click.option("--uploads-dir", envvar="INGEST_UPLOADS_DIR", default=DEFAULT_UPLOADS_DIR,
               type=click.Path(path_type=Path, file_okay=False))
 @click.option("--job-logs-dir", envvar="INGEST_API_JOB_LOGS_DIR",

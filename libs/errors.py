@@ -22,6 +22,11 @@ class BrokerUnavailable(TransientError):
     """RabbitMQ could not be reached, or a publish was not confirmed in time."""
 
 
+class SourceInterrupted(TransientError):
+    """A remote source's read or metadata request failed in a way worth retrying (connection
+    reset or refused, timeout, HTTP 5xx, FTP 4xx); the message is redacted."""
+
+
 class DatabaseUnavailable(TransientError):
     """PostgreSQL could not be reached, or the transaction must be retried."""
 
@@ -50,6 +55,11 @@ class BrokerRefused(ConfigurationError):
 
 class RetryBudgetExhausted(IngestError):
     """A transient condition lasted longer than the configured budget."""
+
+
+class SourceUnavailable(RetryBudgetExhausted):
+    """A remote source kept failing transiently for longer than the retry budget; a rerun
+    resumes from the saved offset."""
 
 
 class BrokerBlocked(RetryBudgetExhausted):

@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from libs import constants as c
 from libs.errors import UserError
-from libs.sources import check_location, scheme, source_name
+from libs.sources import SourceOptions, check_location, scheme, source_name
 
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 
@@ -203,10 +203,15 @@ class ProducerSettings:
     # --job-file: once the job is registered, {"job_id": ...} is written there atomically.
     source_name: str | None = None
     job_file: Path | None = None
+    # --s3-endpoint-url: an S3-compatible store (MinIO, Ceph, ...) for s3:// files; None: AWS,
+    # or botocore's own AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL (libs/sources/s3.py).
+    s3_endpoint_url: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "file", str(self.file))  # a Path is taken as its text
         check_location(self.file)
+        if self.s3_endpoint_url is not None:
+            _check_scheme(self.s3_endpoint_url, ("http", "https"), "--s3-endpoint-url")
         check_thresholds(self.max_errors, self.max_error_ratio)
         self._check_job_naming()
         if self.rejects_out is not None and not self.dry_run:
@@ -238,6 +243,12 @@ class ProducerSettings:
     def source(self) -> str:
         """The job's source as recorded: --source-name, else the file's name."""
         return self.source_name or source_name(self.file)
+
+    @property
+    def source_options(self) -> SourceOptions:
+        """How a remote --file is reached: the retry budget and the S3 endpoint."""
+        return SourceOptions(retry_budget=self.retry_budget,
+                             s3_endpoint_url=self.s3_endpoint_url)
 
 
 # ``producer watch``: each default once, here (the CLI and the README quote these).

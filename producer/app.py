@@ -25,6 +25,7 @@ from libs.errors import (
     IngestError,
     OffsetStoreUnavailable,
     RetryBudgetExhausted,
+    SourceUnavailable,
     Stopped,
     TransientError,
     UserError,
@@ -127,7 +128,7 @@ def write_job_file(path: Path, job_id: str) -> None:
 class Producer:
     def __init__(self, settings: ProducerSettings) -> None:
         self.s = settings
-        self.source: Source = open_source(settings.file)
+        self.source: Source = open_source(settings.file, settings.source_options)
         self.summary = Summary(file=self.source.display, batch_size=settings.batch_size)
         self.stop = asyncio.Event()
         self.signal: int | None = None
@@ -408,7 +409,9 @@ class Producer:
                     self._check_unchanged(handle)
             finally:
                 await amqp.close(connection, self.flow)
-        except RetryBudgetExhausted as exc:  # BrokerBlocked too
+        except RetryBudgetExhausted as exc:  # BrokerBlocked, SourceUnavailable too
+            if isinstance(exc, SourceUnavailable):
+                self.gave_up_on = "the source"
             self.summary.status = "gave_up"
             self.summary.message = str(exc)
         except (BrokerRefused, FileChanged) as exc:  # retrying cannot help: exit 2
@@ -481,9 +484,13 @@ class Producer:
     async def _feed(self, queue: asyncio.Queue[Chunk | None], handle: BinaryIO,
                     start: Position) -> bool:
         complete = True
+        chunks = self.reader.iter_chunks(handle, start, self.s.batch_size, self.s.batch_bytes)
+        # A remote source's reads wait on the network (and its retries): in a thread, so
+        # confirms, offset saves and heartbeats go on meanwhile. A local file's stay here.
+        remote = self.source.local_path is None
         try:
-            for chunk in self.reader.iter_chunks(handle, start, self.s.batch_size,
-                                                 self.s.batch_bytes):
+            while (chunk := (await asyncio.to_thread(next, chunks, None) if remote
+                             else next(chunks, None))) is not None:
                 if self.stop.is_set():
                     complete = False
                     break

@@ -45,6 +45,15 @@ durable quorum queue. After confirms, the end of the confirmed prefix is saved i
 fully published publishes nothing. If Redis is unreachable the producer publishes from the
 start: republishing is safe, the consumer loads each record once.
 
+Sources: --file is a path or a URL. s3://BUCKET/KEY[?versionId=V] (credentials from
+AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE; --s3-endpoint-url for another
+store); https://HOST/PATH or http:// (a signed URL's query string is shown as ?***);
+ftp://[USER[:PASSWORD]@]HOST/PATH (the password is shown as ***). A remote file is read in
+ranges: a rerun continues at its saved offset without reading it again from the start. Its
+job is the object's identity (S3 version id, or ETag plus size; HTTP ETag or Last-Modified
+plus size; FTP modification time plus size): a changed object is a new job, and an object
+that changes while it is read stops the run (exit 2). See README, Sources.
+
 While RabbitMQ blocks publishers (a memory or disk alarm) the producer waits, says so, and
 carries on when the alarm clears; --blocked-timeout bounds that wait, apart from the retry budget.
 
@@ -94,7 +103,11 @@ reasons, finds duplicate keys in the file and against the table, writes the reje
 @click.command(cls=Routed, help=HELP,
                context_settings={"show_default": True, "max_content_width": 100})
 @click.option("--file", "file", envvar="INGEST_FILE", required=True, metavar="PATH|URL",
-              help="The file to publish: a path, or a URL of a source libs.sources reads.")
+              help="The file to publish: a path, or a URL (see Sources above). Prefer "
+                   "INGEST_FILE for a URL with a secret: options show in the process list.")
+@click.option("--s3-endpoint-url", envvar="INGEST_S3_ENDPOINT_URL", default=None,
+              metavar="URL", help="An S3-compatible store (MinIO, Ceph...) for s3:// files "
+                                  "[default: AWS, or AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL].")
 @click.option("--table", envvar="INGEST_TABLE", default=None, metavar="[SCHEMA.]TABLE",
               help="Load into this existing table, reflected from PostgreSQL; overrides "
                    "--dataset.")
@@ -230,7 +243,7 @@ def producer_settings(params: Mapping[str, Any]) -> ProducerSettings:
         dry_run=params.get("dry_run", False), rejects_out=params.get("rejects_out"),
         atomic=params["atomic"], max_errors=params["max_errors"],
         max_error_ratio=params["max_error_ratio"], source_name=params.get("source_name"),
-        job_file=params.get("job_file"))
+        job_file=params.get("job_file"), s3_endpoint_url=params["s3_endpoint_url"])
 
 
 def _follow(settings: ProducerSettings, publish: dict[str, Any], within: float | None) -> None:

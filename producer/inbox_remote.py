@@ -14,6 +14,7 @@ import importlib
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from libs.errors import UserError
 from libs.settings import redact_url
@@ -27,6 +28,28 @@ def _fsspec() -> Any:
     except ImportError as exc:
         raise UserError("watching a remote source needs fsspec and its backend (s3fs for "
                         "s3://): pip install 'csv-ingest' with the remote sources") from exc
+
+
+def _file_system(location: str, storage: Mapping[str, Any]) -> tuple[Any, str]:
+    """fsspec's (file system, root path) of ``location``. An FTP URL's user and password are
+    passed decoded (fsspec's url_to_fs keeps them percent-encoded: ``p%40ss`` is not the
+    password ``p@ss``) and taken out of the URL."""
+    parts = urlsplit(location)
+    options = dict(storage)
+    if parts.scheme.lower() == "ftp" and parts.username is not None:
+        options.update(username=unquote(parts.username),
+                       password=unquote(parts.password or ""))
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        location = urlunsplit(parts._replace(netloc=netloc))
+    try:
+        fs, root = _fsspec().core.url_to_fs(location, **options)
+    except UserError:
+        raise
+    except Exception as exc:  # FTP logs in here: a refused login, an unknown host
+        raise UserError(f"{redact_url(location).split('?')[0]}: cannot be listed: "
+                        f"{type(exc).__name__}: {redact_url(str(exc))}") from exc
+    return fs, str(root)
 
 
 def _seconds(value: object) -> float:
@@ -57,7 +80,7 @@ class RemoteListing:
         check_location(member(self.location, "FILE"))  # a source module reads what is listed
         self.display = redact_url(self.location).split("?")[0]
         self.storage = dict(storage)
-        self.fs, self.root = _fsspec().core.url_to_fs(self.location, **self.storage)
+        self.fs, self.root = _file_system(self.location, self.storage)
 
     def entries(self) -> list[Entry]:
         found = []
@@ -79,7 +102,7 @@ class RemoteListing:
             return None
 
     def move(self, entry: Entry, to: str) -> str:
-        fs, folder = _fsspec().core.url_to_fs(to, **self.storage)
+        fs, folder = _file_system(to, self.storage)
         folder = str(folder).rstrip("/")
         stem, dot, suffixes = entry.name.partition(".")
         target, n = f"{folder}/{entry.name}", 1

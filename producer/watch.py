@@ -39,7 +39,7 @@ from libs.errors import (
 )
 from libs.retry import retry_transient
 from libs.settings import ProducerSettings, WatchSettings
-from libs.sources import Identity, LocalSource, Source
+from libs.sources import Identity, LocalSource, Source, redacted
 from producer.app import Producer, Summary
 from producer.claims import Claims, HashedLocal, hash_file
 from producer.datasets import declared, resolve
@@ -109,7 +109,8 @@ class Watcher:
                  on_result: Callable[[dict[str, Any]], None]) -> None:
         self.s = settings
         self.on_result = on_result
-        self.listing = listing_for(settings.source)
+        self.listing = listing_for(settings.source, settings.producer.source_options.storage_for(
+            settings.source))
         self.stop = asyncio.Event()
         self.halt = threading.Event()  # the hashing thread's stop
         self.signal: int | None = None
@@ -126,7 +127,8 @@ class Watcher:
         try:
             await self._check()
             log.info("watching", source=self.listing.display, interval_s=self.s.interval,
-                     patterns=list(self.s.patterns), done_to=self.s.done_to)
+                     patterns=list(self.s.patterns),
+                     done_to=None if self.s.done_to is None else redacted(str(self.s.done_to)))
             while not self.stop.is_set():
                 await self._poll()
                 await self._sleep(self.s.interval)
@@ -298,9 +300,10 @@ class Watcher:
         try:
             where = await asyncio.to_thread(self.listing.move, entry, to)
         except OSError as exc:
-            log.warning(f"could not move the {why} file", to=to, error=str(exc))
+            log.warning(f"could not move the {why} file", to=redacted(to),
+                        error=str(exc).replace(to, redacted(to)))
             return
-        log.info(f"{why} file moved", to=where)
+        log.info(f"{why} file moved", to=redacted(str(where)))
 
     def handle_signal(self, signum: int) -> None:
         """Stop the file in flight (its producer saves the offset) and the watch."""

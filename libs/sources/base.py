@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Final, Protocol
+
+DEFAULT_RETRY_BUDGET_S: Final = 60.0
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,24 @@ class Identity:
     digest: str
     kind: str
     size: int
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """How remote sources are reached (a local file ignores them). ``retry_budget``: seconds
+    a remote read keeps retrying transient failures (the producer's ``--retry-budget``);
+    ``s3_endpoint_url``: an S3-compatible store for ``s3://`` (None: AWS, or botocore's own
+    ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``)."""
+
+    retry_budget: float = DEFAULT_RETRY_BUDGET_S
+    s3_endpoint_url: str | None = None
+
+    def storage_for(self, location: str) -> dict[str, Any]:
+        """fsspec's file system options for ``location`` (an ``s3://`` URL: the endpoint), for
+        code that lists or moves remote files itself (``producer watch``)."""
+        if location.lower().startswith("s3://") and self.s3_endpoint_url:
+            return {"endpoint_url": self.s3_endpoint_url}
+        return {}
 
 
 class Source(Protocol):

@@ -9,7 +9,7 @@ from typing import BinaryIO, Final
 from urllib.parse import unquote, urlsplit
 
 from libs.errors import UserError
-from libs.sources.base import Identity
+from libs.sources.base import Identity, SourceOptions
 
 READ_CHUNK: Final = 1 << 20
 
@@ -26,7 +26,8 @@ def fingerprint(path: Path) -> str:
 class LocalSource:
     """A regular file on this machine; ``location`` a path or ``file:///abs/path``."""
 
-    def __init__(self, location: str) -> None:
+    def __init__(self, location: str, options: SourceOptions | None = None) -> None:
+        del options  # nothing to reach
         self.location = location
         self.path = Path(unquote(urlsplit(location).path)) if location.startswith("file:") \
             else Path(location)
