@@ -142,7 +142,11 @@ def name_of(url: str) -> str:
 
 def check_bucket(url: str, allow: Sequence[str]) -> None:
     """422 problem unless ``url``'s bucket is listed (``s3://BUCKET`` or ``s3://*``)."""
-    bucket = urlsplit(url).netloc.lower()
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        raise _refused("an s3:// URL takes no user or password (the API's AWS credentials "
+                       "are used)")
+    bucket = parts.netloc.lower()
     if f"s3://{bucket}" not in allow and "s3://*" not in allow:
         raise _refused(f"bucket {bucket} is not in INGEST_URL_ALLOW (list it as "
                        f"s3://{bucket})")

@@ -32,7 +32,6 @@ from libs.errors import (
 )
 from libs.formats import (
     Reader,
-    guess_compression,
     guess_format,
     layout_of,
     reader_for,
@@ -147,8 +146,7 @@ class Producer:
     async def run(self) -> Summary:
         started = time.monotonic()
         try:
-            compression = guess_compression(self.s.source, self.s.compression)
-            with open_stream(self.source, compression) as handle:
+            with open_stream(self.source, self.s.compression, self.s.source) as handle:
                 await self._run(handle)
             if self.summary.status not in ("ok", "already_done"):
                 await self._record_stop(self.summary.message or self.summary.status)
@@ -176,7 +174,7 @@ class Producer:
             self._interrupted(exc)
             return
         job_id = self.summary.job_id
-        self._check_unchanged(handle)  # the job id is the content as it was hashed
+        await self._check_unchanged(handle)  # the job id is the content as it was hashed
         if await self.skip_job(job_id):
             return
         stored = self.source.size()
@@ -406,7 +404,7 @@ class Producer:
                 exchange, _ = await amqp.declare(channel, self.s.amqp)
                 complete = await self._pump(handle, start, template, exchange)
                 if complete:
-                    self._check_unchanged(handle)
+                    await self._check_unchanged(handle)
             finally:
                 await amqp.close(connection, self.flow)
         except RetryBudgetExhausted as exc:  # BrokerBlocked, SourceUnavailable too
@@ -496,7 +494,7 @@ class Producer:
                     break
                 await queue.put(chunk)
                 self.summary.rows_read += chunk.records
-                self._check_unchanged(handle)
+                await self._check_unchanged(handle)
         except UserError as exc:  # the file cannot be read on (a line past the record limit):
             complete = False  # the batches before it are published, then exit 2
             self.summary.status = "refused"
@@ -616,11 +614,17 @@ class Producer:
         self.summary.status = "interrupted"
         self.summary.message = f"stopped by {signal.Signals(self.signal).name}"
 
-    def _check_unchanged(self, handle: BinaryIO) -> None:
+    async def _check_unchanged(self, handle: BinaryIO) -> None:
         """FileChanged if the file's size or modification time is not what it was when the
         run opened it (the job is the content as hashed then). Checked after the hash, after
-        each batch read and before the job is marked done and sealed."""
-        now = self.source.state(stored_handle(handle))  # the stored bytes, compressed or not
+        each batch read and before the job is marked done and sealed. A remote source's check
+        (a request, at most every few seconds) runs in a worker thread: confirms, offset saves
+        and heartbeats go on meanwhile."""
+        stored = stored_handle(handle)  # the stored bytes, compressed or not
+        if self.source.local_path is not None:
+            now = self.source.state(stored)
+        else:
+            now = await asyncio.to_thread(self.source.state, stored)
         if now != self._state:
             raise FileChanged(
                 f"{self.source.display} changed while it was read (its size or modification "

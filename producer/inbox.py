@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from libs.errors import UserError
 from libs.settings import WATCH_IGNORED, is_local
@@ -151,11 +151,13 @@ def free_name(folder: Path, name: str) -> Path:
 
 def member(source: str, name: str) -> str:
     """The location of file ``name`` directly in ``source``: a path in a local folder, else
-    the URL of the prefix with ``name`` appended as it is (its query string kept)."""
+    the URL of the prefix with ``name`` appended percent-encoded (``report#1.csv`` is
+    ``report%231.csv``: a ``#`` or ``?`` in a name never cuts the URL; the source modules
+    decode the path), the prefix's query string kept."""
     if is_local(source):
         return str(LocalListing.folder(source) / name)
     parts = urlsplit(source)
-    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/" + name))
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/" + quote(name)))
 
 
 def listing_for(location: str, storage: Mapping[str, Any] | None = None) -> Listing:

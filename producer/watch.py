@@ -221,7 +221,11 @@ class Watcher:
                 identity = await asyncio.to_thread(hash_file, source.path, self.halt)
             else:
                 identity = await asyncio.to_thread(source.identity)
-        except (OSError, UserError) as exc:
+        except (TransientError, RetryBudgetExhausted) as exc:  # the source is unreachable
+            log.warning("the file cannot be read now: trying again at the next poll",
+                        error=str(exc))
+            return None
+        except Exception as exc:
             if await self._still(entry):
                 message = f"{source.display} cannot be read: {exc}"
                 self.on_result(Summary(file=source.display, status="refused",
@@ -234,8 +238,14 @@ class Watcher:
         return identity
 
     async def _still(self, entry: Entry) -> bool:
-        """True if ``entry`` is still there with the same stamp (else: logged)."""
-        now = await asyncio.to_thread(self.listing.stamp, entry)
+        """True if ``entry`` is still there with the same stamp (else: logged; a source that
+        cannot say now is taken as changed: the next poll looks again)."""
+        try:
+            now = await asyncio.to_thread(self.listing.stamp, entry)
+        except Exception as exc:
+            log.warning("the file cannot be checked now: trying again at the next poll",
+                        error=redacted(str(exc)))
+            return False
         if now != entry.stamp:
             log.info("the file changed or went away: taken again once stable"
                      if now is not None else "the file went away")
@@ -299,7 +309,7 @@ class Watcher:
     async def _move(self, entry: Entry, to: str, why: str) -> None:
         try:
             where = await asyncio.to_thread(self.listing.move, entry, to)
-        except OSError as exc:
+        except Exception as exc:
             log.warning(f"could not move the {why} file", to=redacted(to),
                         error=str(exc).replace(to, redacted(to)))
             return

@@ -274,3 +274,17 @@ def test_dry_run_of_a_compressed_jsonl_file_reports_what_a_load_would_reject(
     rows = report.read_text().splitlines()
     assert rows[0].startswith("_line,_reason,_detail,email,first_name,")
     assert len(rows) == 7
+
+
+async def test_a_gzip_file_with_no_suffix_is_found_by_its_magic_bytes(
+        tmp_path: Path, service_env: dict[str, str], database_url: str,
+        clean_tables: None) -> None:
+    """An upload or a signed URL has no .gz in its name: --compression auto looks at the
+    bytes (the producer once decided by the name alone and read the gzip bytes as CSV)."""
+    path = tmp_path / "upload-0001"
+    path.write_bytes(gzip.compress(SAMPLE.read_bytes()))
+    run = produce(path, service_env, "--source-name", "partner-export")
+    assert run.rc == 0, run.stderr[-2000:]
+    assert run.summary["rows_confirmed"] == 40
+    assert consume_burst(service_env).rc == 0
+    await assert_loaded_exactly(database_url, [SAMPLE], [run.summary["job_id"]])

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from libs.errors import FileChanged, SourceUnavailable, UserError
-from libs.sources import Source, SourceOptions, open_source
+from libs.sources import LocalSource, Source, SourceOptions, open_source, source_name
 from libs.sources.remote import FIRST_REQUEST, STATE_CHECK_INTERVAL_S, redacted
+from producer.inbox import member
 from tests.pipeline import customers_rows, write_csv
 from tests.source_servers import (
     FTP_PASSWORD,
@@ -339,3 +340,30 @@ def test_a_url_with_a_password_is_basic_authentication(tmp_path: Path) -> None:
         with pytest.raises(UserError, match="HTTP 401") as caught:
             open_source(url.replace("Pw-0f", "Wrong")).open()
     assert "Wrong" not in str(caught.value)
+
+
+def test_a_path_with_a_colon_is_a_local_file_not_a_url(tmp_path: Path) -> None:
+    """Only a location with ``://`` (or ``file:``) is a URL: ``backup:1.csv`` is a path."""
+    path = tmp_path / "backup:1.csv"
+    path.write_bytes(b"a\n1\n")
+    for location in (str(path), "backup:1.csv", "C:\\x.csv"):
+        assert isinstance(open_source(location), LocalSource), location
+    assert open_source(str(path)).size() == 4
+
+
+def test_an_s3_url_with_a_password_is_refused_without_showing_it() -> None:
+    with pytest.raises(UserError) as refused:
+        open_source("s3://AKIAX:topsecret@bucket/in/x.csv")
+    assert "topsecret" not in str(refused.value)
+    assert "takes no user or password" in str(refused.value)
+
+
+def test_a_listed_name_with_url_characters_opens_its_own_object() -> None:
+    """producer watch appends a listed name to the prefix's URL: ``#`` and ``?`` are
+    encoded, and the S3 source decodes the key (``report#1.csv`` is not ``report``)."""
+    location = member("s3://bucket/in/", "report#1 ?.csv")
+    assert location == "s3://bucket/in/report%231%20%3F.csv"
+    source = open_source(location)
+    assert source.key == "in/report#1 ?.csv"  # type: ignore[attr-defined]
+    assert source.name == "report#1 ?.csv"
+    assert source_name(location) == "report#1 ?.csv"

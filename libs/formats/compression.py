@@ -55,11 +55,12 @@ def sniff(head: bytes) -> str:
     return "zstd" if head.startswith(ZSTD_MAGIC) else "none"
 
 
-def open_stream(source: Source, compression: str = "auto") -> BinaryIO:
-    """``source``'s bytes, decompressed per ``compression`` (``auto``: by the name's suffix,
-    else by the magic bytes). UserError for a compression that cannot be read."""
+def open_stream(source: Source, compression: str = "auto", name: str | None = None) -> BinaryIO:
+    """``source``'s bytes, decompressed per ``compression`` (``auto``: by the suffix of
+    ``name``, the job's source name, else of the source's; else by the magic bytes).
+    UserError for a compression that cannot be read."""
     raw = source.open()
-    kind = guess_compression(source.name, compression)
+    kind = guess_compression(name or source.name, compression)
     if kind == "none" and compression == "auto":
         kind = sniff(raw.read(len(ZSTD_MAGIC)))
         raw.seek(0)

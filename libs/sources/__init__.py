@@ -10,7 +10,7 @@ import importlib
 from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Final
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from libs.errors import UserError
 from libs.sources.base import Identity, Source, SourceOptions
@@ -42,10 +42,12 @@ SCHEMES: Final[dict[str, Factory]] = {
 
 
 def scheme(location: str) -> str:
-    """The URL scheme of ``location`` in lower case ("" for a plain path, also a Windows
-    drive letter such as ``C:``)."""
+    """The URL scheme of ``location`` in lower case: a URL has ``://`` (``file:`` too); ""
+    for a path, also one with a colon in it (``backup:1.csv``, ``C:\\x.csv``)."""
     found = urlsplit(location).scheme.lower()
-    return "" if len(found) <= 1 else found
+    if len(found) <= 1 or ("://" not in location and found != "file"):
+        return ""
+    return found
 
 
 def check_location(location: str) -> None:
@@ -68,7 +70,7 @@ def open_source(location: str, options: SourceOptions | None = None) -> Source:
 
 def source_name(location: str) -> str:
     """The last segment of ``location``'s path (``s3://b/in/x.csv?sig`` -> ``x.csv``)."""
-    path = urlsplit(location).path if scheme(location) else location
+    path = unquote(urlsplit(location).path) if scheme(location) else location
     return PurePosixPath(path).name
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any, Final
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import s3fs  # type: ignore[import-untyped]
 from botocore.exceptions import (  # type: ignore[import-untyped]
@@ -28,6 +28,7 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
     ClientError,
     EndpointConnectionError,
     NoCredentialsError,
+    ParamValidationError,
     PartialCredentialsError,
 )
 from s3fs.utils import FileExpired  # type: ignore[import-untyped]
@@ -71,7 +72,11 @@ class S3Source(RemoteSource):
     def __init__(self, location: str, options: SourceOptions | None = None) -> None:
         super().__init__(location, options)
         parts = urlsplit(location)
-        self.bucket, self.key = parts.netloc, parts.path.lstrip("/")
+        if parts.username is not None or parts.password is not None:
+            raise UserError(f"--file {self.display}: an s3:// URL takes no user or password: "
+                            "credentials come from AWS_ACCESS_KEY_ID and "
+                            "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE")
+        self.bucket, self.key = parts.netloc, unquote(parts.path.lstrip("/"))  # %23 is '#'
         query = parse_qs(parts.query, keep_blank_values=True)
         if not self.bucket or not self.key or self.key.endswith("/"):
             raise UserError(f"--file {self.display}: expected s3://BUCKET/KEY")
@@ -139,6 +144,8 @@ class S3Source(RemoteSource):
                                  "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE")
             if isinstance(error, EndpointConnectionError):
                 return self._unreachable(error)
+            if isinstance(error, ParamValidationError):  # a bad bucket name: the URL is wrong
+                return UserError(f"{self.display}: {self.scrub(str(error))}")
             if isinstance(error, BotoCoreError):
                 return SourceInterrupted(f"{self.display}: {type(error).__name__}: "
                                          f"{self.scrub(str(error))}")
