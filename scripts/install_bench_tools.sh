@@ -14,27 +14,8 @@ if command -v pgloader >/dev/null; then
   exit 0
 fi
 
-if ! command -v apt-get >/dev/null; then
-  echo "bench tools: no apt-get here: install pgloader with this system's package manager" >&2
-  exit 1
-fi
-
-if (( EUID == 0 )); then
-  run=()
-elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-  run=(sudo -n)
-else
-  echo "bench tools: not root and no password-less sudo: run" \
-    "'sudo apt-get install -y $PACKAGE' (or 'make install-bench-tools' as root)" >&2
-  exit 1
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-# A stale package index gives 404s on the security mirror: update only when the install fails.
-if ! "${run[@]}" apt-get install -y -q --no-install-recommends "$PACKAGE"; then
-  "${run[@]}" apt-get update -q
-  "${run[@]}" apt-get install -y -q --no-install-recommends "$PACKAGE"
-fi
+source "$(dirname "$0")/apt_install.sh"
+apt_install "bench tools" "$PACKAGE"
 command -v pgloader >/dev/null || { echo "bench tools: installed $PACKAGE but pgloader is not" \
   "on PATH" >&2; exit 1; }
 echo "bench tools: $(version)"

@@ -15,28 +15,8 @@ if have; then
   exit 0
 fi
 
-if ! command -v apt-get >/dev/null; then
-  echo "browser: no apt-get here: install Chromium and its chromedriver (${PACKAGES[*]} on" \
-    "Debian) with this system's package manager" >&2
-  exit 1
-fi
-
-if (( EUID == 0 )); then
-  run=()
-elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-  run=(sudo -n)
-else
-  echo "browser: not root and no password-less sudo: run" \
-    "'sudo apt-get install -y ${PACKAGES[*]}' (or 'make install-browser' as root)" >&2
-  exit 1
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-# A stale package index gives 404s on the security mirror: update only when the install fails.
-if ! "${run[@]}" apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"; then
-  "${run[@]}" apt-get update -q
-  "${run[@]}" apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
-fi
+source "$(dirname "$0")/apt_install.sh"
+apt_install "browser" "${PACKAGES[@]}"
 have || { echo "browser: installed ${PACKAGES[*]} but chromium or chromedriver is not on PATH" >&2
           exit 1; }
 echo "browser: $(chromium --version 2>/dev/null | head -n 1), $(chromedriver --version | head -n 1)"

@@ -465,13 +465,9 @@ class DelimitedReader:
     def record(self, line_no: int, data: bytes) -> list[str] | Reject:
         """The fields of one record (its bytes, as ``split_records`` gives them), or the
         Reject why not: bytes that do not decode, a NUL, malformed quoting."""
-        codec = self.wire_encoding
-        try:
-            text = data.decode(codec)
-        except UnicodeDecodeError as exc:
-            return Reject(INVALID_ENCODING, decode_error(data, exc, codec))
-        if "\x00" in text:
-            return Reject(INVALID_ENCODING, f"NUL character at offset {text.index(chr(0))}")
+        text = decode_record(data, self.wire_encoding)
+        if isinstance(text, Reject):
+            return text
         try:
             return self.syntax.parse_fields(text, line_no)
         except MalformedRecord as exc:

@@ -97,6 +97,11 @@ class JsonlReader:
             line_no += 1
 
     def _record(self, data: bytes) -> list[str] | Reject:
+        return self._fields(data, strict=True)
+
+    def _fields(self, data: bytes, strict: bool) -> list[str] | Reject:
+        """The line's fields (``strict`` False: nested values as JSON text whatever the
+        field), or the Reject why not."""
         text = decode_record(data, "utf-8")
         if isinstance(text, Reject):
             return text
@@ -104,23 +109,14 @@ class JsonlReader:
         if isinstance(pairs, Reject):
             return pairs
         try:
-            return self.columns.fields(pairs, "\\u" in text)
+            return self.columns.fields(pairs, "\\u" in text, strict=strict)
         except RecursionError:  # a nested value too deep to write back
             return Reject(MALFORMED_JSON, "not readable JSON: nested too deeply")
 
     def values(self, data: bytes) -> list[str] | None:
         """A record's fields for the rejects export: nested values as JSON text whatever the
         field; None if the line is no JSON object (or two keys fill one column)."""
-        text = decode_record(data, "utf-8")
-        if isinstance(text, Reject):
-            return None
-        pairs = decode(text)
-        if isinstance(pairs, Reject):
-            return None
-        try:
-            found = self.columns.fields(pairs, "\\u" in text, strict=False)
-        except RecursionError:
-            return None
+        found = self._fields(data, strict=False)
         return None if isinstance(found, Reject) else found
 
     def raw(self, body: bytes, first_line: int) -> dict[int, bytes]:
