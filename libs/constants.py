@@ -26,6 +26,9 @@ OFFSET_SAVE_INTERVAL_S: Final = 0.2  # the producer saves its resume offset this
 # How long the producer waits while RabbitMQ blocks publishing (a memory or disk alarm): the
 # broker is alive and consumers drain it, so this is longer than the outage budget.
 DEFAULT_BLOCKED_TIMEOUT_S: Final = 600.0
+# The producer's --retry-budget: seconds of retrying an unreachable broker, PostgreSQL or
+# remote source before it exits 1.
+DEFAULT_RETRY_BUDGET_S: Final = 60.0
 
 DLX_SUFFIX: Final = ".dlx"
 DLQ_SUFFIX: Final = ".dlq"

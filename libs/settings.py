@@ -172,7 +172,7 @@ class ProducerSettings:
     parallel: int = 4
     batch_size: int = c.DEFAULT_BATCH_SIZE
     batch_bytes: int = c.DEFAULT_BATCH_BYTES
-    retry_budget: float = 60.0
+    retry_budget: float = c.DEFAULT_RETRY_BUDGET_S
     publish_timeout: float = 10.0
     max_record_bytes: int = c.MAX_RECORD_BYTES
     offset_ttl_days: int = 30

@@ -130,9 +130,10 @@ reasons, finds duplicate keys in the file and against the table, writes the reje
               help="Redis URL for the resume offset (redis://, rediss://).")
 @click.option("--redis-prefix", envvar="INGEST_REDIS_PREFIX", default=c.DEFAULT_REDIS_PREFIX,
               help="Prefix of the Redis keys.")
-@click.option("--retry-budget", envvar="PRODUCER_RETRY_BUDGET", type=float, default=60.0,
-              help="Seconds to keep retrying an unreachable broker or PostgreSQL before "
-                   "exiting 1.")
+@click.option("--retry-budget", envvar="PRODUCER_RETRY_BUDGET", type=float,
+              default=c.DEFAULT_RETRY_BUDGET_S,
+              help="Seconds to keep retrying an unreachable broker, PostgreSQL or remote "
+                   "source before exiting 1.")
 @click.option("--publish-timeout", envvar="PRODUCER_PUBLISH_TIMEOUT", type=float,
               default=10.0, help="Seconds to wait for one confirm before retrying.")
 @click.option("--blocked-timeout", envvar="PRODUCER_BLOCKED_TIMEOUT", type=float,

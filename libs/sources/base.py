@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Final, Protocol
+from typing import Any, BinaryIO, Protocol
 
-DEFAULT_RETRY_BUDGET_S: Final = 60.0
+from libs import constants as c
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class SourceOptions:
     ``s3_endpoint_url``: an S3-compatible store for ``s3://`` (None: AWS, or botocore's own
     ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``)."""
 
-    retry_budget: float = DEFAULT_RETRY_BUDGET_S
+    retry_budget: float = c.DEFAULT_RETRY_BUDGET_S
     s3_endpoint_url: str | None = None
 
     def storage_for(self, location: str) -> dict[str, Any]:
