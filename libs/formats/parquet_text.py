@@ -43,9 +43,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
+from libs.arrow import pa, pc
 from libs.schema.model import Dataset
 from libs.schema.names import normalize
 
