@@ -29,6 +29,7 @@ import hashlib
 import io
 import socket
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Final, TypeVar
@@ -118,7 +119,7 @@ def unresolvable(host: str) -> bool:
     return False
 
 
-class RemoteSource:
+class RemoteSource(ABC):
     """The Source protocol for an object behind a URL; a scheme's module subclasses it with
     ``_stat`` (one metadata request), ``_open_file`` (a file object whose reads are pinned to
     the snapshot), ``_translate`` (a library's exception to ours) and ``_reset`` (drop
@@ -147,17 +148,19 @@ class RemoteSource:
 
     # --- what a scheme's module provides -----------------------------------------------
 
+    @abstractmethod
     def _stat(self) -> Meta:
-        raise NotImplementedError
+        """The object's metadata now (size, ETag or version, ...); its module's errors."""
 
+    @abstractmethod
     def _open_file(self, meta: Meta) -> Any:
-        raise NotImplementedError
+        """A file object of the object as ``meta`` describes it (pinned to its version)."""
 
     def _translate(self, exc: BaseException) -> IngestError | None:
         """The scheme's own reading of ``exc``; None: the common one (``translate``)."""
         return None
 
-    def _reset(self) -> None:
+    def _reset(self) -> None:  # noqa: B027 - a hook: most schemes keep nothing to forget
         """Forget connections after a failure (the next attempt makes new ones)."""
 
     # --- the Source protocol ---------------------------------------------------------------
