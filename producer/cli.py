@@ -26,10 +26,11 @@ from producer.dryrun import DryRun
 from producer.follow import Follow, final_line
 from producer.watch_cli import watch_command
 
-HELP = """Stream a CSV file into RabbitMQ in batches, with publisher confirms.
+HELP = """Stream a file (CSV, JSON Lines or Parquet; plain, gzip or zstd) into RabbitMQ in batches,
+with publisher confirms (--format, --compression: guessed from the name).
 
-`producer watch SOURCE` publishes each complete new file of a folder instead, each as its own
-job, with these options: see `producer watch --help`.
+`producer watch SOURCE` publishes each complete new file of a folder, an S3 prefix or an FTP
+directory instead, each as its own job, with these options: see `producer watch --help`.
 
 What the file loads into: --table T reflects an existing table from PostgreSQL (columns,
 types, NOT NULL, the primary key or the only unique key; --key COLS chooses among several),
