@@ -34,6 +34,7 @@ import zstandard
 
 from libs.errors import UserError
 from libs.formats import guess_compression
+from libs.formats.replay import ReplayStream
 from libs.sources.base import Source
 
 BLOCK: Final = 1 << 20  # decompressed bytes per piece (gzip: at most)
@@ -167,11 +168,12 @@ class _Zstd:
 DECODERS: Final[dict[str, Callable[[BinaryIO], _Decoder]]] = {"gzip": _Gzip, "zstd": _Zstd}
 
 
-class Decompressed:
+class Decompressed(ReplayStream):
     """A read-only binary stream of ``raw`` decompressed (see the module); ``raw`` is the
     stored bytes' handle, closed with this stream."""
 
     extent: Final = None
+    what = "a decompressed stream"
 
     def __init__(self, raw: BinaryIO, kind: str, display: str) -> None:
         self.raw, self.kind, self.display = raw, kind, display
@@ -205,52 +207,6 @@ class Decompressed:
         self._eof = not piece
         self._buffer += piece
         return not self._eof
-
-    def read(self, size: int = -1) -> bytes:
-        """``size`` bytes, fewer only at the end (all the rest for a negative size)."""
-        while (size < 0 or len(self._buffer) < size) and self._fill():
-            pass
-        if size < 0 or size >= len(self._buffer):
-            data = bytes(self._buffer)
-            self._buffer.clear()
-        else:
-            with memoryview(self._buffer) as view:
-                data = bytes(view[:size])
-            del self._buffer[:size]
-        self._pos += len(data)
-        return data
-
-    def readline(self, size: int = -1) -> bytes:
-        """One line with its LF (at most ``size`` bytes); b"" at the end."""
-        scanned = 0
-        while True:
-            end = self._buffer.find(b"\n", scanned)
-            if end >= 0 and (size < 0 or end < size):
-                return self.read(end + 1)
-            if 0 <= size <= len(self._buffer):
-                return self.read(size)
-            scanned = len(self._buffer)
-            if not self._fill():
-                return self.read(size)
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        """To ``offset`` bytes of the decompressed data (from the start only)."""
-        if whence != 0 or offset < 0:
-            raise OSError("a decompressed stream seeks from its start only")
-        if offset < self._pos:
-            self._rewind()
-        while self._pos < offset and self.read(min(offset - self._pos, 4 * BLOCK)):
-            pass
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seekable(self) -> bool:
-        return True
-
-    def readable(self) -> bool:
-        return True
 
     def fileno(self) -> int:
         return self.raw.fileno()

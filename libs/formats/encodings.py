@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import BinaryIO, Final
 
 from libs.errors import UserError
+from libs.formats.replay import ReplayStream
 
 UTF8_BOM: Final = codecs.BOM_UTF8
 BLOCK: Final = 1 << 20
@@ -88,12 +89,14 @@ def decode_error(data: bytes, exc: UnicodeDecodeError, codec: str) -> str:
     return f"byte 0x{data[exc.start]:02x} at offset {exc.start} is not {label(codec)}"
 
 
-class Utf8Stream:
+class Utf8Stream(ReplayStream):
     """A read-only binary stream of ``raw`` transcoded to UTF-8 (see the module).
 
     ``seek`` (from the start only) re-reads ``raw`` from byte 0 and skips; memory is bounded
     by the largest read asked for plus one block.
     """
+
+    what = "a transcoded stream"
 
     def __init__(self, raw: BinaryIO, encoding: str) -> None:
         self._raw = raw
@@ -103,7 +106,7 @@ class Utf8Stream:
     def _rewind(self) -> None:
         self._raw.seek(0)
         self._decoder = codecs.getincrementaldecoder(self._codec)(_HANDLER)
-        self._buffer = b""
+        self._buffer = bytearray()
         self._pos = 0
         self._eof = False
 
@@ -123,30 +126,3 @@ class Utf8Stream:
         self._buffer += text.encode("utf-8", "surrogatepass")
         return True
 
-    def read(self, size: int = -1) -> bytes:
-        while (size < 0 or len(self._buffer) < size) and self._fill():
-            pass
-        if size < 0:
-            size = len(self._buffer)
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
-        self._pos += len(data)
-        return data
-
-    def readline(self, size: int = -1) -> bytes:
-        while True:
-            end = self._buffer.find(b"\n")
-            if end >= 0 and (size < 0 or end < size):
-                return self.read(end + 1)
-            if (0 <= size <= len(self._buffer)) or not self._fill():
-                return self.read(size)
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        if whence != 0:
-            raise OSError("a transcoded stream seeks from its start only")
-        self._rewind()
-        while self._pos < offset and self.read(min(offset - self._pos, 4 * BLOCK)):
-            pass
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
