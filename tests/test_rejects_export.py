@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import asyncpg
 import pytest
 
@@ -35,10 +34,10 @@ from tests.checker import (
     split_fields,
 )
 from tests.checker_rules import Invalid
+from tests.format_loads import reverse_queue
 from tests.pipeline import (
     FIELD_CASES,
     consume_burst,
-    drain,
     execute,
     finish,
     gendata,
@@ -138,23 +137,6 @@ def jsonl_rows(out: Path, exp: Expected, wanted: dict[int, bytes], names: list[s
         want = dict(zip(names, fields, strict=True)) if len(fields) == len(names) else None
         assert o["fields"] == want
     return objects
-
-
-async def reverse_queue(amqp_url: str, queue: str) -> None:
-    """Put the queue's messages back in reverse order: later batches commit first, so their
-    duplicates of earlier lines are loaded first and then displaced."""
-    messages = await drain(amqp_url, queue)
-    connection = await aio_pika.connect(amqp_url)
-    try:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(queue)
-        for m in reversed(messages):
-            await exchange.publish(aio_pika.Message(
-                m.body, headers=m.headers, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                message_id=m.message_id, content_type=m.content_type, type=m.type),
-                routing_key=queue)
-    finally:
-        await connection.close()
 
 
 async def test_dirty_file_exports_exactly_and_its_fixed_rows_load(
