@@ -56,6 +56,17 @@ def produce(path: Path, env: Mapping[str, str], *args: str) -> Run:
     return run_cli("producer", "--file", str(path), *args, env=env)
 
 
+def kill_twice(path: Path, env: Mapping[str, str], batches: int, *args: str) -> None:
+    """Two producer runs of ``path`` killed with -9: right after the confirm of batch
+    ``batches``, then right after its first offset save (mid-file); both must die so."""
+    killed = produce(path, {**env, c.FAULT_ENV: "producer.after_confirm",
+                            c.FAULT_AFTER_ENV: str(batches)}, *args)
+    assert killed.rc == -9
+    killed_late = produce(path, {**env, c.FAULT_ENV: "producer.offset_saved",
+                                 c.FAULT_AFTER_ENV: "1"}, *args)
+    assert killed_late.rc == -9
+
+
 def consume_burst(env: Mapping[str, str], *args: str) -> Run:
     return run_cli("consumer", "--burst", *args, env=env)
 

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from libs import constants as c
 from libs.errors import UserError
 from libs.formats import reader_for
 from libs.formats.base import Position, stream_extent
@@ -38,6 +37,7 @@ from tests.pipeline import (
     customers_rows,
     fetch,
     gendata,
+    kill_twice,
     produce,
     run_cli,
     write_csv,
@@ -180,12 +180,7 @@ async def test_killed_producer_on_a_gzip_file_resumes_by_rereading_it(
     source = write_csv(tmp_path / "big.csv", customers_rows(40_000))
     path = convert(source, tmp_path, "csv.gz")["csv.gz"]
     args = ("--batch-size", "10", "--parallel", "4")
-    killed = produce(path, {**service_env, c.FAULT_ENV: "producer.after_confirm",
-                            c.FAULT_AFTER_ENV: "300"}, *args)
-    assert killed.rc == -9
-    killed_late = produce(path, {**service_env, c.FAULT_ENV: "producer.offset_saved",
-                                 c.FAULT_AFTER_ENV: "1"}, *args)
-    assert killed_late.rc == -9
+    kill_twice(path, service_env, 300, *args)
     rerun = produce(path, service_env, *args)
     assert rerun.rc == 0, rerun.stderr
     s = rerun.summary

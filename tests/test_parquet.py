@@ -32,6 +32,7 @@ from tests.pipeline import (
     execute,
     fetch,
     gendata,
+    kill_twice,
     produce,
     run_cli,
     write_csv,
@@ -194,13 +195,8 @@ async def test_kill_9_of_the_producer_then_a_rerun_is_exact(
     summary, lines = to_parquet(source, path, "--types", "typed", *groups)
     assert summary["row_groups"] == (1 if groups == ("--one-row-group",) else 14)
     args = ("--batch-size", "50", "--parallel", "4")
-    killed = produce(path, {**service_env, c.FAULT_ENV: "producer.after_confirm",
-                            c.FAULT_AFTER_ENV: "60"}, *args)
-    assert killed.rc == -9
     # The offset is saved every 0.2 s: this run dies right after its first save, mid-file.
-    killed_late = produce(path, {**service_env, c.FAULT_ENV: "producer.offset_saved",
-                                 c.FAULT_AFTER_ENV: "1"}, *args)
-    assert killed_late.rc == -9
+    kill_twice(path, service_env, 60, *args)
     rerun = produce(path, service_env, *args)
     assert rerun.rc == 0, rerun.stderr
     s = rerun.summary

@@ -9,7 +9,7 @@ import aiormq
 import pytest
 
 from libs import constants as c
-from tests.pipeline import customers_rows, drain, produce, queue_depth, write_csv
+from tests.pipeline import customers_rows, drain, kill_twice, produce, queue_depth, write_csv
 
 pytestmark = pytest.mark.integration
 
@@ -56,13 +56,8 @@ async def test_kill_then_rerun_resumes_from_the_confirmed_prefix(
     # database would have fixed its batch size.
     path = write_csv(tmp_path / "big.csv", customers_rows(60_000, start=1_000_000))
     args = ("--batch-size", "10", "--parallel", "4")
-    killed = produce(path, {**service_env, c.FAULT_ENV: "producer.after_confirm",
-                            c.FAULT_AFTER_ENV: "200"}, *args)
-    assert killed.rc == -9
     # The offset is saved every second: this run dies right after its first save.
-    killed_late = produce(path, {**service_env, c.FAULT_ENV: "producer.offset_saved",
-                                 c.FAULT_AFTER_ENV: "1"}, *args)
-    assert killed_late.rc == -9
+    kill_twice(path, service_env, 200, *args)
     rerun = produce(path, service_env, *args)
     assert rerun.rc == 0, rerun.stderr
     s = rerun.summary
