@@ -23,8 +23,8 @@ from typing import Final
 
 import asyncpg
 
-from libs.db import Conn
-from libs.errors import ConfigurationError, PoisonMessage, UserError
+from libs.db import Conn, not_migrated
+from libs.errors import PoisonMessage, UserError
 from libs.load import stage
 from libs.load.prepared import RejectRow
 from libs.schema.model import Dataset
@@ -116,9 +116,10 @@ async def _migrated() -> AsyncIterator[None]:
     """A missing table or column of the registry means the database was not migrated."""
     try:
         yield
-    except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError) as exc:
-        raise ConfigurationError(f"the database lacks the tool's tables ({exc}): "
-                                 "run `make migrate-db`") from exc
+    except asyncpg.PostgresError as exc:
+        if (error := not_migrated(exc, "")) is not None:
+            raise error from exc
+        raise
 
 
 async def register(conn: Conn, dataset: Dataset, job: Job) -> str | None:
