@@ -69,7 +69,8 @@ TEST_UNSET = $(foreach v,$(filter-out $(TEST_KEEPS),$(ENV_VARS)),$(if \
 	$(filter file,$(origin $(v))),-u $(v)))
 
 .PHONY: help install install-browser install-bench-tools infra migrate-db migrate-examples \
-	drop-db start logs stop status test check data samples demo bench clean-data api watch
+	drop-db consumers start logs stop status test check data samples demo bench clean-data api \
+	watch
 
 help: ## List the targets
 	@echo "Usage: make TARGET [VAR=value ...]   (settings: env/*.env, overridable)"
@@ -104,7 +105,7 @@ migrate-examples: install ## Create the bundled datasets' example tables (migrat
 drop-db: install ## Drop the database named in DATABASE_URL
 	@$(DBMATE) drop
 
-start: install ## Start CONSUMERS consumers, wait until they consume, publish INGEST_FILE, wait until it is loaded
+consumers: install ## Start CONSUMERS consumers in the background, wait until they consume; publish nothing
 	@mkdir -p $(LOG_DIR) $(RUN_DIR)
 	shopt -s nullglob
 	started=()
@@ -141,6 +142,12 @@ start: install ## Start CONSUMERS consumers, wait until they consume, publish IN
 	  done
 	  echo "$$name: consuming"
 	done
+	$(if $(filter start,$(MAKECMDGOALS)),,echo "consumers keep running, nothing published:" \
+	  "submit files with 'make api', 'make watch' or the producer; 'make logs' to follow" \
+	  "them, 'make stop' to stop them")
+
+start: install consumers ## Start the consumers as `consumers` does, publish INGEST_FILE, wait until it is loaded
+	@mkdir -p $(LOG_DIR)
 	echo "producer: publishing $(INGEST_FILE), then waiting until it is loaded (log $(LOG_DIR)/producer.log)"
 	rc=0
 	.venv/bin/producer --file "$(INGEST_FILE)" --wait > $(LOG_DIR)/producer.out \
@@ -160,15 +167,15 @@ watch: install ## Publish each file dropped into WATCH_DIR as its own job, in th
 	echo "watch: publishing each complete file dropped into $(WATCH_DIR)/ (write it as NAME.part, then rename it); Ctrl-C stops" >&2
 	exec .venv/bin/producer watch "$(WATCH_DIR)" $(WATCH_ARGS)
 
-logs: ## Follow the logs of the consumers `make start` runs and of its last producer
+logs: ## Follow the logs of the running consumers and of `make start`'s last producer
 	@shopt -s nullglob
 	files=()
 	for pidfile in $(RUN_DIR)/consumer-*.pid; do files+=($(LOG_DIR)/$$(basename $$pidfile .pid).log); done
 	[[ -f $(LOG_DIR)/producer.log ]] && files+=($(LOG_DIR)/producer.log)
-	(( $${#files[@]} )) || { echo "nothing started by 'make start': no logs to follow"; exit 0; }
+	(( $${#files[@]} )) || { echo "nothing started by 'make consumers' or 'make start': no logs to follow"; exit 0; }
 	exec tail -n 20 -F "$${files[@]}"
 
-stop: ## Stop the consumers `make start` started (SIGTERM, then wait)
+stop: ## Stop the consumers `make consumers` or `make start` started (SIGTERM, then wait)
 	@shopt -s nullglob
 	timeout=$$(( $$(printf '%.0f' "$(CONSUMER_SHUTDOWN_TIMEOUT)") + 5 ))
 	pids=(); names=()
@@ -196,7 +203,7 @@ stop: ## Stop the consumers `make start` started (SIGTERM, then wait)
 	  "'make stop' again, or kill -KILL them)" >&2
 	exit 1
 
-status: ## Show which consumers started by `make start` are running
+status: ## Show which consumers started by `make consumers` or `make start` are running
 	@shopt -s nullglob
 	files=($(RUN_DIR)/*.pid)
 	(( $${#files[@]} )) || { echo "nothing running"; exit 0; }

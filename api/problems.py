@@ -1,7 +1,9 @@
 """Every error as ``application/problem+json`` (RFC 9457): type, title, status, detail, instance.
 
 ``Problem`` is raised by the routes; ``install`` maps it, FastAPI's validation errors (422),
-Starlette's HTTP errors (404, 405, ...) and anything unexpected (500, no detail) onto one shape.
+Starlette's HTTP errors (404, 405, ...), a database that does not exist or is not migrated
+(503, saying to run ``make migrate-db``: ``libs.db.not_migrated``, the producer's message too)
+and anything unexpected (500, no detail) onto one shape.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, Final
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,7 +21,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from libs.db import translate
+from libs.db import not_migrated, translate
 from libs.errors import TransientError
 
 log = structlog.get_logger("api")
@@ -114,6 +117,19 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     return await _problem(request, invalid(exc.errors()))
 
 
+async def _database(request: Request, exc: Exception) -> JSONResponse:
+    """A database without the tool's tables (or no database at all) is a 503 saying what to
+    run, for every route alike; any other PostgreSQL error goes on to ``_unexpected``."""
+    settings = getattr(request.app.state, "settings", None)
+    error = not_migrated(exc, settings.postgres.url if settings is not None else "")
+    if error is None:
+        raise exc
+    redact = getattr(request.app.state, "redact", lambda text: text)
+    detail = redact(str(error))
+    log.warning("database not migrated", path=request.url.path, error=detail)
+    return response(request, 503, detail, "database-not-migrated")
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     redact = getattr(request.app.state, "redact", lambda text: text)
     if isinstance(exc, TransientError) or isinstance(translate(exc, ""), TransientError):
@@ -132,4 +148,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(ValidationError, _validation)
+    app.add_exception_handler(asyncpg.PostgresError, _database)
     app.add_exception_handler(Exception, _unexpected)

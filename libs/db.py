@@ -26,6 +26,7 @@ DATA_CODES: Final = frozenset({"54000"})
 # Invalid authorization specification (wrong user or password, pg_hba.conf refusal).
 INVALID_AUTHORIZATION: Final = "28"
 INVALID_CATALOG_NAME: Final = "3D000"  # the database does not exist
+UNDEFINED_OBJECTS: Final = frozenset({"42P01", "42703"})  # undefined table, undefined column
 CONNECT_TIMEOUT: Final = 10.0
 COMMAND_TIMEOUT: Final = 120.0
 
@@ -56,6 +57,23 @@ def translate(exc: BaseException, url: str) -> IngestError:
     if isinstance(exc, OSError | TimeoutError | ConnectionError | EOFError):
         return DatabaseUnavailable(text)
     return PermanentError(text)
+
+
+def not_migrated(exc: BaseException, url: str) -> ConfigurationError | None:
+    """The error saying to run ``make migrate-db`` when ``exc`` (raised by a query on the
+    tool's own tables) means the database does not exist or lacks a table or column of
+    migrations/; None for any other exception."""
+    if not isinstance(exc, asyncpg.PostgresError):
+        return None
+    state = str(getattr(exc, "sqlstate", "") or "")
+    if state == INVALID_CATALOG_NAME:
+        error = translate(exc, url)
+        assert isinstance(error, ConfigurationError)
+        return error
+    if state in UNDEFINED_OBJECTS:
+        return ConfigurationError(f"the database lacks the tool's tables ({exc}): "
+                                  "run `make migrate-db`")
+    return None
 
 
 @asynccontextmanager

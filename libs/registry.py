@@ -23,8 +23,8 @@ from typing import Final
 
 import asyncpg
 
-from libs.db import Conn
-from libs.errors import ConfigurationError, PoisonMessage, UserError
+from libs.db import Conn, not_migrated
+from libs.errors import PoisonMessage, UserError
 from libs.load import stage
 from libs.load.prepared import RejectRow
 from libs.schema.model import Dataset
@@ -36,13 +36,15 @@ ON CONFLICT (fingerprint) DO NOTHING
 _JOB_SQL: Final = """
 INSERT INTO ingest_jobs (job_id, dataset, fingerprint, source, mode, dry_run, atomic,
                          max_errors, max_error_ratio, columns, source_path, source_bytes,
-                         source_digest)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                         source_digest, header_names)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (job_id) DO UPDATE SET
     source_path = coalesce(ingest_jobs.source_path, EXCLUDED.source_path),
     source_bytes = coalesce(ingest_jobs.source_bytes, EXCLUDED.source_bytes),
-    source_digest = coalesce(ingest_jobs.source_digest, EXCLUDED.source_digest)
-WHERE ingest_jobs.source_path IS NULL AND EXCLUDED.source_path IS NOT NULL
+    source_digest = coalesce(ingest_jobs.source_digest, EXCLUDED.source_digest),
+    header_names = coalesce(ingest_jobs.header_names, EXCLUDED.header_names)
+WHERE (ingest_jobs.source_path IS NULL AND EXCLUDED.source_path IS NOT NULL)
+   OR (ingest_jobs.header_names IS NULL AND EXCLUDED.header_names IS NOT NULL)
 """
 _UNAPPLIED_SQL: Final = """
 SELECT atomic AND applied_at IS NULL AND error IS NULL FROM ingest_jobs WHERE job_id = $1
@@ -79,7 +81,9 @@ class Job:
     load mode (``ingest_jobs.mode``, which the consumers apply). Registering it gives it its
     place in job order (``ingest_jobs.job_seq``), kept by a rerun. ``source_path`` (absolute,
     on the producer's host), ``source_bytes`` and ``source_digest`` (sha256 hex) describe the
-    file; None: not recorded (a rerun that knows them fills them in, the first kept)."""
+    file; None: not recorded (a rerun that knows them fills them in, the first kept).
+    ``header_names``: a delimited file's header as it spells its names (``Header.spelled``),
+    which the rejects export heads its CSV with; None: not recorded (filled in the same way)."""
 
     job_id: str
     dataset: str
@@ -94,6 +98,7 @@ class Job:
     source_path: str | None = None
     source_bytes: int | None = None
     source_digest: str | None = None
+    header_names: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -116,9 +121,10 @@ async def _migrated() -> AsyncIterator[None]:
     """A missing table or column of the registry means the database was not migrated."""
     try:
         yield
-    except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError) as exc:
-        raise ConfigurationError(f"the database lacks the tool's tables ({exc}): "
-                                 "run `make migrate-db`") from exc
+    except asyncpg.PostgresError as exc:
+        if (error := not_migrated(exc, "")) is not None:
+            raise error from exc
+        raise
 
 
 async def register(conn: Conn, dataset: Dataset, job: Job) -> str | None:
@@ -136,7 +142,8 @@ async def register(conn: Conn, dataset: Dataset, job: Job) -> str | None:
         await conn.execute(_JOB_SQL, job.job_id, job.dataset, job.fingerprint, job.source,
                            job.mode, job.dry_run, job.atomic, job.max_errors,
                            job.max_error_ratio, list(job.columns), job.source_path,
-                           job.source_bytes, job.source_digest)
+                           job.source_bytes, job.source_digest,
+                           None if job.header_names is None else list(job.header_names))
         if not job.dry_run:  # this run starts publishing again: an earlier stop is over
             await conn.execute(_PUBLISH_ERROR_SQL, job.job_id, None)
         if await conn.fetchval(_UNAPPLIED_SQL, job.job_id):

@@ -35,7 +35,8 @@ FORMATS: Final = ("csv", "jsonl")
 PIECE: Final = 64 << 10
 PREFETCH: Final = 1000
 _JOB: Final = """
-SELECT j.columns, j.source_path, j.source_digest, d.descriptor::text AS descriptor
+SELECT j.columns, j.header_names, j.source_path, j.source_digest,
+       d.descriptor::text AS descriptor
 FROM ingest_jobs j LEFT JOIN ingest_datasets d ON d.fingerprint = j.fingerprint
 WHERE j.job_id = $1
 """
@@ -51,11 +52,13 @@ UNAVAILABLE: Final = "; the file's record is not available: "
 @dataclass(frozen=True)
 class JobFile:
     """What the export needs of a job: its reader (layout, dialect, encoding as registered),
-    its header as the batches carried it, and its source file."""
+    its header as the batches carried it (``columns``) and as the file spelled it
+    (``header``: ``ingest_jobs.header_names``, else ``columns``), and its source file."""
 
     job_id: str
     reader: Reader
     columns: tuple[str, ...]
+    header: tuple[str, ...]
     source: SourceLines
 
 
@@ -127,7 +130,7 @@ async def job_file(conn: Conn, job_id: str, source: Path | None = None) -> JobFi
         Path(row["source_path"]) if row["source_path"] else None)
     reader = reader_for(dataset)
     columns = tuple(row["columns"] or ())
-    return JobFile(job_id, reader, columns,
+    return JobFile(job_id, reader, columns, tuple(row["header_names"] or columns),
                    SourceLines(job_id, path, row["source_digest"], reader))
 
 
@@ -149,7 +152,7 @@ async def _form(conn: Conn, job: JobFile, fmt: str) -> Form:
 
         return FieldsCsv(job.columns, record_fields)
     if job.reader.dataset.layout != "aligned":
-        return DelimitedCsv(job.reader, job.columns)
+        return DelimitedCsv(job.reader, job.header)
     row = await conn.fetchrow(_WIDTHS, job.job_id)
     assert row is not None  # an aggregate
     note = len(UNAVAILABLE) + len(job.source.why or "")

@@ -1,7 +1,9 @@
 """The forms of the rejects export (``libs.rejects``): CSV in the job's own layout, and JSONL.
 
-- ``csv``, delimited datasets: the header ``_line``, ``_reason``, ``_detail`` then the job's
-  header columns (``ingest_jobs.columns``), then one line per reject: the three fields, quoted
+- ``csv``, delimited datasets: the header ``_line``, ``_reason``, ``_detail`` then the
+  file's header names as it spells them (``ingest_jobs.header_names``; for a job registered
+  before they were kept, its columns as read: ``ingest_jobs.columns``, trimmed and
+  lowercased), then one line per reject: the three fields, quoted
   as the dialect quotes (delimiter, quote and escape character of the job's dataset), then
   the record's bytes exactly as they were in the file (wrong field count, odd quoting and
   undecodable bytes included), in the file's encoding. Dropping the three leading columns

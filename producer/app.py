@@ -216,7 +216,8 @@ class Producer:
         await self._register(registry.Job(
             job_id, spec.name, spec.fingerprint, self.s.source, mode, columns=header.columns,
             source_path=str(self.source.local_path or self.source.display),
-            source_bytes=identity.size, source_digest=identity.digest, **options), spec)
+            source_bytes=identity.size, source_digest=identity.digest,
+            header_names=header.spelled or None, **options), spec)
         if self.s.job_file is not None:
             write_job_file(self.s.job_file, job_id)
         return spec, header

@@ -27,7 +27,16 @@ from tests.apiserver import (
     upload,
     wait_terminal,
 )
-from tests.pipeline import ROOT, customers_rows, fetch, run_cli, write_csv
+from tests.pipeline import (
+    ROOT,
+    customers_rows,
+    drop_database,
+    execute,
+    fetch,
+    run_cli,
+    with_database,
+    write_csv,
+)
 
 pytestmark = pytest.mark.integration
 SAMPLE = ROOT / "data" / "customers_sample.csv"  # 40 records, 6 rejects (README)
@@ -187,6 +196,52 @@ def test_readyz_names_what_does_not_answer(api: Api, tmp_path: Path,
         run = broken.stop()
     assert TOKEN not in run.stderr
     assert "redis://127.0.0.1:1/0" in run.stderr  # its address logged at start (no secret)
+
+
+DATA_ROUTES = (("GET", "/v1/jobs"), ("GET", "/v1/jobs/customers-x"),
+               ("GET", "/v1/jobs/customers-x/rejects?format=csv"),
+               ("POST", "/v1/jobs/customers-x/abort"), ("GET", "/metrics"))
+
+
+def test_a_database_missing_or_not_migrated_is_a_problem_on_every_route(
+        tmp_path: Path, service_env: dict[str, str]) -> None:
+    """Every route that reads PostgreSQL answers a 503 problem saying to run `make
+    migrate-db` (no 500, no traceback in the log), as POST's producer says it (a 422): for a
+    database that does not exist, and for one that exists without the tool's tables."""
+    name = f"api_not_migrated_{os.getpid()}_{time.monotonic_ns()}"
+    missing = with_database(service_env["DATABASE_URL"], name)
+    empty = with_database(service_env["DATABASE_URL"], name + "_empty")
+    asyncio.run(execute(with_database(service_env["DATABASE_URL"], "postgres"),
+                        f'CREATE DATABASE "{name}_empty"'))
+    runs = []
+    try:
+        for url, says in ((missing, f'database "{name}" does not exist'),
+                          (empty, "the database lacks the tool's tables")):
+            server = start_api(tmp_path / url.rsplit("/", 1)[1], {
+                **service_env, "DATABASE_URL": url})
+            try:
+                with server.client() as client:
+                    for method, route in DATA_ROUTES:
+                        problem = assert_problem(client.request(method, route), 503)
+                        assert problem["type"].endswith(":database-not-migrated"), route
+                        assert says in problem["detail"], (route, problem)
+                        assert problem["detail"].endswith("`make migrate-db`") or (
+                            "create and migrate it with `make migrate-db`" in problem["detail"])
+                    assert client.get("/v1/datasets").status_code == 200  # files, not tables
+                    ready = client.get("/readyz")
+                    assert ready.status_code == (503 if url == missing else 200)
+                    if url == missing:  # POST: the producer it starts says the same, a 422
+                        refused = assert_problem(upload(client, SAMPLE), 422)
+                        assert says in refused["detail"]
+                        assert "`make migrate-db`" in refused["detail"]
+            finally:
+                runs.append(server.stop())
+    finally:
+        asyncio.run(drop_database(service_env["DATABASE_URL"], name + "_empty"))
+    for run in runs:
+        assert "Exception in ASGI application" not in run.stderr
+        assert "Traceback" not in run.stderr
+        assert "database not migrated" in run.stderr  # logged as a warning, one line each
 
 
 def test_oversize_upload_is_refused_and_leaves_nothing(tmp_path: Path,

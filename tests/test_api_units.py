@@ -85,14 +85,20 @@ def test_spool_stores_by_content_and_refuses_past_the_limit(tmp_path: Path) -> N
     assert [p.name for p in tmp_path.iterdir()] == [hashlib.sha256(b"12345").hexdigest()]
 
 
-@pytest.mark.parametrize(("error", "status"), [
-    (ConnectionRefusedError(111, "Connection refused"), 503),  # PostgreSQL unreachable
-    (asyncpg.CannotConnectNowError("the database system is starting up"), 503),
-    (asyncpg.UndefinedTableError("relation does not exist"), 500),
-    (ValueError("a bug"), 500),
+@pytest.mark.parametrize(("error", "status", "kind"), [
+    (ConnectionRefusedError(111, "Connection refused"), 503, "unavailable"),  # unreachable
+    (asyncpg.CannotConnectNowError("the database system is starting up"), 503, "unavailable"),
+    (asyncpg.InvalidCatalogNameError('database "nope" does not exist'), 503,
+     "database-not-migrated"),
+    (asyncpg.UndefinedTableError('relation "ingest_jobs" does not exist'), 503,
+     "database-not-migrated"),
+    (asyncpg.UndefinedColumnError('column "publish_error" does not exist'), 503,
+     "database-not-migrated"),
+    (asyncpg.PostgresSyntaxError('syntax error at or near "SELEC"'), 500, "internal"),
+    (ValueError("a bug"), 500, "internal"),
 ])
-def test_database_unavailable_is_a_503_problem_other_errors_a_500(error: Exception,
-                                                                   status: int) -> None:
+def test_database_unavailable_or_not_migrated_is_a_503_problem_other_errors_a_500(
+        error: Exception, status: int, kind: str) -> None:
     app = FastAPI()
     problems.install(app)
 
@@ -103,8 +109,10 @@ def test_database_unavailable_is_a_503_problem_other_errors_a_500(error: Excepti
     answer = asyncio.run(_get(app, "/boom"))
     assert answer.status_code == status
     assert answer.headers["content-type"].startswith("application/problem+json")
-    assert answer.json()["status"] == status
-    assert ("retry-after" in answer.headers) == (status == 503)
+    body = answer.json()
+    assert (body["status"], body["type"]) == (status, problems.TYPE_PREFIX + kind)
+    assert ("retry-after" in answer.headers) == (kind == "unavailable")  # migrating is not
+    assert ("`make migrate-db`" in body["detail"]) == (kind == "database-not-migrated")
 
 
 async def _get(app: FastAPI, path: str) -> httpx.Response:

@@ -28,8 +28,10 @@ from tests.ports import free_ports
 ROOT = Path(__file__).resolve().parent.parent
 STAMP = ".venv/.installed"
 TARGETS = ("help", "install", "install-browser", "install-bench-tools", "infra", "migrate-db",
-           "migrate-examples", "drop-db", "start", "logs", "stop", "status", "test", "check",
+           "migrate-examples", "drop-db", "consumers", "start", "logs", "stop", "status", "test",
+           "check",
            "data", "demo", "bench", "clean-data", "api", "samples", "watch")
+INGEST_SAMPLE = "data/customers_sample.csv"  # INGEST_FILE's default
 SAMPLE_ROWS = 40  # records in data/customers_sample.csv (header excluded)
 
 
@@ -157,6 +159,19 @@ def test_dry_run_of_start_and_stop() -> None:
     assert "kill -TERM" in out
     # CONSUMER_SHUTDOWN_TIMEOUT + 5 seconds of patience
     assert f"printf '%.0f' \"{FILE_VALUES['CONSUMER_SHUTDOWN_TIMEOUT']}\") + 5" in out
+
+
+@pytest.mark.unit
+def test_dry_run_of_consumers_starts_consumers_and_publishes_nothing() -> None:
+    out = dry_run("consumers", "CONSUMERS=3")
+    assert "CONSUMER_READY_FILE=volumes/run/$name.ready nohup .venv/bin/consumer" in out
+    assert "seq 1 3" in out
+    assert "producer" not in out.replace("or the producer;", "")
+    assert "nothing published" in out
+    # `start` runs the same recipe, then the producer (and does not say nothing is published).
+    start = dry_run("start", "CONSUMERS=3")
+    assert start.index("nohup .venv/bin/consumer") < start.index(".venv/bin/producer --file")
+    assert "nothing published" not in start
 
 
 @pytest.mark.unit
@@ -368,6 +383,52 @@ def test_start_then_stop(scratch_db: tuple[str, str], tmp_path: Path) -> None:
         for pid in pids:
             assert not _alive(pid)
         assert "nothing running" in make_ok(*args, "stop", env=env).stdout
+    finally:
+        make(*args, "stop", env=env, timeout=90)
+        _delete_queues(f"make-test-{tag}")
+        _delete_redis_keys(f"make-test-{tag}")
+
+
+@pytest.mark.integration
+def test_consumers_publish_nothing_consume_then_stop(scratch_db: tuple[str, str],
+                                                     tmp_path: Path) -> None:
+    """`make consumers` runs the background consumers of `make start` without its producer:
+    no job is published, a file the producer publishes afterwards is loaded, `make stop`
+    ends them."""
+    _, url = scratch_db
+    tag = uuid.uuid4().hex[:12]
+    env, args = _make_env(url, tag, tmp_path)
+    args = (*args, "CONSUMERS=2", "CONSUMER_METRICS_PORT_BASE=0")
+    run_dir, log_dir = tmp_path / "run", tmp_path / "logs"
+    make_ok("-o", STAMP, "migrate-db", env=env)
+    make_ok("-o", STAMP, "migrate-examples", env=env)
+    try:
+        started = make_ok(*args, "consumers", env=env)
+        assert "consumer-1: consuming" in started.stdout
+        assert "consumer-2: consuming" in started.stdout
+        assert "producer" not in started.stdout.replace("or the producer;", "")
+        assert sorted(p.name for p in log_dir.iterdir()) == ["consumer-1.log", "consumer-2.log"]
+        assert fetch(url, "SELECT count(*) AS n FROM ingest_jobs")[0]["n"] == 0
+        pids = [int(p.read_text()) for p in sorted(run_dir.glob("consumer-*.pid"))]
+        assert len(pids) == 2
+        assert "2 running" in _count_running(make_ok(*args, "status", env=env).stdout)
+        again = make_ok(*args, "consumers", env=env)
+        assert f"consumer-1: already running (pid {pids[0]})" in again.stdout
+
+        loaded = subprocess.run(  # what the API or a user publishes: these consumers load it
+            [str(ROOT / ".venv/bin/producer"), "--file", str(ROOT / INGEST_SAMPLE), "--wait",
+             "--wait-timeout", "60", "--no-progress"], cwd=ROOT, env=env, text=True,
+            capture_output=True, timeout=90, check=False)
+        assert loaded.returncode == 0, loaded.stderr
+        summary = json.loads(loaded.stdout.strip().splitlines()[-1])
+        assert summary["state"] == "succeeded_with_rejects"
+        assert summary["progress"]["records_done"] == SAMPLE_ROWS
+
+        stopped = make_ok(*args, "stop", env=env, timeout=90)
+        assert "stopped 2 consumer(s)" in stopped.stdout
+        assert not list(run_dir.glob("*.pid"))
+        for pid in pids:
+            assert not _alive(pid)
     finally:
         make(*args, "stop", env=env, timeout=90)
         _delete_queues(f"make-test-{tag}")

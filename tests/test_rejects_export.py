@@ -48,6 +48,7 @@ from tests.pipeline import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
 
+BOM = b"\xef\xbb\xbf"
 REBUILT_SQL = ("SELECT line_no FROM ingest_rejects WHERE job_id = $1 AND detail LIKE "
                "'%(record rebuilt from the loaded row)' ORDER BY line_no")
 
@@ -177,8 +178,21 @@ async def test_dirty_file_exports_exactly_and_its_fixed_rows_load(
                          wanted, names)
     assert any("raw_base64" in o for o in objects)
 
-    # Fixed: the three leading columns dropped, each record repaired (a new key), loaded again.
+    # The export's header is the file's as it spells it (its BOM and the spaces around names
+    # left out), not the columns as read; a job registered without it gives the columns.
     header = split_fields(decode((tmp_path / "rejects.csv").read_bytes().split(b"\n", 1)[0]))
+    spelled = [n.strip() for n in split_fields(decode(wanted[1].removeprefix(BOM)))]
+    assert header[3:] == spelled
+    assert spelled != names  # the dirty header's case is exercised
+    await execute(database_url, f"UPDATE ingest_jobs SET header_names = NULL "
+                                f"WHERE job_id = '{job}'")
+    old = export(job, "csv", tmp_path / "old.csv", service_env).read_bytes()
+    assert split_fields(decode(old.split(b"\n", 1)[0]))[3:] == names
+    assert produce(path, service_env, "--batch-size", "40").rc == 0  # a rerun fills it in
+    again_header = export(job, "csv", tmp_path / "again.csv", service_env).read_bytes()
+    assert split_fields(decode(again_header.split(b"\n", 1)[0]))[3:] == spelled
+
+    # Fixed: the three leading columns dropped, each record repaired (a new key), loaded again.
     fixed = tmp_path / "fixed.csv"
     fixed.write_bytes((",".join(header[3:]) + "\n").encode() + b"".join(
         _repaired(record, names, line) + b"\n" for (_, record), line in

@@ -4,8 +4,10 @@ against a live ``ingest api`` and real consumers.
 The dirty customers sample is uploaded through the page's form; the job is seen waiting (no
 consumer runs yet), then, once consumers run, its bar reaches 100 % and its state becomes
 ``succeeded_with_rejects``; the rejects CSV downloaded from the page is checked line by line
-against the independent checker, and the database too. A screenshot is kept for humans at
-``volumes/screenshots/web-jobs.png``.
+against the independent checker, and the database too. Numbers, states and progress text are
+each on one line at 1440 px and at a phone's width (where the table scrolls in its box). The
+screenshots are kept for humans at ``volumes/screenshots/web-jobs.png`` and
+``web-jobs-narrow.png``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,29 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "customers_sample.csv"
 SCREENSHOT = ROOT / "volumes" / "screenshots" / "web-jobs.png"
+SCREENSHOT_NARROW = ROOT / "volumes" / "screenshots" / "web-jobs-narrow.png"
+NARROW = (420, 1000)
+# What never breaks inside: numbers, states, progress groups, reason counts, the CSV link.
+WHOLE = "td.num .nowrap, .state, .progress-text .nowrap, ul.reasons li, a.rejects-csv"
+# A 200-character file name in the first row: the table still fits its box (the name breaks).
+LONG_NAME_JS = """
+const span = document.querySelector("#jobs td.file > span");
+const kept = span.textContent;
+span.textContent = arguments[0];
+const fits = document.getElementById("jobs").offsetWidth
+  <= document.querySelector(".table-box").clientWidth;
+span.textContent = kept;
+return fits;
+"""
+LINES_JS = """
+const lines = (node) => {
+  const range = document.createRange();
+  range.selectNodeContents(node);
+  return new Set(Array.from(range.getClientRects(), (r) => Math.round(r.top))).size;
+};
+return Array.from(document.querySelectorAll(arguments[0]))
+  .filter((node) => lines(node) > 1).map((node) => node.textContent);
+"""
 BATCH_SIZE = 10  # the sample's 40 records in 4 batches: the bar moves in steps
 
 
@@ -100,6 +125,13 @@ def _check_rejects_csv(data: bytes, path: Path) -> None:
         _expected_rejects(path)
 
 
+def _broken_tokens(driver: webdriver.Chrome) -> list[str]:
+    """The texts of ``WHOLE`` elements laid out on more than one line."""
+    assert driver.find_elements(By.CSS_SELECTOR, WHOLE)
+    found: list[str] = driver.execute_script(LINES_JS, WHOLE)
+    return found
+
+
 def _browser_errors(driver: webdriver.Chrome) -> list[str]:
     """Console errors other than the one 401 that made the page ask for the token."""
     entries = driver.get_log("browser")
@@ -153,8 +185,15 @@ def test_upload_watch_and_download_rejects(api: Api, service_env: dict[str, str]
         assert TOKEN not in driver.page_source  # typed once, never put in the page
         assert driver.execute_script("return document.querySelectorAll('dialog[open]').length") == 0
         assert _browser_errors(driver) == []
+        assert _broken_tokens(driver) == []
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         assert driver.save_screenshot(str(SCREENSHOT))
+        assert driver.execute_script(LONG_NAME_JS, "x" * 200), "a long file name widens the table"
+        driver.set_window_size(*NARROW)  # a phone: the table scrolls in its box, not the page
+        assert _broken_tokens(driver) == []
+        assert driver.execute_script(
+            "return document.documentElement.scrollWidth <= window.innerWidth")
+        assert driver.save_screenshot(str(SCREENSHOT_NARROW))
 
     for consumer in consumers:
         consumer.send_signal(signal.SIGTERM)

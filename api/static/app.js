@@ -169,33 +169,40 @@
 
   const number = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
 
+  // A group of words (a number and its unit) kept on one line: text wraps between groups.
+  function nowrap(text) {
+    return el("span", { className: "nowrap" }, text);
+  }
+
   function progressCell(job) {
     const total = job.totals ? job.totals.records : null;
     const done = job.progress ? job.progress.records_done || 0 : 0;
     const bar = el("progress");
     bar.setAttribute("aria-label", `Records loaded, job ${job.job_id}`);
-    let text;
+    let parts;
     if (total === null || total === undefined) {
-      text = `${number.format(done)} loaded; total known once published`;
+      parts = [nowrap(`${number.format(done)} loaded;`), " total known once published"];
     } else {
       bar.max = Math.max(total, 1);
       bar.value = total === 0 ? 1 : done;
       const percent = total === 0 ? 100 : Math.floor((100 * done) / total);
-      text = `${number.format(done)} of ${number.format(total)} (${percent} %)`;
+      parts = [nowrap(`${number.format(done)} of ${number.format(total)}`), " ",
+               nowrap(`(${percent} %)`)];
     }
     return el("td", { className: "progress" }, bar,
-              el("span", { className: "progress-text" }, text));
+              el("span", { className: "progress-text" }, ...parts));
   }
 
   function rateCell(job) {
     const parts = [];
     if (job.rows_per_s !== null && job.rows_per_s !== undefined) {
-      parts.push(number.format(job.rows_per_s));
+      parts.push(nowrap(number.format(job.rows_per_s)));
     }
     if (job.eta_s !== null && job.eta_s !== undefined) {
-      parts.push(`ETA ${number.format(job.eta_s)} s`);
+      parts.push(nowrap(`ETA ${number.format(job.eta_s)} s`));
     }
-    return el("td", { className: "num" }, parts.join(" · ") || "–");
+    if (!parts.length) return el("td", { className: "num" }, "–");
+    return el("td", { className: "num" }, ...parts.flatMap((part, i) => i ? [" · ", part] : [part]));
   }
 
   function rejectsCell(job) {
@@ -231,9 +238,10 @@
 
   function row(job) {
     const tr = el("tr", {},
-      el("th", { scope: "row" }, el("code", {}, job.job_id)),
+      el("th", { scope: "row", className: "job-id" }, el("code", {}, job.job_id)),
       el("td", {}, job.dataset || ""),
-      el("td", {}, job.source && job.source.name ? job.source.name : ""),
+      el("td", { className: "file" },
+         el("span", {}, job.source && job.source.name ? job.source.name : "")),
       stateCell(job), progressCell(job), rateCell(job), rejectsCell(job), downloadCell(job));
     tr.dataset.jobId = job.job_id;
     tr.dataset.state = job.state;

@@ -30,12 +30,15 @@ class Header:
     Header-less: the dataset's field names, ``end_offset`` 0 (or after a BOM), ``next_line`` 1.
     ``ignored``: names the data uses that fill no column, where the header does not show them
     (JSON Lines: keys of the first objects); the producer warns about them once.
+    ``spelled``: a delimited header's names as the file spells them (case kept, surrounding
+    spaces trimmed, without the byte order mark), for the rejects export; empty otherwise.
     """
 
     columns: tuple[str, ...]
     end_offset: int
     next_line: int
     ignored: tuple[str, ...] = ()
+    spelled: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

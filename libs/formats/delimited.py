@@ -321,10 +321,11 @@ def read_header(handle: BinaryIO, limit: int = MAX_HEADER_BYTES,
         raise UserError(f"the header (line 1) is longer than {limit} bytes: is this a CSV file?")
     if state == BLANK:
         raise UserError("line 1 is blank: the header must be the first line")
-    columns = _parse_header(raw, syntax, codec)
-    if not any(columns):
+    spelled = _parse_header(raw, syntax, codec)
+    if not any(spelled):
         raise UserError("the header (line 1) is empty: it names no column")
-    return Header(columns, len(raw), 1 + raw.count(b"\n") + (not raw.endswith(b"\n")))
+    return Header(tuple(name.lower() for name in spelled), len(raw),
+                  1 + raw.count(b"\n") + (not raw.endswith(b"\n")), spelled=spelled)
 
 
 def _check_line_ends(raw: bytes) -> None:
@@ -388,7 +389,7 @@ def _parse_header(raw: bytes, syntax: Syntax, codec: str) -> tuple[str, ...]:
         names = syntax.parse_fields(text, 1)
     except MalformedRecord as exc:
         raise UserError(f"the header (line 1) is not valid CSV: {exc}") from exc
-    return tuple(name.strip().lower() for name in names)
+    return tuple(name.strip() for name in names)
 
 
 def skip_bom(handle: BinaryIO) -> int:
