@@ -27,7 +27,7 @@ from libs import arrow
 from libs.formats import Reader
 from libs.formats.columns import ColumnBatch, column_batch
 from libs.load.payload import NEEDS_QUOTES, copy_payload, csv_line
-from libs.load.prepared import Prepared
+from libs.load.prepared import CopyData, Prepared
 from libs.messages import Batch
 from libs.schema.compile import Plan, Reject
 from libs.schema.reasons import DUPLICATE_KEY
@@ -256,16 +256,18 @@ class _Settle:
 
 
 def _payload(checked: Checked, job: str, lines: list[int], rows: list[Row], order: list[int],
-             extra: list[Row], final: list[Row]) -> Callable[[int], bytes]:
-    """``copy_payload`` of the final rows (each without its last ``strip`` values), from the
-    columns: each candidate's line joined in arrow, ``csv_line`` for the lines that need
-    quoting and for the rows the row path made, all put in the rows' order."""
+             extra: list[Row], final: list[Row]) -> CopyData:
+    """``copy_payload`` of the final rows, or of those at ``places`` (each without its last
+    ``strip`` values), from the columns: each candidate's line joined in arrow, ``csv_line``
+    for the lines that need quoting and for the rows the row path made, all put in the rows'
+    order."""
     count = len(checked.index)
 
-    def build(strip: int) -> bytes:
+    def build(strip: int, places: Sequence[int] | None = None) -> bytes:
         width = count + 2 - strip
         if not final or strip not in (0, 1, 2) or len(final) != len(order):
-            return copy_payload([row[:width] for row in final] if strip else final)
+            chosen = final if places is None else [final[place] for place in places]
+            return copy_payload([row[:width] for row in chosen] if strip else chosen)
         pieces: list[arrow.Array] = []
         if rows:
             parts: list[Any] = [checked.array(at) for at in range(count)]
@@ -274,13 +276,15 @@ def _payload(checked: Checked, job: str, lines: list[int], rows: list[Row], orde
             if order == list(range(len(rows))) and not extra:
                 data = arrow.string_data(joined)
                 if _plain_lines(data, len(rows), width):
-                    return data
+                    return data if places is None else arrow.string_data(
+                        arrow.take(joined, list(places)))
             pieces.append(_quoted(joined, parts, rows, width))
         if extra:
             pieces.append(arrow.strings([csv_line(row[:width]) + "\n" for row in extra]))
         every = pieces[0] if len(pieces) == 1 else arrow.concat(pieces)
-        if len(order) != len(every) or order != list(range(len(order))):
-            every = arrow.take(every, order)
+        wanted = order if places is None else [order[place] for place in places]
+        if len(wanted) != len(every) or wanted != list(range(len(wanted))):
+            every = arrow.take(every, wanted)
         return arrow.string_data(every)
 
     return build

@@ -42,7 +42,8 @@ from libs.load.isolate import (
     refused_not_key,
 )
 from libs.load.payload import copy_payload
-from libs.load.prepared import REBUILT_LOADED, RejectRow, Row
+from libs.load.prepared import REBUILT_LOADED, CopyData, RejectRow, Row
+from libs.load.probe import Probing, held, probe_sql
 from libs.load.target import LINEAGE, Target
 from libs.schema.names import quote_ident, quote_list
 from libs.schema.reasons import DATABASE_REJECTED, DUPLICATE_KEY
@@ -72,6 +73,7 @@ class Sql:
     stage_columns: tuple[str, ...]
     copy_columns: tuple[str, ...]
     create_stage: str
+    probe: str
     insert_new = insert_lines = conflicts = displace = replace = relineage = ""
 
     def __init__(self, t: Target) -> None:
@@ -90,6 +92,7 @@ class Sql:
         self.unstage = f"DELETE FROM {self.q_stage} WHERE {line} = ANY($1::int[])"
         as_text = ", ".join(f"c.{quote_ident(name)}::text" for name in t.columns)
         key_values = " || ', ' || ".join(f"c.{quote_ident(k)}::text" for k in t.key)
+        self.probe = probe_sql(t) if t.key else ""
         self.rebuilt = (f"concat_ws(',', {as_text}), {_literal(', '.join(t.key) + ' ')} || "
                         f"{key_values} || ' is on earlier line ' || s.{line} || "
                         f"{_literal(REBUILT_LOADED)}")
@@ -194,6 +197,7 @@ class InsertLoader(Loader):
     def __init__(self, pool: asyncpg.Pool, url: str) -> None:
         super().__init__(pool, url)
         self._sql: dict[Target, Sql] = {}
+        self._probing: dict[Target, Probing] = {}
 
     def sql(self, target: Target) -> Sql:
         found = self._sql.get(target)
@@ -202,8 +206,9 @@ class InsertLoader(Loader):
         return found
 
     async def write(self, conn: Conn, work: Work, outcome: Outcome) -> list[RejectRow]:
-        run = _Run(conn, work, self.sql(work.target), outcome)
-        refusals = await run.write_rows(work.prepared.rows)
+        probing = self._probing.setdefault(work.target, Probing())
+        run = _Run(conn, work, self.sql(work.target), outcome, probing)
+        refusals = await run.write_batch()
         if work.target.key:
             refusals += await run.readmit(refusals)
         await move_counts(conn, run.moves, outcome)
@@ -213,14 +218,42 @@ class InsertLoader(Loader):
 class _Run:
     """One batch's writing, inside the batch's transaction."""
 
-    def __init__(self, conn: Conn, work: Work, sql: Sql, outcome: Outcome) -> None:
+    def __init__(self, conn: Conn, work: Work, sql: Sql, outcome: Outcome,
+                 probing: Probing) -> None:
         self.conn, self.batch, self.prepared = conn, work.batch, work.prepared
         self.t, self.sql, self.outcome, self.seq = work.target, sql, outcome, work.job_seq
+        self.probing = probing
         self.moves: list[Move] = []  # displaced records of other batches: inserted -> rejected
 
-    async def write_rows(self, rows: list[Row]) -> list[RejectRow]:
-        made = self.prepared.copy_data if rows is self.prepared.rows else None
-        copier = _Copier(self.conn, rows, self.prepared.plain, made)
+    async def write_batch(self) -> list[RejectRow]:
+        """The batch's rows; where its target's batches meet taken keys, the free ones
+        straight into the table and only the held ones through the stage (libs/load/probe)."""
+        rows = self.prepared.rows
+        if not (self.t.key and self.probing.on):
+            return await self.write_rows(rows)
+        try:
+            async with self.conn.transaction():
+                taken = await held(self.conn, self.t, self.sql.probe, rows)
+        except asyncpg.PostgresError as exc:
+            if not refused(exc):  # a key value the column's type refuses: no hint
+                raise
+            taken = set()
+        self.probing.met(bool(taken))
+        if not taken:
+            return await self.write_rows(rows)
+        free = [place for place in range(len(rows)) if place not in taken]
+        refusals = await self.write_rows([rows[place] for place in free], free) if free else []
+        refusals += await self._merge([rows[place] for place in sorted(taken)])
+        return sorted(refusals, key=lambda r: r.line_no)
+
+    async def write_rows(self, rows: list[Row],
+                         places: Sequence[int] | None = None) -> list[RejectRow]:
+        """COPY ``rows`` straight into the table; on a taken key, the stage path. ``places``:
+        where ``rows`` are in the batch's rows (None: they are the batch's rows, or rows the
+        batch's validator did not make)."""
+        whole = rows is self.prepared.rows or places is not None
+        made = self.prepared.copy_data if whole else None
+        copier = _Copier(self.conn, rows, self.prepared.plain, made, places)
         copy = self._direct(copier)
         keyed = bool(self.t.key)
         try:
@@ -228,14 +261,16 @@ class _Run:
                 await copy(rows)
         except asyncpg.PostgresError as exc:
             if keyed and isinstance(exc, asyncpg.UniqueViolationError):
-                return await self._merge(rows, copier)
+                self.probing.met(True)
+                return await self._merge(rows)
             if not refused(exc):
                 raise
             try:  # some records refused: the others go in, still straight into the table
                 return await self._isolated(rows, copy, refused_not_key if keyed else refused,
                                             exc)
             except asyncpg.UniqueViolationError:
-                return await self._merge(rows, copier)
+                self.probing.met(True)
+                return await self._merge(rows)
         self.outcome.inserted += len(rows)
         return []
 
@@ -291,7 +326,7 @@ class _Run:
             return args
         return (*args, self.t.name, self.seq) if seq else (*args, self.t.name)
 
-    async def _merge(self, rows: list[Row], copier: _Copier) -> list[RejectRow]:
+    async def _merge(self, rows: list[Row]) -> list[RejectRow]:
         conn, sql = self.conn, self.sql
         await conn.execute(sql.create_stage)  # and empty: a readmission round may come second
         staged = self._stage_rows(rows)
@@ -376,8 +411,9 @@ class _Copier:
     ``strip``: the lineage values that end each row and the table has no column for."""
 
     def __init__(self, conn: Conn, rows: Sequence[Row], plain: bool,
-                 made: Callable[[int], bytes] | None = None) -> None:
+                 made: CopyData | None = None, places: Sequence[int] | None = None) -> None:
         self._conn, self._rows, self._plain, self._made = conn, rows, plain, made
+        self._places = places
         self._whole: dict[int, bytes] = {}
 
     def payload(self, part: Sequence[Row], strip: int) -> bytes:
@@ -385,7 +421,7 @@ class _Copier:
         if whole and strip in self._whole:
             return self._whole[strip]
         if whole and self._made is not None:  # the validator's own payload of these rows
-            data = self._made(strip)
+            data = self._made(strip, self._places)
         else:
             rows = [row[:-strip] for row in part] if strip else part
             data = copy_payload(rows, self._plain)

@@ -14,13 +14,16 @@ text rebuilt from a row and its detail ends with one of ``REBUILT``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from libs.formats import Reader
 
 Row = tuple[str, ...]
+# The COPY data of a batch's rows, each without its last ``strip`` values, of all the rows
+# (``places`` None) or of the rows at ``places`` (0-based, ascending): (strip, places) -> data.
+CopyData = Callable[[int, Sequence[int] | None], bytes]
 
 # The end of a reject's detail whose ``raw`` is not the record's text but rebuilt from a row
 # (its bytes were in another batch): from the row loaded in the table (insert mode's displaced
@@ -66,10 +69,10 @@ class Prepared:
     # Rows rejected duplicate_key within the batch, by key, in line order: the next one takes
     # the key if the database refuses the record that held it (see readmit).
     duplicates: dict[str, list[tuple[int, tuple[str, ...]]]] = field(default_factory=dict)
-    # The COPY data of ``rows``, each row without its last ``strip`` values (what
+    # The COPY data of ``rows`` or of some of them (``CopyData``: what
     # ``libs.load.payload.copy_payload`` makes of them), when the validator builds it itself
     # (``libs.validate_vector``); None: the loader makes it from the rows.
-    copy_data: Callable[[int], bytes] | None = None
+    copy_data: CopyData | None = None
     # The records' bytes by first line (what ``reader.raw`` gives) when the validator has the
     # batch's split at hand; None: the reader indexes the body on first need.
     raw_index: Mapping[int, bytes] | None = None
