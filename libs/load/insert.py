@@ -53,6 +53,8 @@ from libs.schema.reasons import DATABASE_REJECTED, DUPLICATE_KEY
 STAGE_LINEAGE: Final = ("_ingest_job", "_ingest_line", "_ingest_key")
 KEYS_COLUMNS: Final = ("target", "key", "job_id", "line_no", "job_seq", "effect")
 UNTRACKED: Final = "key already in the table, not loaded by this tool"
+# A COPY of some rows (None: the batch's rows, from their COPY data).
+Copy = Callable[[Sequence[Row] | None], Awaitable[None]]
 
 
 def _literal(text: str) -> str:
@@ -228,9 +230,9 @@ class _Run:
     async def write_batch(self) -> list[RejectRow]:
         """The batch's rows; where its target's batches meet taken keys, the free ones
         straight into the table and only the held ones through the stage (libs/load/probe)."""
-        rows = self.prepared.rows
         if not (self.t.key and self.probing.on):
-            return await self.write_rows(rows)
+            return await self.write_rows()
+        rows = self.prepared.rows
         try:
             async with self.conn.transaction():
                 taken = await held(self.conn, self.t, self.sql.probe, rows)
@@ -240,19 +242,22 @@ class _Run:
             taken = set()
         self.probing.met(bool(taken))
         if not taken:
-            return await self.write_rows(rows)
+            return await self.write_rows()
         free = [place for place in range(len(rows)) if place not in taken]
         refusals = await self.write_rows([rows[place] for place in free], free) if free else []
         refusals += await self._merge([rows[place] for place in sorted(taken)])
         return sorted(refusals, key=lambda r: r.line_no)
 
-    async def write_rows(self, rows: list[Row],
+    async def write_rows(self, rows: list[Row] | None = None,
                          places: Sequence[int] | None = None) -> list[RejectRow]:
-        """COPY ``rows`` straight into the table; on a taken key, the stage path. ``places``:
-        where ``rows`` are in the batch's rows (None: they are the batch's rows, or rows the
-        batch's validator did not make)."""
-        whole = rows is self.prepared.rows or places is not None
-        made = self.prepared.copy_data if whole else None
+        """COPY ``rows`` straight into the table; on a taken key, the stage path. ``rows``
+        None: the batch's rows, as tuples only if a fallback needs them (the COPY data is the
+        validator's). ``places``: where ``rows`` are in the batch's rows (None: they are the
+        batch's rows, or rows the batch's validator did not make)."""
+        made = self.prepared.copy_data if rows is None or places is not None else None
+        if rows is None and made is None:
+            rows = self.prepared.rows
+        count = self.prepared.size if rows is None else len(rows)
         copier = _Copier(self.conn, rows, self.prepared.plain, made, places)
         copy = self._direct(copier)
         keyed = bool(self.t.key)
@@ -260,6 +265,7 @@ class _Run:
             async with self.conn.transaction():
                 await copy(rows)
         except asyncpg.PostgresError as exc:
+            rows = self.prepared.rows if rows is None else rows
             if keyed and isinstance(exc, asyncpg.UniqueViolationError):
                 self.probing.met(True)
                 return await self._merge(rows)
@@ -271,10 +277,10 @@ class _Run:
             except asyncpg.UniqueViolationError:
                 self.probing.met(True)
                 return await self._merge(rows)
-        self.outcome.inserted += len(rows)
+        self.outcome.inserted += count
         return []
 
-    async def _isolated(self, rows: list[Row], copy: Callable[[Sequence[Row]], Awaitable[None]],
+    async def _isolated(self, rows: list[Row], copy: Copy,
                         is_refusal: Callable[[BaseException], bool],
                         failed: asyncpg.PostgresError | None) -> list[RejectRow]:
         async with self.conn.transaction():
@@ -282,8 +288,9 @@ class _Run:
         self.outcome.inserted += len(rows) - len(bad)
         return [self._refusal(int(row[-1]), error) for row, error in bad]
 
-    def _direct(self, copier: _Copier) -> Callable[[Sequence[Row]], Awaitable[None]]:
-        """COPY a part of the batch into the table (and its keys into ingest_keys)."""
+    def _direct(self, copier: _Copier) -> Copy:
+        """COPY a part of the batch (None: the copier's rows) into the table (and its keys
+        into ingest_keys)."""
         t, conn = self.t, self.conn
         if t.in_row or not t.key:
             return copier.into(t.relname, t.schema, self.sql.copy_columns,
@@ -291,9 +298,10 @@ class _Run:
         rows_in = copier.into(t.relname, t.schema, self.sql.copy_columns, strip=2)
         name, job, seq = t.name, self.batch.job_id, str(self.seq)
 
-        async def both(part: Sequence[Row]) -> None:
+        async def both(part: Sequence[Row] | None) -> None:
             await rows_in(part)
-            keys = [(name, t.key_text(row), job, row[-1], seq, "i") for row in part]
+            rows = self.prepared.rows if part is None else part
+            keys = [(name, t.key_text(row), job, row[-1], seq, "i") for row in rows]
             await conn.copy_to_table("ingest_keys", source=_one(copy_payload(keys)),
                                      columns=KEYS_COLUMNS, format="csv")
 
@@ -410,19 +418,21 @@ class _Copier:
     """COPY of a batch's rows or of a part of them; the whole batch's payload is made once.
     ``strip``: the lineage values that end each row and the table has no column for."""
 
-    def __init__(self, conn: Conn, rows: Sequence[Row], plain: bool,
+    def __init__(self, conn: Conn, rows: Sequence[Row] | None, plain: bool,
                  made: CopyData | None = None, places: Sequence[int] | None = None) -> None:
+        """``rows`` None: the batch's rows, never made here (``made`` gives their data)."""
         self._conn, self._rows, self._plain, self._made = conn, rows, plain, made
         self._places = places
         self._whole: dict[int, bytes] = {}
 
-    def payload(self, part: Sequence[Row], strip: int) -> bytes:
+    def payload(self, part: Sequence[Row] | None, strip: int) -> bytes:
         whole = part is self._rows
         if whole and strip in self._whole:
             return self._whole[strip]
         if whole and self._made is not None:  # the validator's own payload of these rows
             data = self._made(strip, self._places)
         else:
+            assert part is not None, "the batch's rows come with their COPY data"
             rows = [row[:-strip] for row in part] if strip else part
             data = copy_payload(rows, self._plain)
         if whole:
@@ -430,9 +440,9 @@ class _Copier:
         return data
 
     def into(self, table: str, schema: str | None, columns: Sequence[str],
-             strip: int) -> Callable[[Sequence[Row]], Awaitable[None]]:
+             strip: int) -> Copy:
         """COPY into ``table`` (names as stored: asyncpg quotes them)."""
-        async def copy(part: Sequence[Row]) -> None:
+        async def copy(part: Sequence[Row] | None) -> None:
             # An async source: a file-like one would be read through a thread pool.
             await self._conn.copy_to_table(table, schema_name=schema,
                                            source=_one(self.payload(part, strip)),

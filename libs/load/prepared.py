@@ -63,7 +63,9 @@ class Prepared:
     body: bytes
     first_line: int
     reader: Reader
-    rows: list[tuple[str, ...]] = field(default_factory=list)
+    # The rows (``rows``), or None until first asked for when the validator can make them on
+    # demand (``made_rows``): the clean batch of insert mode never needs them as tuples.
+    _rows: list[Row] | None = field(default_factory=list)
     plain: bool = False  # no value holds a quote, comma, CR or LF: no CSV quoting needed
     rejects: list[RejectRow] = field(default_factory=list)
     # Rows rejected duplicate_key within the batch, by key, in line order: the next one takes
@@ -77,6 +79,29 @@ class Prepared:
     # batch's split at hand; None: the reader indexes the body on first need.
     raw_index: Mapping[int, bytes] | None = None
     _raw: Mapping[int, bytes] | None = None
+    _make_rows: Callable[[], list[Row]] | None = None
+    _size: int = 0
+
+    @property
+    def rows(self) -> list[Row]:
+        """The rows to load, in line order (made now if they were left to be made)."""
+        if self._rows is None:
+            assert self._make_rows is not None
+            self._rows, self._make_rows = self._make_rows(), None
+        return self._rows
+
+    @rows.setter
+    def rows(self, rows: list[Row]) -> None:
+        self._rows, self._make_rows = rows, None
+
+    @property
+    def size(self) -> int:
+        """How many rows, without making them."""
+        return self._size if self._rows is None else len(self._rows)
+
+    def made_rows(self, size: int, make: Callable[[], list[Row]]) -> None:
+        """The rows are ``size`` rows that ``make()`` gives when first asked for."""
+        self._rows, self._make_rows, self._size = None, make, size
 
     def raw_record(self, line_no: int) -> tuple[str, bytes | None]:
         """The record that starts at ``line_no``: its text, and its bytes where the text does
