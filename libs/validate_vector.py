@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
+from functools import cache
 from itertools import repeat
 from typing import Any, Final
 
@@ -27,7 +28,7 @@ from libs import arrow
 from libs.formats import Reader
 from libs.formats.columns import ColumnBatch, column_batch
 from libs.load.payload import NEEDS_QUOTES, copy_payload, csv_line
-from libs.load.prepared import Prepared
+from libs.load.prepared import CopyData, Prepared
 from libs.messages import Batch
 from libs.schema.compile import Plan, Reject
 from libs.schema.reasons import DUPLICATE_KEY
@@ -128,15 +129,19 @@ def prepare_vector(batch: Batch, plan: Plan, reader: Reader, *, first_wins: bool
     except arrow.ArrowError:
         return prepare(batch, plan, reader, first_wins=first_wins)
     job = batch.job_id
-    lines = list(map(str, columns.lines))
-    rows = list(zip(*(checked.values(at) for at in range(len(plan.index))), repeat(job),
-                    lines, strict=False))
+
+    @cache
+    def rows() -> list[Row]:
+        """The candidates' rows (each column's outputs, then the lineage), made once."""
+        return list(zip(*(checked.values(at) for at in range(len(plan.index))), repeat(job),
+                        map(str, columns.lines), strict=False))
+
     out = Prepared(body=batch.body, first_line=batch.first_line, reader=reader,
                    raw_index=columns.raw)
     out.plain = is_plain(batch.body)
     settle = _Settle(out, plan, job, first_wins)
-    order, extra = settle.all(columns, rows, checked.unsure)
-    out.copy_data = _payload(checked, job, columns.lines, rows, order, extra, out.rows)
+    order, extra = settle.all(columns, checked, rows)
+    out.copy_data = _payload(checked, job, columns.lines, rows, order, extra, out)
     return out
 
 
@@ -166,14 +171,17 @@ class _Settle:
         self.order: list[int] = []  # where each row comes from: a candidate, or len + extra
         self.extra: list[Row] = []  # rows the row path made
 
-    def all(self, columns: ColumnBatch, rows: list[Row],
-            unsure: set[int]) -> tuple[list[int], list[Row]]:
+    def all(self, columns: ColumnBatch, checked: Checked,
+            candidates: Callable[[], list[Row]]) -> tuple[list[int], list[Row]]:
         """Settle every record; returns (where each row comes from, the rows the row path
-        made)."""
-        if columns.ordered and not columns.others and not unsure and self._distinct(rows):
-            self.out.rows = rows  # the common batch: every record a row
-            return list(range(len(rows))), []
-        lines, size = columns.lines, len(rows)
+        made). ``candidates()``: the candidates' rows."""
+        unsure, size = checked.unsure, columns.size
+        if (columns.ordered and not columns.others and not unsure
+                and self._distinct(checked, candidates)):
+            # The common batch: every record a row, made only if a loader asks for them.
+            self.out.made_rows(size, candidates)
+            return list(range(size)), []
+        rows, lines = candidates(), columns.lines
         places = range(size) if columns.ordered else sorted(range(size), key=lines.__getitem__)
         sure = [k for k in places if k not in unsure] if unsure else list(places)
         sure_lines = [lines[k] for k in sure]
@@ -225,12 +233,13 @@ class _Settle:
                 self.row(lines[places[i]], rows[places[i]], places[i])
             start = i + 1
 
-    def _distinct(self, rows: list[Row]) -> bool:
-        keys: list[object]
+    def _distinct(self, checked: Checked, candidates: Callable[[], list[Row]]) -> bool:
+        """No two candidates share a key (a key of one value: from its column alone)."""
+        keys: Sequence[object]
         if self.key_of is None:
-            keys = [row[self.key_at] for row in rows]
+            keys = checked.values(self.key_at)
         else:
-            keys = list(map(self.key_of, rows))
+            keys = list(map(self.key_of, candidates()))
         return len(set(keys)) == len(keys)
 
     def validated(self, line_no: int, fields: list[str], size: int) -> None:
@@ -255,32 +264,37 @@ class _Settle:
         return True
 
 
-def _payload(checked: Checked, job: str, lines: list[int], rows: list[Row], order: list[int],
-             extra: list[Row], final: list[Row]) -> Callable[[int], bytes]:
-    """``copy_payload`` of the final rows (each without its last ``strip`` values), from the
-    columns: each candidate's line joined in arrow, ``csv_line`` for the lines that need
-    quoting and for the rows the row path made, all put in the rows' order."""
+def _payload(checked: Checked, job: str, lines: list[int], candidates: Callable[[], list[Row]],
+             order: list[int], extra: list[Row], out: Prepared) -> CopyData:
+    """``copy_payload`` of the final rows, or of those at ``places`` (each without its last
+    ``strip`` values), from the columns: each candidate's line joined in arrow, ``csv_line``
+    for the lines that need quoting and for the rows the row path made, all put in the rows'
+    order."""
     count = len(checked.index)
 
-    def build(strip: int) -> bytes:
+    def build(strip: int, places: Sequence[int] | None = None) -> bytes:
         width = count + 2 - strip
-        if not final or strip not in (0, 1, 2) or len(final) != len(order):
-            return copy_payload([row[:width] for row in final] if strip else final)
+        if not out.size or strip not in (0, 1, 2) or out.size != len(order):
+            final = out.rows
+            chosen = final if places is None else [final[place] for place in places]
+            return copy_payload([row[:width] for row in chosen] if strip else chosen)
         pieces: list[arrow.Array] = []
-        if rows:
+        if lines:
             parts: list[Any] = [checked.array(at) for at in range(count)]
             parts += [job, arrow.numbers_text(lines)][: 2 - strip]
             joined = arrow.join_columns([*parts[:-1], last_line(parts[-1])], ",")
-            if order == list(range(len(rows))) and not extra:
+            if order == list(range(len(lines))) and not extra:
                 data = arrow.string_data(joined)
-                if _plain_lines(data, len(rows), width):
-                    return data
-            pieces.append(_quoted(joined, parts, rows, width))
+                if _plain_lines(data, len(lines), width):
+                    return data if places is None else arrow.string_data(
+                        arrow.take(joined, list(places)))
+            pieces.append(_quoted(joined, parts, candidates, width))
         if extra:
             pieces.append(arrow.strings([csv_line(row[:width]) + "\n" for row in extra]))
         every = pieces[0] if len(pieces) == 1 else arrow.concat(pieces)
-        if len(order) != len(every) or order != list(range(len(order))):
-            every = arrow.take(every, order)
+        wanted = order if places is None else [order[place] for place in places]
+        if len(wanted) != len(every) or wanted != list(range(len(wanted))):
+            every = arrow.take(every, wanted)
         return arrow.string_data(every)
 
     return build
@@ -298,7 +312,8 @@ def _plain_lines(data: bytes, size: int, width: int) -> bool:
             and b'"' not in data and b"\r" not in data and b"\\" not in data)
 
 
-def _quoted(joined: arrow.Array, parts: list[Any], rows: list[Row], width: int) -> arrow.Array:
+def _quoted(joined: arrow.Array, parts: list[Any], candidates: Callable[[], list[Row]],
+            width: int) -> arrow.Array:
     """``joined`` (each row's ``parts`` joined by commas, then LF) with ``csv_line`` where a
     value holds the delimiter, a quote, CR, LF or a backslash (``NEEDS_QUOTES``); only the
     columns that hold one somewhere are searched."""
@@ -306,11 +321,12 @@ def _quoted(joined: arrow.Array, parts: list[Any], rows: list[Row], width: int) 
     for part in parts:
         if isinstance(part, str):  # the job id: in every row
             found = NEEDS_QUOTES.search(part) is not None
-            mask = arrow.booleans([True] * len(rows)) if found else mask
+            mask = arrow.booleans([True] * len(joined)) if found else mask
         elif any(char in arrow.string_data(part) for char in _SPECIAL_BYTES):
             hits = arrow.search(part, _NEEDS_QUOTES_RE2)
             mask = hits if mask is None else arrow.either(mask, hits)
     if mask is None:
         return joined
+    rows = candidates()
     fixes = [csv_line(rows[place][:width]) + "\n" for place in arrow.true_positions(mask)]
     return arrow.replace_at(joined, mask, fixes) if fixes else joined

@@ -16,7 +16,7 @@ Then, per path, each batch goes through the consumer's three CPU stages, each ti
 - validate: ``libs.validate.prepare`` (row) or ``libs.validate_vector.prepare_vector``
   (vector) on those records: rows, rejects, in-batch duplicates;
 - payload: the COPY data of the rows as the insert loader sends it (lineage kept:
-  ``copy_payload(rows)``, or the vector path's ``copy_data(0)``).
+  ``copy_payload(rows)``, or the vector path's ``copy_data(0, None)``).
 
 Prints one line per path: CPU seconds per 1M rows for each stage and in total (the best of
 ``--repeat`` runs, per stage). ``--verify`` also checks that both paths give the same rows,
@@ -80,7 +80,7 @@ def batches(path: Path, reader: Reader, size: int) -> list[Batch]:
 
 def payload(prepared: Prepared) -> bytes:
     if prepared.copy_data is not None:
-        return prepared.copy_data(0)
+        return prepared.copy_data(0, None)
     return copy_payload(prepared.rows, prepared.plain)
 
 

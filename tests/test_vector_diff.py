@@ -70,9 +70,13 @@ def assert_same(batch: Batch, mapped: Plan, reader: Reader) -> None:
         assert vector.duplicates == row.duplicates, where
         assert vector.plain == row.plain, where
         assert vector.copy_data is not None, f"{where}: the vector path was not taken"
+        # Some of the rows, as insert mode's probe COPYs the free ones (libs/load/probe.py).
+        some = [place for place in range(len(row.rows)) if place % 3 != 1]
         for strip in (0, 1, 2):
             rows = [r[: len(r) - strip] for r in row.rows]
-            assert vector.copy_data(strip) == copy_payload(rows, row.plain), (where, strip)
+            assert vector.copy_data(strip, None) == copy_payload(rows, row.plain), (where, strip)
+            assert vector.copy_data(strip, some) == copy_payload(
+                [rows[place] for place in some], row.plain), (where, strip, "some")
 
 
 def batches(path: Path, dataset: Dataset, size: int) -> Iterator[tuple[Batch, Plan, Reader]]:

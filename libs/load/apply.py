@@ -309,8 +309,8 @@ class _Run:
         self.keys.clear()
 
     def _prepared(self, rows: list[Row], texts: dict[int, str]) -> StagedPrepared:
-        prepared = StagedPrepared(b"", 0, self.reader, rows=rows)
-        prepared.texts = texts
+        prepared = StagedPrepared(b"", 0, self.reader)
+        prepared.rows, prepared.texts = rows, texts
         return prepared
 
     async def _write(self, loader: Loader, prepared: Prepared) -> tuple[list[RejectRow],

@@ -190,7 +190,7 @@ class Loader(ABC):
         faults.hit("consumer.mid_transaction")
         outcome = Outcome(records=batch.records)
         extra: list[RejectRow] = []
-        if prepared.rows:
+        if prepared.size:
             extra = await self.write(conn, Work(batch, prepared, target, job_seq), outcome)
         rejects = sorted(prepared.rejects + extra, key=lambda r: r.line_no)
         await _write_rejects(conn, batch.job_id, rejects, outcome)

@@ -42,7 +42,8 @@ from libs.load.isolate import (
     refused_not_key,
 )
 from libs.load.payload import copy_payload
-from libs.load.prepared import REBUILT_LOADED, RejectRow, Row
+from libs.load.prepared import REBUILT_LOADED, CopyData, RejectRow, Row
+from libs.load.probe import Probing, held, probe_sql
 from libs.load.target import LINEAGE, Target
 from libs.schema.names import quote_ident, quote_list
 from libs.schema.reasons import DATABASE_REJECTED, DUPLICATE_KEY
@@ -52,6 +53,8 @@ from libs.schema.reasons import DATABASE_REJECTED, DUPLICATE_KEY
 STAGE_LINEAGE: Final = ("_ingest_job", "_ingest_line", "_ingest_key")
 KEYS_COLUMNS: Final = ("target", "key", "job_id", "line_no", "job_seq", "effect")
 UNTRACKED: Final = "key already in the table, not loaded by this tool"
+# A COPY of some rows (None: the batch's rows, from their COPY data).
+Copy = Callable[[Sequence[Row] | None], Awaitable[None]]
 
 
 def _literal(text: str) -> str:
@@ -72,6 +75,7 @@ class Sql:
     stage_columns: tuple[str, ...]
     copy_columns: tuple[str, ...]
     create_stage: str
+    probe: str
     insert_new = insert_lines = conflicts = displace = replace = relineage = ""
 
     def __init__(self, t: Target) -> None:
@@ -90,6 +94,7 @@ class Sql:
         self.unstage = f"DELETE FROM {self.q_stage} WHERE {line} = ANY($1::int[])"
         as_text = ", ".join(f"c.{quote_ident(name)}::text" for name in t.columns)
         key_values = " || ', ' || ".join(f"c.{quote_ident(k)}::text" for k in t.key)
+        self.probe = probe_sql(t) if t.key else ""
         self.rebuilt = (f"concat_ws(',', {as_text}), {_literal(', '.join(t.key) + ' ')} || "
                         f"{key_values} || ' is on earlier line ' || s.{line} || "
                         f"{_literal(REBUILT_LOADED)}")
@@ -194,6 +199,7 @@ class InsertLoader(Loader):
     def __init__(self, pool: asyncpg.Pool, url: str) -> None:
         super().__init__(pool, url)
         self._sql: dict[Target, Sql] = {}
+        self._probing: dict[Target, Probing] = {}
 
     def sql(self, target: Target) -> Sql:
         found = self._sql.get(target)
@@ -202,8 +208,9 @@ class InsertLoader(Loader):
         return found
 
     async def write(self, conn: Conn, work: Work, outcome: Outcome) -> list[RejectRow]:
-        run = _Run(conn, work, self.sql(work.target), outcome)
-        refusals = await run.write_rows(work.prepared.rows)
+        probing = self._probing.setdefault(work.target, Probing())
+        run = _Run(conn, work, self.sql(work.target), outcome, probing)
+        refusals = await run.write_batch()
         if work.target.key:
             refusals += await run.readmit(refusals)
         await move_counts(conn, run.moves, outcome)
@@ -213,33 +220,67 @@ class InsertLoader(Loader):
 class _Run:
     """One batch's writing, inside the batch's transaction."""
 
-    def __init__(self, conn: Conn, work: Work, sql: Sql, outcome: Outcome) -> None:
+    def __init__(self, conn: Conn, work: Work, sql: Sql, outcome: Outcome,
+                 probing: Probing) -> None:
         self.conn, self.batch, self.prepared = conn, work.batch, work.prepared
         self.t, self.sql, self.outcome, self.seq = work.target, sql, outcome, work.job_seq
+        self.probing = probing
         self.moves: list[Move] = []  # displaced records of other batches: inserted -> rejected
 
-    async def write_rows(self, rows: list[Row]) -> list[RejectRow]:
-        made = self.prepared.copy_data if rows is self.prepared.rows else None
-        copier = _Copier(self.conn, rows, self.prepared.plain, made)
+    async def write_batch(self) -> list[RejectRow]:
+        """The batch's rows; where its target's batches meet taken keys, the free ones
+        straight into the table and only the held ones through the stage (libs/load/probe)."""
+        if not (self.t.key and self.probing.on):
+            return await self.write_rows()
+        rows = self.prepared.rows
+        try:
+            async with self.conn.transaction():
+                taken = await held(self.conn, self.t, self.sql.probe, rows)
+        except asyncpg.PostgresError as exc:
+            if not refused(exc):  # a key value the column's type refuses: no hint
+                raise
+            taken = set()
+        self.probing.met(bool(taken))
+        if not taken:
+            return await self.write_rows()
+        free = [place for place in range(len(rows)) if place not in taken]
+        refusals = await self.write_rows([rows[place] for place in free], free) if free else []
+        refusals += await self._merge([rows[place] for place in sorted(taken)])
+        return sorted(refusals, key=lambda r: r.line_no)
+
+    async def write_rows(self, rows: list[Row] | None = None,
+                         places: Sequence[int] | None = None) -> list[RejectRow]:
+        """COPY ``rows`` straight into the table; on a taken key, the stage path. ``rows``
+        None: the batch's rows, as tuples only if a fallback needs them (the COPY data is the
+        validator's). ``places``: where ``rows`` are in the batch's rows (None: they are the
+        batch's rows, or rows the batch's validator did not make)."""
+        made = self.prepared.copy_data if rows is None or places is not None else None
+        if rows is None and made is None:
+            rows = self.prepared.rows
+        count = self.prepared.size if rows is None else len(rows)
+        copier = _Copier(self.conn, rows, self.prepared.plain, made, places)
         copy = self._direct(copier)
         keyed = bool(self.t.key)
         try:
             async with self.conn.transaction():
                 await copy(rows)
         except asyncpg.PostgresError as exc:
+            rows = self.prepared.rows if rows is None else rows
             if keyed and isinstance(exc, asyncpg.UniqueViolationError):
-                return await self._merge(rows, copier)
+                self.probing.met(True)
+                return await self._merge(rows)
             if not refused(exc):
                 raise
             try:  # some records refused: the others go in, still straight into the table
                 return await self._isolated(rows, copy, refused_not_key if keyed else refused,
                                             exc)
             except asyncpg.UniqueViolationError:
-                return await self._merge(rows, copier)
-        self.outcome.inserted += len(rows)
+                self.probing.met(True)
+                return await self._merge(rows)
+        self.outcome.inserted += count
         return []
 
-    async def _isolated(self, rows: list[Row], copy: Callable[[Sequence[Row]], Awaitable[None]],
+    async def _isolated(self, rows: list[Row], copy: Copy,
                         is_refusal: Callable[[BaseException], bool],
                         failed: asyncpg.PostgresError | None) -> list[RejectRow]:
         async with self.conn.transaction():
@@ -247,8 +288,9 @@ class _Run:
         self.outcome.inserted += len(rows) - len(bad)
         return [self._refusal(int(row[-1]), error) for row, error in bad]
 
-    def _direct(self, copier: _Copier) -> Callable[[Sequence[Row]], Awaitable[None]]:
-        """COPY a part of the batch into the table (and its keys into ingest_keys)."""
+    def _direct(self, copier: _Copier) -> Copy:
+        """COPY a part of the batch (None: the copier's rows) into the table (and its keys
+        into ingest_keys)."""
         t, conn = self.t, self.conn
         if t.in_row or not t.key:
             return copier.into(t.relname, t.schema, self.sql.copy_columns,
@@ -256,9 +298,10 @@ class _Run:
         rows_in = copier.into(t.relname, t.schema, self.sql.copy_columns, strip=2)
         name, job, seq = t.name, self.batch.job_id, str(self.seq)
 
-        async def both(part: Sequence[Row]) -> None:
+        async def both(part: Sequence[Row] | None) -> None:
             await rows_in(part)
-            keys = [(name, t.key_text(row), job, row[-1], seq, "i") for row in part]
+            rows = self.prepared.rows if part is None else part
+            keys = [(name, t.key_text(row), job, row[-1], seq, "i") for row in rows]
             await conn.copy_to_table("ingest_keys", source=_one(copy_payload(keys)),
                                      columns=KEYS_COLUMNS, format="csv")
 
@@ -291,7 +334,7 @@ class _Run:
             return args
         return (*args, self.t.name, self.seq) if seq else (*args, self.t.name)
 
-    async def _merge(self, rows: list[Row], copier: _Copier) -> list[RejectRow]:
+    async def _merge(self, rows: list[Row]) -> list[RejectRow]:
         conn, sql = self.conn, self.sql
         await conn.execute(sql.create_stage)  # and empty: a readmission round may come second
         staged = self._stage_rows(rows)
@@ -375,18 +418,21 @@ class _Copier:
     """COPY of a batch's rows or of a part of them; the whole batch's payload is made once.
     ``strip``: the lineage values that end each row and the table has no column for."""
 
-    def __init__(self, conn: Conn, rows: Sequence[Row], plain: bool,
-                 made: Callable[[int], bytes] | None = None) -> None:
+    def __init__(self, conn: Conn, rows: Sequence[Row] | None, plain: bool,
+                 made: CopyData | None = None, places: Sequence[int] | None = None) -> None:
+        """``rows`` None: the batch's rows, never made here (``made`` gives their data)."""
         self._conn, self._rows, self._plain, self._made = conn, rows, plain, made
+        self._places = places
         self._whole: dict[int, bytes] = {}
 
-    def payload(self, part: Sequence[Row], strip: int) -> bytes:
+    def payload(self, part: Sequence[Row] | None, strip: int) -> bytes:
         whole = part is self._rows
         if whole and strip in self._whole:
             return self._whole[strip]
         if whole and self._made is not None:  # the validator's own payload of these rows
-            data = self._made(strip)
+            data = self._made(strip, self._places)
         else:
+            assert part is not None, "the batch's rows come with their COPY data"
             rows = [row[:-strip] for row in part] if strip else part
             data = copy_payload(rows, self._plain)
         if whole:
@@ -394,9 +440,9 @@ class _Copier:
         return data
 
     def into(self, table: str, schema: str | None, columns: Sequence[str],
-             strip: int) -> Callable[[Sequence[Row]], Awaitable[None]]:
+             strip: int) -> Copy:
         """COPY into ``table`` (names as stored: asyncpg quotes them)."""
-        async def copy(part: Sequence[Row]) -> None:
+        async def copy(part: Sequence[Row] | None) -> None:
             # An async source: a file-like one would be read through a thread pool.
             await self._conn.copy_to_table(table, schema_name=schema,
                                            source=_one(self.payload(part, strip)),

@@ -14,13 +14,16 @@ text rebuilt from a row and its detail ends with one of ``REBUILT``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from libs.formats import Reader
 
 Row = tuple[str, ...]
+# The COPY data of a batch's rows, each without its last ``strip`` values, of all the rows
+# (``places`` None) or of the rows at ``places`` (0-based, ascending): (strip, places) -> data.
+CopyData = Callable[[int, Sequence[int] | None], bytes]
 
 # The end of a reject's detail whose ``raw`` is not the record's text but rebuilt from a row
 # (its bytes were in another batch): from the row loaded in the table (insert mode's displaced
@@ -60,20 +63,45 @@ class Prepared:
     body: bytes
     first_line: int
     reader: Reader
-    rows: list[tuple[str, ...]] = field(default_factory=list)
+    # The rows (``rows``), or None until first asked for when the validator can make them on
+    # demand (``made_rows``): the clean batch of insert mode never needs them as tuples.
+    _rows: list[Row] | None = field(default_factory=list)
     plain: bool = False  # no value holds a quote, comma, CR or LF: no CSV quoting needed
     rejects: list[RejectRow] = field(default_factory=list)
     # Rows rejected duplicate_key within the batch, by key, in line order: the next one takes
     # the key if the database refuses the record that held it (see readmit).
     duplicates: dict[str, list[tuple[int, tuple[str, ...]]]] = field(default_factory=dict)
-    # The COPY data of ``rows``, each row without its last ``strip`` values (what
+    # The COPY data of ``rows`` or of some of them (``CopyData``: what
     # ``libs.load.payload.copy_payload`` makes of them), when the validator builds it itself
     # (``libs.validate_vector``); None: the loader makes it from the rows.
-    copy_data: Callable[[int], bytes] | None = None
+    copy_data: CopyData | None = None
     # The records' bytes by first line (what ``reader.raw`` gives) when the validator has the
     # batch's split at hand; None: the reader indexes the body on first need.
     raw_index: Mapping[int, bytes] | None = None
     _raw: Mapping[int, bytes] | None = None
+    _make_rows: Callable[[], list[Row]] | None = None
+    _size: int = 0
+
+    @property
+    def rows(self) -> list[Row]:
+        """The rows to load, in line order (made now if they were left to be made)."""
+        if self._rows is None:
+            assert self._make_rows is not None
+            self._rows, self._make_rows = self._make_rows(), None
+        return self._rows
+
+    @rows.setter
+    def rows(self, rows: list[Row]) -> None:
+        self._rows, self._make_rows = rows, None
+
+    @property
+    def size(self) -> int:
+        """How many rows, without making them."""
+        return self._size if self._rows is None else len(self._rows)
+
+    def made_rows(self, size: int, make: Callable[[], list[Row]]) -> None:
+        """The rows are ``size`` rows that ``make()`` gives when first asked for."""
+        self._rows, self._make_rows, self._size = None, make, size
 
     def raw_record(self, line_no: int) -> tuple[str, bytes | None]:
         """The record that starts at ``line_no``: its text, and its bytes where the text does

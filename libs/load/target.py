@@ -47,6 +47,8 @@ class Target:
     merge: MergeCodes = field(default_factory=MergeCodes)  # merge's operation column, codes
     # The key's text of a row (libs.schema.keys.key_text_function); None: the raw values.
     key_of: Callable[[Row], str] | None = field(default=None, compare=False, hash=False)
+    # The key columns' types as the catalog spells them (``format_type``), in key order.
+    key_types: tuple[str, ...] = ()
 
     @cached_property
     def key_index(self) -> tuple[int, ...]:
@@ -80,9 +82,11 @@ def has_lineage_columns(reflected: Reflected, columns: tuple[str, ...]) -> bool:
 def target_for(plan: Plan, reflected: Reflected) -> Target:
     table = reflected.table
     name = f"{table.schema}.{table.name}" if table.schema else table.name
+    types = {c.name: c.type for c in reflected.columns}
     return Target(name=name, table=qualified(table.name, table.schema), relname=table.name,
                   schema=table.schema, columns=plan.columns,
                   key=plan.dataset.primary_key,
                   in_row=has_lineage_columns(reflected, plan.columns),
                   merge=plan.dataset.load.merge,
-                  key_of=key_text_function(plan.dataset, plan.columns))
+                  key_of=key_text_function(plan.dataset, plan.columns),
+                  key_types=tuple(types[k] for k in plan.dataset.primary_key))

@@ -1,0 +1,162 @@
+"""Insert mode's probe for taken keys before COPY (libs/load/probe.py), against PostgreSQL.
+
+Batches are cut from a file with keys repeated across batches and loaded by one InsertLoader,
+as a consumer loads them. The expected table and rejects are computed here from the rows
+written (the earliest line of each key loads; every later one is a duplicate_key reject), not
+by the loader's code. A spy on the probe shows which batches took which path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from libs.constants import DEFAULT_BATCH_BYTES
+from libs.formats import Position, reader_for
+from libs.load import insert, probe
+from libs.load.base import Outcome
+from libs.load.insert import InsertLoader
+from libs.load.target import Target, target_for
+from libs.messages import Batch
+from libs.schema import from_file
+from libs.schema.compile import plan
+from libs.schema.from_table import reflect
+from libs.validate_vector import prepare_vector
+from tests.pipeline import customers_rows, fetch, write_csv
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
+
+BATCH = 500
+ROWS = 3000
+# (line index, the earlier line index whose key it repeats): in other batches, but for one.
+REPEATS = {700: 10, 1200: 20, 1250: 699, 1900: 30, 2100: 1201, 2600: 40, 2601: 41,
+           2950: 2900}
+
+
+def dirty_rows() -> list[str]:
+    rows = customers_rows(ROWS)
+    for later, earlier in REPEATS.items():
+        rows[later] = rows[later].replace(f"user{later}@", f"User{earlier}@")
+    return rows
+
+
+def batches(path: Path, job: str) -> Iterator[tuple[Batch, Any]]:
+    dataset = from_file.load("customers")
+    reader = reader_for(dataset)
+    with path.open("rb") as handle:
+        header = reader.read_header(handle)
+        handle.seek(header.end_offset)
+        start = Position(0, header.end_offset, header.next_line, 0)
+        mapped = plan(dataset, header.columns, partial=True)
+        for chunk in reader.iter_chunks(handle, start, BATCH, DEFAULT_BATCH_BYTES):
+            yield (Batch(job, "customers", chunk.seq, chunk.first_line, chunk.last_line,
+                         chunk.records, header.columns, path.name, chunk.body), mapped)
+
+
+class Spy:
+    """Counts the probe's calls and what each found; ``lie``: it reports no key taken."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, lie: bool = False) -> None:
+        self.found: list[int] = []
+        real = probe.held
+
+        async def held(conn: Any, t: Target, sql: str, rows: Any) -> set[int]:
+            taken = await real(conn, t, sql, rows)
+            self.found.append(len(taken))
+            return set() if lie else taken
+
+        monkeypatch.setattr(insert, "held", held)
+
+
+async def load(path: Path, database_url: str, order: str) -> tuple[list[Outcome], InsertLoader]:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        async with pool.acquire() as conn:
+            reflected = await reflect(conn, "customers")
+        loader = InsertLoader(pool, database_url)
+        cut = list(batches(path, "customers-probe"))
+        outcomes = []
+        for batch, mapped in cut if order == "forward" else cut[::-1]:
+            prepared = prepare_vector(batch, mapped, reader_for(from_file.load("customers")))
+            assert prepared.copy_data is not None  # the vector path's payload, subsets too
+            target = target_for(mapped, reflected)
+            # Job order 0: the job is not registered, and a holder's unknown job counts as 0.
+            outcomes.append(await loader.load(batch, prepared, target, 0))
+        return outcomes, loader
+    finally:
+        await pool.close()
+
+
+async def assert_earliest_lines_loaded(database_url: str) -> None:
+    """The table holds each key from its earliest line; every later line is a reject."""
+    rows = await fetch(database_url, "SELECT email, line_no FROM customers ORDER BY line_no")
+    rejects = await fetch(database_url, "SELECT line_no, reason FROM ingest_rejects "
+                          "ORDER BY line_no")
+    lines = [index + 2 for index in range(ROWS) if index not in REPEATS]  # line 1: header
+    assert [r["line_no"] for r in rows] == lines
+    assert [(r["line_no"], r["reason"]) for r in rejects] == [
+        (index + 2, "duplicate_key") for index in sorted(REPEATS)]
+    batches = await fetch(database_url, "SELECT sum(inserted)::int AS i, "
+                          "sum(rejected)::int AS r FROM ingest_batches")
+    assert (batches[0]["i"], batches[0]["r"]) == (ROWS - len(REPEATS), len(REPEATS))
+
+
+async def test_batches_probe_once_a_key_was_met_and_load_exactly(
+        tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    spy = Spy(monkeypatch)
+    path = write_csv(tmp_path / "repeats.csv", dirty_rows())
+    outcomes, loader = await load(path, database_url, "forward")
+    # Batch 0 holds no repeat; batch 1 (line 700) meets a taken key in its COPY, so the
+    # probe is on from batch 2: it finds each batch's repeats of earlier batches (2950
+    # repeats 2900, in its own batch: the validator rejects it, nothing to find).
+    assert spy.found == [2, 1, 1, 2]
+    assert [o.inserted for o in outcomes] == [500, 499, 498, 499, 499, 497]
+    assert sum(sum(o.rejected.values()) for o in outcomes) == len(REPEATS)
+    (state,) = loader._probing.values()
+    assert state.on
+    await assert_earliest_lines_loaded(database_url)
+
+
+async def test_reverse_order_the_probe_finds_later_lines_and_displaces_them(
+        tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    spy = Spy(monkeypatch)
+    path = write_csv(tmp_path / "repeats.csv", dirty_rows())
+    outcomes, _ = await load(path, database_url, "reverse")
+    # The later lines load first, and nothing is taken until batch 2's COPY meets line 1201's
+    # key (loaded from line 2100); then the probe of batch 1 finds line 699's key (taken by
+    # line 1250) and the probe of batch 0 the five later lines that repeat its keys. Each
+    # earlier line takes its key back: the displaced records' batches count them rejected
+    # (2950 repeats 2900 inside its batch: rejected by the validator).
+    assert spy.found == [1, 5]
+    assert sum(o.moved[("inserted", "rejected")] for o in outcomes) == len(REPEATS) - 1
+    await assert_earliest_lines_loaded(database_url)
+
+
+async def test_a_probe_that_misses_a_taken_key_costs_time_not_exactness(
+        tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A key taken between the probe and the COPY (by a concurrent batch) is what this
+    # lying probe stands for: the COPY fails and the batch takes the stage path whole.
+    spy = Spy(monkeypatch, lie=True)
+    path = write_csv(tmp_path / "repeats.csv", dirty_rows())
+    await load(path, database_url, "forward")
+    assert spy.found == [2, 1, 1, 2]
+    await assert_earliest_lines_loaded(database_url)
+
+
+def test_probing_turns_on_at_a_taken_key_and_off_after_quiet_batches() -> None:
+    state = probe.Probing()
+    assert not state.on
+    state.met(True)
+    for _ in range(probe.QUIET - 1):
+        state.met(False)
+        assert state.on
+    state.met(True)  # a taken key starts the count again
+    for _ in range(probe.QUIET - 1):
+        state.met(False)
+    assert state.on
+    state.met(False)
+    assert not state.on
