@@ -58,16 +58,17 @@ def batches(path: Path, job: str) -> Iterator[tuple[Batch, Any]]:
 
 
 class Spy:
-    """Counts the probe's calls and what each found; ``lie``: it reports no key taken."""
+    """Counts the probe's calls and what each found; ``hide``: where it finds several keys
+    taken, it does not report the last one."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, lie: bool = False) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, hide: bool = False) -> None:
         self.found: list[int] = []
         real = probe.held
 
         async def held(conn: Any, t: Target, sql: str, rows: Any) -> set[int]:
             taken = await real(conn, t, sql, rows)
             self.found.append(len(taken))
-            return set() if lie else taken
+            return taken - {max(taken)} if hide and len(taken) > 1 else taken
 
         monkeypatch.setattr(insert, "held", held)
 
@@ -138,12 +139,26 @@ async def test_reverse_order_the_probe_finds_later_lines_and_displaces_them(
 
 async def test_a_probe_that_misses_a_taken_key_costs_time_not_exactness(
         tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A key taken between the probe and the COPY (by a concurrent batch) is what this
-    # lying probe stands for: the COPY fails and the batch takes the stage path whole.
-    spy = Spy(monkeypatch, lie=True)
+    # A key taken between the probe and the COPY (a concurrent batch committed it) is what
+    # the hidden key stands for: the COPY of the free rows fails on it, the probe is asked
+    # again about them, finds it (alone now, so not hidden) and it takes the stage path.
+    spy = Spy(monkeypatch, hide=True)
     path = write_csv(tmp_path / "repeats.csv", dirty_rows())
     await load(path, database_url, "forward")
-    assert spy.found == [2, 1, 1, 2]
+    assert spy.found == [2, 1, 1, 1, 2, 1]
+    await assert_earliest_lines_loaded(database_url)
+
+
+async def test_a_batch_whose_probe_finds_nothing_falls_back_to_the_stage_path_whole(
+        tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def blind(conn: Any, t: Target, sql: str, rows: Any) -> set[int]:
+        return set()
+
+    monkeypatch.setattr(insert, "held", blind)
+    path = write_csv(tmp_path / "repeats.csv", dirty_rows())
+    _, loader = await load(path, database_url, "forward")
+    (state,) = loader._probing.values()
+    assert state.on  # each batch's COPY met a taken key
     await assert_earliest_lines_loaded(database_url)
 
 
@@ -160,3 +175,23 @@ def test_probing_turns_on_at_a_taken_key_and_off_after_quiet_batches() -> None:
     assert state.on
     state.met(False)
     assert not state.on
+
+
+@pytest.mark.parametrize("key", [("a",), ("a", "b")])
+async def test_the_probe_finds_held_keys_of_one_or_several_typed_columns(
+        database_url: str, key: tuple[str, ...]) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("CREATE TEMP TABLE t (a integer, b text, c text, "
+                           f"PRIMARY KEY ({', '.join(key)}))")
+        await conn.execute("INSERT INTO t VALUES (1, 'x', ''), (2, 'y\"', ''), (10, 'é', '')")
+        kinds = {"a": "integer", "b": "text"}
+        t = Target(name="t", table="t", relname="t", schema=None, columns=("a", "b", "c"),
+                   key=key, in_row=False, key_types=tuple(kinds[k] for k in key))
+        rows = [("2", 'y"', "", "job", "5"), ("3", "x", "", "job", "6"),
+                ("10", "é", "", "job", "7"), ("1", "z", "", "job", "8")]
+        found = await probe.held(conn, t, probe.probe_sql(t), rows)
+    finally:
+        await conn.close()
+    # One column: a is 2, 10 and 1 in the table; two: (2, y") and (10, é) only.
+    assert found == ({0, 2, 3} if key == ("a",) else {0, 2})

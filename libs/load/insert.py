@@ -27,6 +27,7 @@ savepoints (libs/load/isolate.py), using the line COPY names, else bisection.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from operator import itemgetter
 from typing import Final
 
 import asyncpg
@@ -53,6 +54,9 @@ from libs.schema.reasons import DATABASE_REJECTED, DUPLICATE_KEY
 STAGE_LINEAGE: Final = ("_ingest_job", "_ingest_line", "_ingest_key")
 KEYS_COLUMNS: Final = ("target", "key", "job_id", "line_no", "job_seq", "effect")
 UNTRACKED: Final = "key already in the table, not loaded by this tool"
+# How many times a COPY of the rows a probe found free asks the probe again after meeting a
+# key taken since (libs/load/probe.py).
+REPROBES: Final = 3
 # A COPY of some rows (None: the batch's rows, from their COPY data).
 Copy = Callable[[Sequence[Row] | None], Awaitable[None]]
 
@@ -243,10 +247,58 @@ class _Run:
         self.probing.met(bool(taken))
         if not taken:
             return await self.write_rows()
-        free = [place for place in range(len(rows)) if place not in taken]
-        refusals = await self.write_rows([rows[place] for place in free], free) if free else []
+        # The free rows in key order: concurrent batches take their new keys' index entries
+        # in one order, so their COPYs cannot deadlock on each other's keys.
+        key = itemgetter(*self.t.key_index)  # one order for every batch: the key values
+        free = sorted((place for place in range(len(rows)) if place not in taken),
+                      key=lambda place: key(rows[place]))
+        refusals = await self._write_free([rows[place] for place in free], free) if free else []
         refusals += await self._merge([rows[place] for place in sorted(taken)])
         return sorted(refusals, key=lambda r: r.line_no)
+
+    async def _write_free(self, rows: list[Row], places: list[int]) -> list[RejectRow]:
+        """COPY the rows the probe found free. A key taken since (a concurrent batch
+        committed it) fails the COPY: the probe is asked again and the keys it finds now
+        taken leave for the stage path (``REPROBES`` times). A value PostgreSQL refuses, or a
+        key still taken after that: the rows before the failing one go in, that one alone is
+        tried, then the rest (libs/load/isolate); the rows that fail alone on a taken key take
+        the stage path, the others are refusals."""
+        taken: list[Row] = []
+        for attempt in range(REPROBES + 1):
+            copy = self._direct(_Copier(self.conn, rows, self.prepared.plain,
+                                        self.prepared.copy_data, places))
+            try:
+                async with self.conn.transaction():
+                    await copy(rows)
+            except asyncpg.PostgresError as exc:
+                if not refused(exc):
+                    raise
+                now = (await held(self.conn, self.t, self.sql.probe, rows)
+                       if attempt < REPROBES and isinstance(exc, asyncpg.UniqueViolationError)
+                       else set())
+                if not now:
+                    return await self._split(rows, copy, exc, taken)
+                taken += [rows[at] for at in sorted(now)]
+                kept = [at for at in range(len(rows)) if at not in now]
+                rows, places = [rows[at] for at in kept], [places[at] for at in kept]
+                if rows:
+                    continue
+            else:
+                self.outcome.inserted += len(rows)
+            break
+        return await self._merge(taken) if taken else []
+
+    async def _split(self, rows: list[Row], copy: Copy, failed: asyncpg.PostgresError,
+                     taken: list[Row]) -> list[RejectRow]:
+        """``rows`` less the ones that fail alone (libs/load/isolate): those on a taken key
+        join ``taken`` for the stage path, the others are refusals."""
+        async with self.conn.transaction():
+            bad = await isolate(self.conn, rows, copy, copy_culprit, refused, failed)
+        self.outcome.inserted += len(rows) - len(bad)
+        taken += [row for row, error in bad if isinstance(error, asyncpg.UniqueViolationError)]
+        refusals = [self._refusal(int(row[-1]), error) for row, error in bad
+                    if not isinstance(error, asyncpg.UniqueViolationError)]
+        return refusals + (await self._merge(taken) if taken else [])
 
     async def write_rows(self, rows: list[Row] | None = None,
                          places: Sequence[int] | None = None) -> list[RejectRow]:

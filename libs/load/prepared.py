@@ -22,7 +22,8 @@ from libs.formats import Reader
 
 Row = tuple[str, ...]
 # The COPY data of a batch's rows, each without its last ``strip`` values, of all the rows
-# (``places`` None) or of the rows at ``places`` (0-based, ascending): (strip, places) -> data.
+# (``places`` None) or of the rows at ``places`` (0-based, in that order): (strip, places) ->
+# data.
 CopyData = Callable[[int, Sequence[int] | None], bytes]
 
 # The end of a reject's detail whose ``raw`` is not the record's text but rebuilt from a row

@@ -8,10 +8,12 @@ pays that: a wasted part of a COPY, then every row twice more.
 
 The probe asks the table which of the batch's keys it holds already, with one index lookup per
 record (``= ANY`` would do the same; the ordinals say which record): the free records are
-COPYed straight into the table, only the held ones take the stage path. A key taken between
-the probe and the COPY (by a concurrent batch) still makes the COPY fail, and the batch then
-takes the stage path whole, as without the probe: the probe only chooses the cheaper path, the
-stage path decides.
+COPYed straight into the table in key order (so that concurrent batches take new keys in one
+order and their COPYs cannot deadlock), only the held ones take the stage path. A key taken
+between the probe and the COPY (a concurrent batch committed it) still makes the COPY fail:
+the records before it go in, it is tried alone and the rest after it (``libs.load.isolate``),
+and only the records that fail alone on a taken key take the stage path. The probe only
+chooses the cheaper path; the stage path decides every conflict.
 
 The lookups cost about a fifth of a COPY of the same rows (measured on the bench's customers
 table), so a batch looks only while its target's batches keep meeting taken keys:
@@ -21,8 +23,10 @@ row found none. A clean file never probes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Final
 
 from libs.db import Conn
@@ -53,18 +57,23 @@ class Probing:
 
 
 def probe_sql(t: Target) -> str:
-    """The ordinals (1-based) of the records whose key the table holds; ``$1``.. are the key
-    columns' values as text arrays, in key order, cast to the columns' types so that the
-    key's index is used."""
-    arrays = ", ".join(f"${i}::text[]" for i in range(1, len(t.key) + 1))
-    names = ", ".join(f"k{i}" for i in range(len(t.key)))
-    match = " AND ".join(f"c.{quote_ident(k)} = u.k{i}::{kind}"
+    """The ordinals (1-based) of the records whose key the table holds. ``$1`` is a JSON
+    array of the records' keys (one JSON text: far cheaper to send than text arrays): each a
+    text, or for a key of several columns an array of texts; cast to the columns' types so
+    that the key's index is used."""
+    if len(t.key) == 1:
+        (kind,) = t.key_types
+        return (f"SELECT u.n FROM json_array_elements_text($1::json) WITH ORDINALITY AS u(v, n) "
+                f"WHERE EXISTS (SELECT 1 FROM {t.table} c "
+                f"WHERE c.{quote_ident(t.key[0])} = u.v::{kind})")
+    match = " AND ".join(f"c.{quote_ident(k)} = (u.v ->> {i})::{kind}"
                          for i, (k, kind) in enumerate(zip(t.key, t.key_types, strict=True)))
-    return (f"SELECT u.n FROM unnest({arrays}) WITH ORDINALITY AS u({names}, n) "
+    return (f"SELECT u.n FROM json_array_elements($1::json) WITH ORDINALITY AS u(v, n) "
             f"WHERE EXISTS (SELECT 1 FROM {t.table} c WHERE {match})")
 
 
 async def held(conn: Conn, t: Target, sql: str, rows: Sequence[Row]) -> set[int]:
     """The places (0-based) in ``rows`` of the records whose key the table holds."""
-    columns = [[row[at] for row in rows] for at in t.key_index]
-    return {r["n"] - 1 for r in await conn.fetch(sql, *columns)}
+    key = itemgetter(*t.key_index)  # a key of several columns: a tuple, a JSON array
+    keys = json.dumps(list(map(key, rows)), ensure_ascii=False)
+    return {r["n"] - 1 for r in await conn.fetch(sql, keys)}
