@@ -172,6 +172,12 @@ def concat(arrays: Sequence[Array]) -> Array:
     return cast(Array, pa.concat_arrays(list(arrays)))
 
 
+def sorted_places(values: Array) -> list[int]:
+    """The places of ``values`` in ascending order (strings: by their UTF-8 bytes, which is
+    code point order, as Python orders ``str``)."""
+    return cast(list[int], pc.sort_indices(values).to_pylist())
+
+
 def take(values: Array, indices: Sequence[int]) -> Array:
     return cast(Array, pc.take(values, pa.array(indices, pa.int64())))
 

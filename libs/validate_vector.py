@@ -178,8 +178,11 @@ class _Settle:
         unsure, size = checked.unsure, columns.size
         if (columns.ordered and not columns.others and not unsure
                 and self._distinct(checked, candidates)):
-            # The common batch: every record a row, made only if a loader asks for them.
+            # The common batch: every record a row, made only if a loader asks for them;
+            # a key of one value gives the order COPY sends them in.
             self.out.made_rows(size, candidates)
+            if self.key_of is None and self.key_name:
+                self.out.copy_order = arrow.sorted_places(checked.array(self.key_at))
             return list(range(size)), []
         rows, lines = candidates(), columns.lines
         places = range(size) if columns.ordered else sorted(range(size), key=lines.__getitem__)

@@ -70,6 +70,11 @@ def assert_same(batch: Batch, mapped: Plan, reader: Reader) -> None:
         assert vector.duplicates == row.duplicates, where
         assert vector.plain == row.plain, where
         assert vector.copy_data is not None, f"{where}: the vector path was not taken"
+        if vector.copy_order is not None:  # a permutation of the rows, in their key's order
+            assert sorted(vector.copy_order) == list(range(len(row.rows))), where
+            key = mapped.columns.index(mapped.dataset.primary_key[0])
+            keys = [row.rows[place][key] for place in vector.copy_order]
+            assert keys == sorted(keys), where
         # Some of the rows in another order, as insert mode's probe COPYs the free ones in
         # key order (libs/load/probe.py).
         some = [place for place in range(len(row.rows)) if place % 3 != 1][::-1]

@@ -309,6 +309,8 @@ class _Run:
         made = self.prepared.copy_data if rows is None or places is not None else None
         if rows is None and made is None:
             rows = self.prepared.rows
+        if rows is None:
+            places = self.prepared.copy_order
         count = self.prepared.size if rows is None else len(rows)
         copier = _Copier(self.conn, rows, self.prepared.plain, made, places)
         copy = self._direct(copier)
@@ -317,7 +319,7 @@ class _Run:
             async with self.conn.transaction():
                 await copy(rows)
         except asyncpg.PostgresError as exc:
-            rows = self.prepared.rows if rows is None else rows
+            rows = self._batch_rows() if rows is None else rows
             if keyed and isinstance(exc, asyncpg.UniqueViolationError):
                 self.probing.met(True)
                 return await self._merge(rows)
@@ -331,6 +333,11 @@ class _Run:
                 return await self._merge(rows)
         self.outcome.inserted += count
         return []
+
+    def _batch_rows(self) -> list[Row]:
+        """The batch's rows in the order of their COPY data."""
+        rows, order = self.prepared.rows, self.prepared.copy_order
+        return rows if order is None else [rows[place] for place in order]
 
     async def _isolated(self, rows: list[Row], copy: Copy,
                         is_refusal: Callable[[BaseException], bool],
@@ -352,7 +359,7 @@ class _Run:
 
         async def both(part: Sequence[Row] | None) -> None:
             await rows_in(part)
-            rows = self.prepared.rows if part is None else part
+            rows = self._batch_rows() if part is None else part
             keys = [(name, t.key_text(row), job, row[-1], seq, "i") for row in rows]
             await conn.copy_to_table("ingest_keys", source=_one(copy_payload(keys)),
                                      columns=KEYS_COLUMNS, format="csv")

@@ -82,6 +82,10 @@ class Prepared:
     _raw: Mapping[int, bytes] | None = None
     _make_rows: Callable[[], list[Row]] | None = None
     _size: int = 0
+    # The places of ``rows`` in the order their COPY data sends them (their key's order, when
+    # the validator knows it: concurrent batches then take new keys in one order, and the
+    # key's index is written page after page); None: line order.
+    copy_order: list[int] | None = None
 
     @property
     def rows(self) -> list[Row]:
