@@ -141,7 +141,11 @@ def prepare_vector(batch: Batch, plan: Plan, reader: Reader, *, first_wins: bool
     out.plain = is_plain(batch.body)
     settle = _Settle(out, plan, job, first_wins)
     order, extra = settle.all(columns, checked, rows)
-    out.copy_data = _payload(checked, job, columns.lines, rows, order, extra, out)
+    # The payload keeps no reference to ``out`` (which holds it): a cycle would keep the
+    # batch's arrow buffers alive until the cycle collector runs, and a clean batch now makes
+    # few Python objects, so it seldom does (consumer RSS grew to ~500 MB).
+    final = rows if settle.lazy else _holding(out.rows)
+    out.copy_data = _payload(checked, job, columns.lines, rows, order, extra, final, out.size)
     return out
 
 
@@ -170,6 +174,7 @@ class _Settle:
         self.seen: dict[object, int] = {}
         self.order: list[int] = []  # where each row comes from: a candidate, or len + extra
         self.extra: list[Row] = []  # rows the row path made
+        self.lazy = False  # the rows are left to be made (the common batch)
 
     def all(self, columns: ColumnBatch, checked: Checked,
             candidates: Callable[[], list[Row]]) -> tuple[list[int], list[Row]]:
@@ -181,6 +186,7 @@ class _Settle:
             # The common batch: every record a row, made only if a loader asks for them;
             # a key of one value gives the order COPY sends them in.
             self.out.made_rows(size, candidates)
+            self.lazy = True
             if self.key_of is None and self.key_name:
                 self.out.copy_order = arrow.sorted_places(checked.array(self.key_at))
             return list(range(size)), []
@@ -267,18 +273,23 @@ class _Settle:
         return True
 
 
+def _holding(rows: list[Row]) -> Callable[[], list[Row]]:
+    return lambda: rows
+
+
 def _payload(checked: Checked, job: str, lines: list[int], candidates: Callable[[], list[Row]],
-             order: list[int], extra: list[Row], out: Prepared) -> CopyData:
+             order: list[int], extra: list[Row], final_rows: Callable[[], list[Row]],
+             size: int) -> CopyData:
     """``copy_payload`` of the final rows, or of those at ``places`` (each without its last
     ``strip`` values), from the columns: each candidate's line joined in arrow, ``csv_line``
     for the lines that need quoting and for the rows the row path made, all put in the rows'
-    order."""
+    order. ``final_rows()``: the rows, ``size`` of them."""
     count = len(checked.index)
 
     def build(strip: int, places: Sequence[int] | None = None) -> bytes:
         width = count + 2 - strip
-        if not out.size or strip not in (0, 1, 2) or out.size != len(order):
-            final = out.rows
+        if not size or strip not in (0, 1, 2) or size != len(order):
+            final = final_rows()
             chosen = final if places is None else [final[place] for place in places]
             return copy_payload([row[:width] for row in chosen] if strip else chosen)
         pieces: list[arrow.Array] = []
