@@ -371,6 +371,8 @@ class _Run:
         key, the batch's next record of that key (rejected duplicate_key so far) is loaded in
         its place, and so on; bounded by the batch's duplicates."""
         more: list[RejectRow] = []
+        if not refusals:  # the common batch: its rows are not made
+            return more
         rows = self.prepared.rows
         while refusals:
             lines = {r.line_no for r in refusals if r.reason == DATABASE_REJECTED}
