@@ -128,6 +128,8 @@ class Producer:
     def __init__(self, settings: ProducerSettings) -> None:
         self.s = settings
         self.source: Source = open_source(settings.file, settings.source_options)
+        # A remote source's reads and checks wait on the network: they run in a thread.
+        self.remote = self.source.local_path is None
         self.summary = Summary(file=self.source.display, batch_size=settings.batch_size)
         self.stop = asyncio.Event()
         self.signal: int | None = None
@@ -485,9 +487,8 @@ class Producer:
         chunks = self.reader.iter_chunks(handle, start, self.s.batch_size, self.s.batch_bytes)
         # A remote source's reads wait on the network (and its retries): in a thread, so
         # confirms, offset saves and heartbeats go on meanwhile. A local file's stay here.
-        remote = self.source.local_path is None
         try:
-            while (chunk := (await asyncio.to_thread(next, chunks, None) if remote
+            while (chunk := (await asyncio.to_thread(next, chunks, None) if self.remote
                              else next(chunks, None))) is not None:
                 if self.stop.is_set():
                     complete = False
@@ -621,10 +622,10 @@ class Producer:
         (a request, at most every few seconds) runs in a worker thread: confirms, offset saves
         and heartbeats go on meanwhile."""
         stored = stored_handle(handle)  # the stored bytes, compressed or not
-        if self.source.local_path is not None:
-            now = self.source.state(stored)
-        else:
+        if self.remote:
             now = await asyncio.to_thread(self.source.state, stored)
+        else:
+            now = self.source.state(stored)
         if now != self._state:
             raise FileChanged(
                 f"{self.source.display} changed while it was read (its size or modification "
