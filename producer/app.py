@@ -394,7 +394,8 @@ class Producer:
     async def _publish_file(self, handle: BinaryIO, start: Position, template: Batch,
                             extent: int | None, stored: int) -> None:
         complete = False
-        saver = asyncio.create_task(self._save_periodically())
+        published = asyncio.Event()  # set when publishing ends, however it ends
+        saver = asyncio.create_task(self._save_periodically(published))
         try:
             connection = await retry_transient(
                 lambda: amqp.connect(self.s.amqp, "csv-ingest-producer"),
@@ -421,9 +422,8 @@ class Producer:
         except Stopped:
             pass  # the signal sets the status below
         finally:
-            saver.cancel()
-            with suppress(asyncio.CancelledError):
-                await saver
+            published.set()
+            await saver
             await self._final_save(extent, done=complete)
         if complete:
             pos = self.watermark.position
@@ -545,11 +545,16 @@ class Producer:
                     reason=reason, blocked_timeout_s=self.s.blocked_timeout)
         self.progress.describe(f"blocked by RabbitMQ: {reason}")
 
-    async def _save_periodically(self) -> None:
-        """A few times a second: a kill loses at most that much progress (Redis SETs are cheap)."""
-        while True:
-            await asyncio.sleep(c.OFFSET_SAVE_INTERVAL_S)
-            await self._save(done=False)
+    async def _save_periodically(self, until: asyncio.Event) -> None:
+        """A few times a second until ``until`` is set: a kill loses at most that much progress
+        (Redis SETs are cheap). Ended by the event, not by a cancel: on Python 3.11 a cancel
+        that lands as a command's asyncio.wait_for completes (redis-py's socket timeout) is
+        lost (CPython gh-86296), the loop went on and the run waited for it for ever."""
+        while not until.is_set():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(until.wait(), c.OFFSET_SAVE_INTERVAL_S)
+            if not until.is_set():
+                await self._save(done=False)
 
     async def _save(self, done: bool, extent: int | None = None) -> None:
         pos = self.watermark.position
