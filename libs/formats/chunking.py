@@ -71,48 +71,74 @@ class _TooLong(Exception):
 
 
 def _blocks(handle: BinaryIO, quote: bytes | None,
-            limit: int) -> Iterator[tuple[bytes, int, bool, bool]]:
+            limit: int) -> Iterator[tuple[bytearray, int, bool, bool]]:
     """(data, end, every line had an LF, no quote) for each block: the physical lines are
     ``data[:end]`` split on LF (without the last one's LF, which is at ``end`` when they all
     had one). No quote: ``quote`` is not in the block (never for ``quote`` None), so each of
     its lines that is not blank is a record of its own.
 
+    ``data`` is one buffer, read into and reused by the next block (no new 4 MiB object per
+    block, no copy to put the start of a line before the next block): what the batcher keeps
+    of a block it copies out (:func:`_copy`).
+
     Memory is bounded: a physical line longer than ``limit`` bytes (its LF excluded) is never
     held whole, :class:`_TooLong` is raised as soon as it passes ``limit``, after the lines
     before it.
     """
-    carry = b""
-    while block := handle.read(BLOCK):
-        data = carry + block
-        cut = data.rfind(b"\n")
+    buf = bytearray(BLOCK)
+    have = 0  # at the front of buf: the start of a line the blocks before did not end
+    while True:
+        if len(buf) < have + BLOCK:
+            buf.extend(bytes(have + BLOCK - len(buf)))
+        got = _read_into(handle, buf, have)
+        if not got:
+            break
+        end = have + got
+        cut = buf.rfind(b"\n", 0, end)
         if cut < 0:
-            if len(data) > limit:
-                raise _TooLong(data)
-            carry = data
+            if end > limit:
+                raise _TooLong(bytes(buf[: limit + 1]))
+            have = end
             continue
-        carry = data[cut + 1 :]
-        if cut > limit:  # only then can a line before the cut be too long
-            at = _first_too_long(data, cut, limit)
-            if at >= 0:
-                if at:
-                    yield data, at - 1, True, False  # the lines before it are read
-                raise _TooLong(data[at:])
-        if len(carry) > limit:
-            yield data, cut, True, False  # the lines before it are read
-            raise _TooLong(carry)
-        yield data, cut, True, quote is not None and data.find(quote, 0, cut) < 0
-    if carry:
-        yield carry, len(carry), False, False
+        at = _first_too_long(buf, cut, end, limit)
+        if at >= 0:
+            if at:
+                yield buf, at - 1, True, False  # the lines before it are read
+            raise _TooLong(bytes(buf[at : at + limit + 1]))
+        yield buf, cut, True, quote is not None and buf.find(quote, 0, cut) < 0
+        have = end - cut - 1
+        buf[:have] = buf[cut + 1 : end]
+    if have:
+        yield buf, have, False, False
 
 
-def _first_too_long(data: bytes, cut: int, limit: int) -> int:
-    """Where the first physical line of ``data[:cut]`` longer than ``limit`` starts; -1 if
-    none is."""
-    lines = data[:cut].split(b"\n")
-    if max(map(len, lines)) <= limit:
-        return -1
-    index = next(i for i, text in enumerate(lines) if len(text) > limit)
-    return sum(map(len, lines[:index])) + index
+def _read_into(handle: BinaryIO, buf: bytearray, at: int) -> int:
+    """Up to BLOCK bytes of ``handle`` into ``buf`` from ``at``; 0 at the end."""
+    read_into = getattr(handle, "readinto", None)  # a file; a decoding stream only reads
+    if read_into is None:
+        data = handle.read(BLOCK)
+        buf[at : at + len(data)] = data
+        return len(data)
+    with memoryview(buf) as view:
+        got: int = read_into(view[at : at + BLOCK])
+    return got
+
+
+def _copy(data: bytearray, start: int, stop: int) -> bytes:
+    """``data[start:stop]`` as bytes, copied once."""
+    with memoryview(data) as view:
+        return bytes(view[start:stop])
+
+
+def _first_too_long(data: bytearray, cut: int, end: int, limit: int) -> int:
+    """Where the first physical line of ``data[:end]`` longer than ``limit`` starts (a line
+    of ``data[:cut]``, else the unfinished one after the LF at ``cut``); -1 if none is."""
+    if cut > limit:  # only then can a line before the cut be too long
+        lines = data[:cut].split(b"\n")
+        if max(map(len, lines)) > limit:
+            index = next(i for i, text in enumerate(lines) if len(text) > limit)
+            return sum(map(len, lines[:index])) + index
+    return cut + 1 if end - cut - 1 > limit else -1
 
 
 @lru_cache(maxsize=64)
@@ -164,14 +190,15 @@ class Batcher:
         """The physical line the next block starts with."""
         return self.batch.start.line + self.batch.lines + len(self.pending)
 
-    def block(self, data: bytes, end: int, terminated: bool, no_quote: bool) -> Iterator[Chunk]:
+    def block(self, data: bytearray, end: int, terminated: bool,
+              no_quote: bool) -> Iterator[Chunk]:
         """The batches completed by the lines ``data[:end]`` (see :func:`_blocks`)."""
         start = 0
         if no_quote and not self.splitter.open and not self.pending:
             start = yield from self._add_plain(data, end + 1)
             if start > end:
                 return
-        lines = data[start:end].split(b"\n")
+        lines = _copy(data, start, end).split(b"\n")
         ends: Sequence[int] = self.splitter.ends(lines, terminated)
         held = len(self.pending)
         if held:
@@ -221,7 +248,7 @@ class Batcher:
             if batch.records == self.batch_size:
                 yield self._cut()
 
-    def _add_plain(self, data: bytes, end: int) -> Generator[Chunk, None, int]:
+    def _add_plain(self, data: bytearray, end: int) -> Generator[Chunk, None, int]:
         """As :meth:`_add` for the whole lines ``data[:end]``, quote-free: each line a record
         up to the first blank one. Each batch's part is a slice, cut after its last record by
         count (the regular expression) or by bytes (the last LF within the room left). Returns
@@ -248,7 +275,7 @@ class Batcher:
                 lines = data.count(b"\n", pos, stop)  # maybe fewer than wanted
             else:
                 lines = want
-            batch.pieces.append(data[pos:stop])
+            batch.pieces.append(_copy(data, pos, stop))
             batch.lines += lines
             batch.records += lines
             batch.size += stop - pos
