@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from consumer.metrics import serve
-from consumer.worker import Worker
 from libs import constants as c
 from libs.cli import Command, common_options, fail, print_result, run_main, setup_logging
 from libs.errors import UserError
@@ -86,6 +84,11 @@ def main(parallel: int, burst: bool, database_url: str, retry_timeout: float,
          datasets_dir: Path | None, apply_scan: float, metrics_port: int, metrics_host: str,
          validation: str, amqp_url: str, queue: str, delivery_limit: int, log_level: str,
          log_format: str) -> None:
+    # The run's modules (the worker: broker, PostgreSQL, validators, pyarrow; the metrics
+    # server) are imported once the options are parsed: --help and a bad option do without.
+    from consumer.metrics import serve
+    from consumer.worker import Worker
+
     setup_logging(log_level, log_format)
     try:
         settings = ConsumerSettings(

@@ -19,15 +19,17 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import asyncpg
 
 from libs.db import Conn, not_migrated
 from libs.errors import PoisonMessage, UserError
 from libs.load import stage
-from libs.load.prepared import RejectRow
 from libs.schema.model import Dataset
+
+if TYPE_CHECKING:
+    from libs.load.prepared import RejectRow
 
 _DATASET_SQL: Final = """
 INSERT INTO ingest_datasets (fingerprint, name, descriptor) VALUES ($1, $2, $3::jsonb)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,10 +21,10 @@ from libs.settings import (
     RedisSettings,
     parse_key,
 )
-from producer.app import Producer, exit_code
-from producer.dryrun import DryRun
-from producer.follow import Follow, final_line
 from producer.watch_cli import watch_command
+
+if TYPE_CHECKING:
+    from producer.app import Producer
 
 HELP = """Stream a file (CSV, JSON Lines or Parquet; plain, gzip or zstd) into RabbitMQ in batches,
 with publisher confirms (--format, --compression: guessed from the name).
@@ -199,6 +199,10 @@ reasons, finds duplicate keys in the file and against the table, writes the reje
                    "atomically (the HTTP API waits for it).")
 @common_options
 def main(**params: Any) -> None:
+    # The run's modules (broker, Redis, PostgreSQL, the readers) are imported here, once the
+    # options are parsed: `producer --help` and a bad option do without them.
+    from producer.app import exit_code
+
     setup_logging(params["log_level"], params["log_format"])
     try:
         settings = producer_settings(params)
@@ -207,7 +211,7 @@ def main(**params: Any) -> None:
     dry_run, wait, wait_timeout = params["dry_run"], params["wait"], params["wait_timeout"]
     if wait_timeout is not None and wait_timeout < 0:
         fail("--wait-timeout must not be negative", c.EXIT_USAGE)
-    producer = (DryRun if dry_run else Producer)(settings)
+    producer = _producer(settings, dry_run)
     summary = run_main(producer.run, producer.handle_signal)
     if wait and not dry_run and summary.status in ("ok", "already_done") and summary.sealed:
         _follow(settings, summary.as_dict(), wait_timeout)
@@ -222,6 +226,17 @@ def main(**params: Any) -> None:
     elif summary.status == "refused":
         click.echo(f"error: {summary.message}", err=True)
     raise SystemExit(exit_code(summary, producer.signal))
+
+
+def _producer(settings: ProducerSettings, dry_run: bool) -> Producer:
+    """The run: a Producer, or with --dry-run a DryRun (one)."""
+    if dry_run:
+        from producer.dryrun import DryRun
+
+        return DryRun(settings)
+    from producer.app import Producer
+
+    return Producer(settings)
 
 
 def producer_settings(params: Mapping[str, Any]) -> ProducerSettings:
@@ -251,6 +266,8 @@ def producer_settings(params: Mapping[str, Any]) -> ProducerSettings:
 def _follow(settings: ProducerSettings, publish: dict[str, Any], within: float | None) -> None:
     """--wait: follow the job; its status line (the publish summary under "publish") and
     ``ingest wait``'s exit code."""
+    from producer.follow import Follow, final_line
+
     follow = Follow(settings.postgres, publish["job_id"], within, settings.progress)
     try:
         waited = run_main(follow.run, follow.handle_signal)

@@ -1,19 +1,15 @@
 """Progress bars on a terminal only, nothing in non-TTY logs: bytes published (rate, ETA),
-and with --wait the records loaded."""
+and with --wait the records loaded. rich is imported when a bar is shown (a run without one,
+under a pipe or with --no-progress, never loads it)."""
 
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    TaskID,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.progress import Progress as RichProgress
+if TYPE_CHECKING:
+    from rich.progress import Progress as RichProgress
+    from rich.progress import TaskID
 
 
 class Progress:
@@ -26,6 +22,14 @@ class Progress:
         """``total`` None: unknown (a compressed stream), the bar shows what is done."""
         if not self._enabled:
             return
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+        from rich.progress import Progress as RichProgress
+
         self._bar = RichProgress("[progress.description]{task.description}", BarColumn(),
                                  DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
                                  transient=True)
@@ -60,6 +64,9 @@ class LoadProgress:
         if not self._enabled:
             return
         if self._bar is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
+            from rich.progress import Progress as RichProgress
+
             self._bar = RichProgress("[progress.description]{task.description}", BarColumn(),
                                      MofNCompleteColumn(), TimeRemainingColumn(),
                                      transient=True)

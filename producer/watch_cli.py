@@ -18,7 +18,6 @@ from libs.cli import Command, fail, print_result, run_main, setup_logging
 from libs.errors import UserError
 from libs.settings import DEFAULT_WATCH_INTERVAL_S, WATCH_IGNORED, ProducerSettings, WatchSettings
 from producer.inbox import member
-from producer.watch import Watcher
 
 # Options of `producer` that are about one given file (or a one-off run), not a watch.
 FILE_ONLY: Final = frozenset({"file", "dry_run", "rejects_out", "wait", "wait_timeout",
@@ -87,6 +86,8 @@ def watch_command(file_command: click.Command,
     shared = [param for param in file_command.params if param.name not in FILE_ONLY]
 
     def watch(**params: Any) -> None:
+        from producer.watch import Watcher  # the run's modules: not for --help
+
         setup_logging(params["log_level"], params["log_format"])
         try:
             settings = WatchSettings(

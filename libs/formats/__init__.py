@@ -2,7 +2,8 @@
 
 ``reader_for(dataset)`` picks the module of the dataset's ``layout`` (``delimited``:
 CSV and its dialects; ``aligned``: whitespace-aligned text; ``jsonl``; ``parquet``) with its
-dialect and encoding. Another layout is one more module and one more entry in ``LAYOUTS``.
+dialect and encoding; the module is imported on first use. Another layout is one more
+module and one more entry in ``LAYOUTS``.
 
 The producer's ``--format`` (``FORMATS``) picks the layout of a file, guessed from its name
 when absent (``guess_format``): ``csv`` is the dataset's own text layout (delimited or
@@ -12,32 +13,38 @@ the name's last suffix (``.gz``, ``.zst``) and stripped before the format is gue
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import PurePosixPath
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from libs import constants as c
 from libs.errors import UserError
-from libs.formats.aligned import AlignedReader
 from libs.formats.base import Chunk, Header, Position, Reader, Record
-from libs.formats.delimited import DelimitedReader
-from libs.formats.jsonl import JsonlReader
-from libs.schema.model import Dataset
+
+if TYPE_CHECKING:
+    from libs.schema.model import Dataset
+
+Layout = Callable[["Dataset", int], Reader]
 
 
-def _parquet(dataset: Dataset, max_record_bytes: int) -> Reader:
-    """The Parquet reader, imported on first use (pyarrow is large: CSV runs never load it)."""
-    from libs.formats.parquet import ParquetReader
+def _imported(module: str, name: str) -> Layout:
+    """``module.name``, imported on first use: a process reads one layout, and importing
+    the package (for FORMATS, ``--help``...) loads none (pyarrow, for Parquet, is large)."""
 
-    return ParquetReader(dataset, max_record_bytes)
+    def make(dataset: Dataset, max_record_bytes: int) -> Reader:
+        found: Layout = getattr(importlib.import_module(module), name)
+        return found(dataset, max_record_bytes)
+
+    return make
 
 
-LAYOUTS: Final[dict[str, Callable[[Dataset, int], Reader]]] = {
-    "delimited": DelimitedReader,
-    "aligned": AlignedReader,
-    "jsonl": JsonlReader,
-    "parquet": _parquet,
+LAYOUTS: Final[dict[str, Layout]] = {
+    "delimited": _imported("libs.formats.delimited", "DelimitedReader"),
+    "aligned": _imported("libs.formats.aligned", "AlignedReader"),
+    "jsonl": _imported("libs.formats.jsonl", "JsonlReader"),
+    "parquet": _imported("libs.formats.parquet", "ParquetReader"),
 }
 
 

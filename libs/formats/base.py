@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeAlias
 
-from libs.schema.compile import Reject
-from libs.schema.model import Dataset
+if TYPE_CHECKING:  # the interface's types only: importing it loads no schema module
+    from libs.schema.compile import Reject
+    from libs.schema.model import Dataset
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class Chunk:
     body: bytes
 
 
-Record = tuple[int, list[str] | Reject]
+Record: TypeAlias = "tuple[int, list[str] | Reject]"
 
 
 class Reader(Protocol):

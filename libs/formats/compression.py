@@ -30,8 +30,6 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import BinaryIO, Final, Protocol
 
-import zstandard
-
 from libs.errors import UserError
 from libs.formats import guess_compression
 from libs.formats.replay import ReplayStream
@@ -139,9 +137,12 @@ class _Zstd:
     """zstd frames in a row."""
 
     def __init__(self, raw: BinaryIO) -> None:
+        import zstandard  # imported when a zstd input is read, not by every run
+
         self.raw = raw
         self.maker = zstandard.ZstdDecompressor()
         self.frame: zstandard.ZstdDecompressionObj | None = None  # None between frames
+        self.corrupt = zstandard.ZstdError
         self.pending = b""
 
     def output(self) -> bytes:
@@ -156,7 +157,7 @@ class _Zstd:
                 self.frame = self.maker.decompressobj()
             try:
                 out = self.frame.decompress(data)
-            except zstandard.ZstdError as exc:
+            except self.corrupt as exc:
                 raise Corrupt(f"not valid zstd data ({exc})") from exc
             if self.frame.eof:
                 self.pending = self.frame.unused_data

@@ -1,9 +1,9 @@
 """The load path: one batch in one transaction (``base``), one module per load mode.
 
 ``MODES`` maps a job's mode (``ingest_jobs.mode``: the producer's ``--mode``, by default the
-dataset's ``x-ingest.mode``) to the class that writes its rows; a new mode
-(issue 12: upsert, merge, replace) is one module and one entry here. The worker looks the mode
-up, it does not branch on it.
+dataset's ``x-ingest.mode``) to the class that writes its rows (its module and name,
+imported by ``mode_class`` on first use); a new mode (issue 12: upsert, merge, replace) is one
+module and one entry here. The worker looks the mode up, it does not branch on it.
 
 - ``base``: ``Loader`` (claim, rows, rejects, batch done), ``Outcome``, ``Status``
 - ``insert``: insert mode (the first line of the earliest job wins)
@@ -19,26 +19,40 @@ up, it does not branch on it.
 
 from __future__ import annotations
 
-from typing import Final
+import importlib
+from typing import TYPE_CHECKING, Any, Final
 
 from libs.errors import PoisonMessage
-from libs.load.base import Loader, Outcome, Status
-from libs.load.insert import InsertLoader
-from libs.load.merge import MergeLoader
-from libs.load.replace import ReplaceLoader
-from libs.load.upsert import UpsertLoader
 
-MODES: Final[dict[str, type[Loader]]] = {
-    loader.mode: loader for loader in (InsertLoader, UpsertLoader, MergeLoader, ReplaceLoader)}
+if TYPE_CHECKING:
+    from libs.load.base import Loader, Outcome, Status
+
+# Each mode's module, imported on first use: the producer (its registry imports ``stage``)
+# loads none of them, a consumer the modes it meets.
+MODES: Final[dict[str, tuple[str, str]]] = {
+    "insert": ("libs.load.insert", "InsertLoader"),
+    "upsert": ("libs.load.upsert", "UpsertLoader"),
+    "merge": ("libs.load.merge", "MergeLoader"),
+    "replace": ("libs.load.replace", "ReplaceLoader"),
+}
 
 
 def mode_class(mode: str) -> type[Loader]:
     """The Loader class of ``mode``; PoisonMessage for a mode this version cannot load."""
     try:
-        return MODES[mode]
+        module, name = MODES[mode]
     except KeyError:
         raise PoisonMessage(f"load mode {mode!r} is not available in this version "
                             f"(available: {', '.join(MODES)})") from None
+    loader: type[Loader] = getattr(importlib.import_module(module), name)
+    return loader
+
+
+def __getattr__(name: str) -> Any:
+    """``Loader``, ``Outcome`` and ``Status`` (``base``), imported on first use."""
+    if name in ("Loader", "Outcome", "Status"):
+        return getattr(importlib.import_module("libs.load.base"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["MODES", "Loader", "Outcome", "Status", "mode_class"]

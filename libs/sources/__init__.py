@@ -13,9 +13,8 @@ from typing import Final
 from urllib.parse import unquote, urlsplit
 
 from libs.errors import UserError
-from libs.sources.base import Identity, Source, SourceOptions
+from libs.sources.base import Identity, Source, SourceOptions, redacted
 from libs.sources.local import LocalSource, fingerprint
-from libs.sources.remote import redacted
 
 Factory = Callable[[str, SourceOptions | None], Source]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from libs import constants as c
 
@@ -79,3 +80,20 @@ class Source(Protocol):
         """A cheap token that changes when the content changes (a local file: size and
         modification time); compared while reading (FileChanged)."""
         ...
+
+
+def redacted(location: str) -> str:
+    """``location`` without its password (``user:***@``) and query (``?***``, a signed URL's
+    signature), nor fragment."""
+    try:
+        parts = urlsplit(location)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unparseable url>"
+    user = parts.username
+    userinfo = "" if user is None else user + (":***" if parts.password is not None else "") + "@"
+    host = f"[{host}]" if ":" in host else host
+    return urlunsplit((parts.scheme, userinfo + host + port, parts.path,
+                       "***" if parts.query else "", ""))
+

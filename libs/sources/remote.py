@@ -33,7 +33,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Final, TypeVar
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 import structlog
 
@@ -46,7 +46,7 @@ from libs.errors import (
     UserError,
 )
 from libs.retry import Backoff
-from libs.sources.base import Identity, SourceOptions
+from libs.sources.base import Identity, SourceOptions, redacted
 from libs.sources.ranged import BLOCK_BYTES, FIRST_REQUEST, READ_BUFFER, RemoteReader
 
 log = structlog.get_logger(__name__)
@@ -79,22 +79,6 @@ def object_identity(kind: str, where: str, meta_token: tuple[str, ...], size: in
     is another job)."""
     text = "\0".join([kind, where, *meta_token, str(size)])
     return Identity(hashlib.sha256(text.encode()).hexdigest(), kind, size)
-
-
-def redacted(location: str) -> str:
-    """``location`` without its password (``user:***@``) and query (``?***``, a signed URL's
-    signature), nor fragment."""
-    try:
-        parts = urlsplit(location)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<unparseable url>"
-    user = parts.username
-    userinfo = "" if user is None else user + (":***" if parts.password is not None else "") + "@"
-    host = f"[{host}]" if ":" in host else host
-    return urlunsplit((parts.scheme, userinfo + host + port, parts.path,
-                       "***" if parts.query else "", ""))
 
 
 def secrets_of(location: str) -> list[str]:
