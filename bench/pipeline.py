@@ -35,7 +35,7 @@ from libs import constants as c
 SET_BY_BENCH: Final = ("INGEST_QUEUE", "INGEST_REDIS_PREFIX")
 TUNING_PREFIXES: Final = ("CONSUMER_", "PRODUCER_", "INGEST_")
 POLL_S: Final = 0.05
-FALLBACK_BATCH_ROWS: Final = 5000  # the producer's default batch size, until a batch commits
+FALLBACK_BATCH_ROWS: Final = c.DEFAULT_BATCH_SIZE  # the producer's default, until a batch commits
 
 
 @dataclass

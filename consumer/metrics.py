@@ -30,7 +30,7 @@ NAMESPACE: Final = "ingest_consumer"
 BATCH_OUTCOMES: Final = ("done", "duplicate", "skipped", "dead_lettered", "requeued", "returned")
 RECORD_OUTCOMES: Final = (*COUNTERS, "pending")
 JOB_OUTCOMES: Final = ("applied", "failed")
-# Seconds: a batch of 5000 records takes about 0.1-0.5 s; retries stretch it to minutes.
+# Seconds: a batch of 20000 records takes about 0.2-2 s; retries stretch it to minutes.
 DURATION_BUCKETS: Final = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
                            300.0)
 log = structlog.get_logger("consumer")
