@@ -286,30 +286,39 @@ def _payload(checked: Checked, job: str, lines: list[int], candidates: Callable[
     order. ``final_rows()``: the rows, ``size`` of them."""
     count = len(checked.index)
 
-    def build(strip: int, places: Sequence[int] | None = None) -> bytes:
+    made: dict[int, arrow.Array] = {}  # by strip: each final row's line, in row order
+
+    def every_line(strip: int) -> arrow.Array:
+        """Each final row's COPY line (without its last ``strip`` values), made once."""
+        if strip in made:
+            return made[strip]
         width = count + 2 - strip
-        if not size or strip not in (0, 1, 2) or size != len(order):
-            final = final_rows()
-            chosen = final if places is None else [final[place] for place in places]
-            return copy_payload([row[:width] for row in chosen] if strip else chosen)
         pieces: list[arrow.Array] = []
         if lines:
             parts: list[Any] = [checked.array(at) for at in range(count)]
             parts += [job, arrow.numbers_text(lines)][: 2 - strip]
             joined = arrow.join_columns([*parts[:-1], last_line(parts[-1])], ",")
-            if order == list(range(len(lines))) and not extra:
-                data = arrow.string_data(joined)
-                if _plain_lines(data, len(lines), width):
-                    return data if places is None else arrow.string_data(
-                        arrow.take(joined, list(places)))
+            if (order == list(range(len(lines))) and not extra
+                    and _plain_lines(arrow.string_data(joined), len(lines), width)):
+                made[strip] = joined
+                return joined
             pieces.append(_quoted(joined, parts, candidates, width))
         if extra:
             pieces.append(arrow.strings([csv_line(row[:width]) + "\n" for row in extra]))
         every = pieces[0] if len(pieces) == 1 else arrow.concat(pieces)
-        wanted = order if places is None else [order[place] for place in places]
-        if len(wanted) != len(every) or wanted != list(range(len(wanted))):
-            every = arrow.take(every, wanted)
-        return arrow.string_data(every)
+        if len(order) != len(every) or order != list(range(len(order))):
+            every = arrow.take(every, order)
+        made[strip] = every
+        return every
+
+    def build(strip: int, places: Sequence[int] | None = None) -> bytes:
+        if not size or strip not in (0, 1, 2) or size != len(order):
+            width = count + 2 - strip
+            final = final_rows()
+            chosen = final if places is None else [final[place] for place in places]
+            return copy_payload([row[:width] for row in chosen] if strip else chosen)
+        every = every_line(strip)
+        return arrow.string_data(every if places is None else arrow.take(every, places))
 
     return build
 

@@ -195,3 +195,15 @@ async def test_the_probe_finds_held_keys_of_one_or_several_typed_columns(
         await conn.close()
     # One column: a is 2, 10 and 1 in the table; two: (2, y") and (10, é) only.
     assert found == ({0, 2, 3} if key == ("a",) else {0, 2})
+
+
+async def test_free_rows_in_small_pieces_a_missed_key_fails_only_its_piece(
+        tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(insert, "FREE_PIECE", 64)
+    spy = Spy(monkeypatch, hide=True)
+    path = write_csv(tmp_path / "repeats.csv", dirty_rows())
+    await load(path, database_url, "forward")
+    # Each hidden key fails its piece of 64 rows: only that piece is probed again (at most
+    # 64 keys, and it finds the hidden one alone).
+    assert spy.found == [2, 1, 1, 1, 2, 1]
+    await assert_earliest_lines_loaded(database_url)

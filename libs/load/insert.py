@@ -57,6 +57,9 @@ UNTRACKED: Final = "key already in the table, not loaded by this tool"
 # How many times a COPY of the rows a probe found free asks the probe again after meeting a
 # key taken since (libs/load/probe.py).
 REPROBES: Final = 3
+# Rows per COPY of the rows a probe found free: a key taken since the probe fails only its
+# piece (and only its piece is probed again).
+FREE_PIECE: Final = 2000
 # A COPY of some rows (None: the batch's rows, from their COPY data).
 Copy = Callable[[Sequence[Row] | None], Awaitable[None]]
 
@@ -257,13 +260,23 @@ class _Run:
         return sorted(refusals, key=lambda r: r.line_no)
 
     async def _write_free(self, rows: list[Row], places: list[int]) -> list[RejectRow]:
-        """COPY the rows the probe found free. A key taken since (a concurrent batch
-        committed it) fails the COPY: the probe is asked again and the keys it finds now
-        taken leave for the stage path (``REPROBES`` times). A value PostgreSQL refuses, or a
-        key still taken after that: the rows before the failing one go in, that one alone is
-        tried, then the rest (libs/load/isolate); the rows that fail alone on a taken key take
-        the stage path, the others are refusals."""
+        """COPY the rows the probe found free, in pieces of ``FREE_PIECE`` (in key order): a
+        key taken since the probe (a concurrent batch committed it) fails only its piece.
+        The probe is then asked again about that piece and the keys it finds now taken leave
+        for the stage path (``REPROBES`` times). A value PostgreSQL refuses, or a key still
+        taken after that: the rows before the failing one go in, that one alone is tried,
+        then the rest (libs/load/isolate); the rows that fail alone on a taken key take the
+        stage path, the others are refusals."""
         taken: list[Row] = []
+        refusals: list[RejectRow] = []
+        for start in range(0, len(rows), FREE_PIECE):
+            end = start + FREE_PIECE
+            refusals += await self._write_piece(rows[start:end], places[start:end], taken)
+        return refusals + (await self._merge(taken) if taken else [])
+
+    async def _write_piece(self, rows: list[Row], places: list[int],
+                           taken: list[Row]) -> list[RejectRow]:
+        """One piece of :meth:`_write_free`; the rows left for the stage path join ``taken``."""
         for attempt in range(REPROBES + 1):
             copy = self._direct(_Copier(self.conn, rows, self.prepared.plain,
                                         self.prepared.copy_data, places))
@@ -286,19 +299,18 @@ class _Run:
             else:
                 self.outcome.inserted += len(rows)
             break
-        return await self._merge(taken) if taken else []
+        return []
 
     async def _split(self, rows: list[Row], copy: Copy, failed: asyncpg.PostgresError,
                      taken: list[Row]) -> list[RejectRow]:
         """``rows`` less the ones that fail alone (libs/load/isolate): those on a taken key
-        join ``taken`` for the stage path, the others are refusals."""
+        join ``taken`` for the stage path; the others are returned, refusals."""
         async with self.conn.transaction():
             bad = await isolate(self.conn, rows, copy, copy_culprit, refused, failed)
         self.outcome.inserted += len(rows) - len(bad)
         taken += [row for row, error in bad if isinstance(error, asyncpg.UniqueViolationError)]
-        refusals = [self._refusal(int(row[-1]), error) for row, error in bad
-                    if not isinstance(error, asyncpg.UniqueViolationError)]
-        return refusals + (await self._merge(taken) if taken else [])
+        return [self._refusal(int(row[-1]), error) for row, error in bad
+                if not isinstance(error, asyncpg.UniqueViolationError)]
 
     async def write_rows(self, rows: list[Row] | None = None,
                          places: Sequence[int] | None = None) -> list[RejectRow]:
