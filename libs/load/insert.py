@@ -15,6 +15,12 @@ row under a lock on the table's row:
 - the row is in the table but the tool did not load it (no lineage): ``duplicate_key``, "key
   already in the table, not loaded by this tool".
 
+The fast path COPYs a clean batch in its key's order (``Prepared.copy_order``): the key's index
+is written page after page, and concurrent batches take new keys in one order. Once a target's
+batches meet taken keys, a batch first asks the table which of its keys it holds
+(``libs/load/probe.py``): the free records are COPYed straight in, in key order and in pieces,
+and only the held ones take the slow path.
+
 Keyless tables: COPY every valid record; no duplicate detection (the batch-done record makes
 the batch load once).
 
