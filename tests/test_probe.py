@@ -8,25 +8,21 @@ by the loader's code. A spy on the probe shows which batches took which path.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
-from libs.constants import DEFAULT_BATCH_BYTES
-from libs.formats import Position, reader_for
 from libs.load import insert, probe
 from libs.load.base import Outcome
 from libs.load.insert import InsertLoader
 from libs.load.target import Target, target_for
-from libs.messages import Batch
 from libs.schema import from_file
-from libs.schema.compile import plan
 from libs.schema.from_table import reflect
 from libs.validate_vector import prepare_vector
 from tests.pipeline import customers_rows, fetch, write_csv
+from tests.test_vector_diff import batches
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_tables")]
 
@@ -42,19 +38,6 @@ def dirty_rows() -> list[str]:
     for later, earlier in REPEATS.items():
         rows[later] = rows[later].replace(f"user{later}@", f"User{earlier}@")
     return rows
-
-
-def batches(path: Path, job: str) -> Iterator[tuple[Batch, Any]]:
-    dataset = from_file.load("customers")
-    reader = reader_for(dataset)
-    with path.open("rb") as handle:
-        header = reader.read_header(handle)
-        handle.seek(header.end_offset)
-        start = Position(0, header.end_offset, header.next_line, 0)
-        mapped = plan(dataset, header.columns, partial=True)
-        for chunk in reader.iter_chunks(handle, start, BATCH, DEFAULT_BATCH_BYTES):
-            yield (Batch(job, "customers", chunk.seq, chunk.first_line, chunk.last_line,
-                         chunk.records, header.columns, path.name, chunk.body), mapped)
 
 
 class Spy:
@@ -79,10 +62,10 @@ async def load(path: Path, database_url: str, order: str) -> tuple[list[Outcome]
         async with pool.acquire() as conn:
             reflected = await reflect(conn, "customers")
         loader = InsertLoader(pool, database_url)
-        cut = list(batches(path, "customers-probe"))
+        cut = list(batches(path, from_file.load("customers"), BATCH))
         outcomes = []
-        for batch, mapped in cut if order == "forward" else cut[::-1]:
-            prepared = prepare_vector(batch, mapped, reader_for(from_file.load("customers")))
+        for batch, mapped, reader in cut if order == "forward" else cut[::-1]:
+            prepared = prepare_vector(batch, mapped, reader)
             assert prepared.copy_data is not None  # the vector path's payload, subsets too
             target = target_for(mapped, reflected)
             # Job order 0: the job is not registered, and a holder's unknown job counts as 0.
