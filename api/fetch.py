@@ -30,6 +30,7 @@ from api.remote_fetch import copy_source
 from api.storage import Spool, TooLarge
 from libs.errors import UserError
 from libs.sources import Source, SourceOptions, open_source
+from libs.sources.base import redacted
 
 SCHEMES: Final = ("http", "https", "ftp")  # checked by host; s3:// by bucket
 PORTS: Final = {"http": 80, "https": 443, "ftp": 21}
@@ -41,14 +42,7 @@ IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 def safe_url(url: str) -> str:
     """The URL as it may be logged or answered: no user, password, query or fragment (a
     signed URL's signature is in its query)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<unparseable url>"
-    host = f"[{host}]" if ":" in host else host
-    return urlunsplit((parts.scheme, host + port, parts.path, "", ""))
+    return redacted(url, bare=True)
 
 
 def _refused(detail: str) -> Problem:

@@ -82,18 +82,19 @@ class Source(Protocol):
         ...
 
 
-def redacted(location: str) -> str:
+def redacted(location: str, *, bare: bool = False) -> str:
     """``location`` without its password (``user:***@``) and query (``?***``, a signed URL's
-    signature), nor fragment."""
+    signature), nor fragment. ``bare``: without the user, nor any mark of a password or a
+    query (what an HTTP answer shows: ``api.fetch.safe_url``)."""
     try:
         parts = urlsplit(location)
         host = parts.hostname or ""
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return "<unparseable url>"
-    user = parts.username
+    user = None if bare else parts.username
     userinfo = "" if user is None else user + (":***" if parts.password is not None else "") + "@"
     host = f"[{host}]" if ":" in host else host
     return urlunsplit((parts.scheme, userinfo + host + port, parts.path,
-                       "***" if parts.query else "", ""))
+                       "***" if parts.query and not bare else "", ""))
 
