@@ -256,11 +256,14 @@ class _Run:
         self.probing.met(bool(taken))
         if not taken:
             return await self.write_rows()
-        # The free rows in key order: concurrent batches take their new keys' index entries
-        # in one order, so their COPYs cannot deadlock on each other's keys.
-        key = itemgetter(*self.t.key_index)  # one order for every batch: the key values
-        free = sorted((place for place in range(len(rows)) if place not in taken),
-                      key=lambda place: key(rows[place]))
+        # The free rows in key order (the validator's, else the key values' own): concurrent
+        # batches take their new keys' index entries in one order, so their COPYs cannot
+        # deadlock on each other's keys.
+        order = self.prepared.copy_order
+        if order is None:
+            key = itemgetter(*self.t.key_index)
+            order = sorted(range(len(rows)), key=lambda place: key(rows[place]))
+        free = [place for place in order if place not in taken]
         refusals = await self._write_free([rows[place] for place in free], free) if free else []
         refusals += await self._merge([rows[place] for place in sorted(taken)])
         return sorted(refusals, key=lambda r: r.line_no)
