@@ -30,14 +30,14 @@ right for every encoding the producer splits (see ``encodings``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Final
 
 from libs import constants as c
 from libs.constants import MAX_HEADER_BYTES, MAX_RECORD_LINES
 from libs.errors import UserError
-from libs.formats import chunking
+from libs.formats import chunking, scan
 from libs.formats.base import Chunk, Header, Position, Record, stream_extent
 from libs.formats.encodings import (
     TRANSCODED,
@@ -268,29 +268,55 @@ def record_spans(body: bytes, first_line: int, max_record_bytes: int,
     """``split_records`` with the commonest records set apart: (the body's physical lines
     without their LF; the indices of the lines that are a record on their own, quote-free and
     ended by a LF, whose data is the line without a CR at its end; every other record).
-    The same records as ``split_records``, for a reader that takes the simple ones in bulk."""
+    The same records as ``split_records``, for a reader that takes the simple ones in bulk.
+
+    Only the lines that hold the quote or are blank, the last one if it has no LF, and the
+    lines a record begun on one of them goes on to are fed to the splitter; they are found by
+    searching the body (``scan``). Every other line is a simple record: the splitter would say
+    so, without a Python step per line.
+    """
     lines = body.split(b"\n")
     terminated = not lines[-1]
     if terminated:
         lines.pop()
-    splitter = RecordSplitter(max_record_bytes, syntax)
-    quote, start, last = syntax.quote_byte, 0, len(lines) - 1
+    feed = RecordSplitter(max_record_bytes, syntax).feed
     simple: list[int] = []
     other: list[RawRecord] = []
-    for end in splitter.ends(lines, terminated):
-        while start < end and (not lines[start] or lines[start] == b"\r"):
-            start += 1  # blank lines before the record
-        ended = terminated or end < last
-        if start == end and ended and quote not in lines[end]:
-            simple.append(end)
-        else:
+    done = 0  # the lines before it are placed
+    for start in _marked(body, lines, syntax.quote_byte, terminated):
+        if start < done:
+            continue  # a line of the record before
+        simple.extend(range(done, start))
+        end = _record_end(feed, lines, start, terminated)
+        if end >= 0:
+            ended = terminated or end < len(lines) - 1
             other.append(RawRecord(first_line + start, _join(lines, start, end, ended)))
-        start = end + 1
-    if splitter.open:  # the data ends inside a quoted field: that is the last record
-        while not lines[start] or lines[start] == b"\r":
-            start += 1
-        other.append(RawRecord(first_line + start, _join(lines, start, last, True)))
+        done = max(start, end) + 1
+    simple.extend(range(done, len(lines)))
     return lines, simple, other
+
+
+def _marked(body: bytes, lines: list[bytes], quote: bytes, terminated: bool) -> list[int]:
+    """The lines the splitter must see: those holding the quote, the blank ones, and the
+    last one if it has no LF (``terminated`` False); ascending, a line at most twice."""
+    marked = scan.line_numbers(body, scan.first_of_each(body, quote)) + scan.blanks(lines)
+    marked.sort()
+    if not terminated:
+        marked.append(len(lines) - 1)
+    return marked
+
+
+def _record_end(feed: Callable[[bytes, bool], int], lines: list[bytes], start: int,
+                terminated: bool) -> int:
+    """The line on which the record that starts on line ``start`` ends, its lines fed to the
+    splitter (``feed``) one by one: the last line if the data ends inside it; -1 if line
+    ``start`` is blank (no record)."""
+    last = len(lines) - 1
+    end, state = start, feed(lines[start], terminated or start < last)
+    while state == CONTINUES and end < last:
+        end += 1
+        state = feed(lines[end], terminated or end < last)
+    return -1 if state == BLANK else end
 
 
 def _join(lines: list[bytes], start: int, end: int, terminated: bool) -> bytes:
