@@ -6,7 +6,8 @@ step per line; each shortcut is checked against the slow path it stands for:
 - ``delimited.record_spans`` (lines found by search, ``scan``) against ``split_records`` (the
   splitter fed every line): every body of up to 6 bytes over ``a , " CR LF``, and over
   ``a | " \\ CR LF`` in a dialect with an escape character, with small record bounds too;
-  hypothesis bodies of the tokens of tests/test_csv_properties.py.
+  hypothesis bodies of the tokens of tests/test_csv_properties.py;
+- ``scan.undecodable`` against decoding each line on its own, whatever the decoding window.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from libs.formats import scan
 from libs.formats.delimited import RawRecord, Syntax, record_spans, split_records
 from tests.test_csv_properties import TOKENS
 
@@ -70,3 +72,26 @@ def test_record_spans_on_random_bodies(body: bytes, bounds: tuple[int, int],
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("libs.formats.delimited.MAX_RECORD_LINES", max_lines)
         assert_same_records(body, max_bytes, syntax)
+
+
+def decodes(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return b"\x00" not in line
+
+
+LINE_BYTES = [b"a", b"\xc3\xa9", b"\xc3", b"\xa9", b"\xff", b"\x00", b"\xed\xa0\x80", b"\r",
+              b"\xf0\x9f\x98\x80", b"\xf0\x9f", b"\xe2\x82", b",", b"xyz" * 7]
+
+
+@settings(max_examples=400, derandomize=True, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(LINE_BYTES), max_size=8).map(b"".join), max_size=12),
+       st.sampled_from([1, 2, 5, 1 << 14]))
+def test_undecodable_lines_are_those_that_do_not_decode_alone(lines: list[bytes],
+                                                              window: int) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scan, "WINDOW", window)
+        assert scan.undecodable(lines) == {at for at, line in enumerate(lines)
+                                           if not decodes(line)}

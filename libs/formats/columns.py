@@ -27,6 +27,7 @@ from typing import Any
 
 from libs import arrow
 from libs.arrow import pa, pc
+from libs.formats import scan
 from libs.formats.base import Reader, Record
 from libs.formats.delimited import DelimitedReader, RawRecord, record_spans
 
@@ -177,7 +178,7 @@ def _split_mixed(reader: DelimitedReader, body: bytes, first_line: int,
     index = RawIndex(lambda: lines, first_line, _in(set(simple)),
                      {raw.line_no: raw.data for raw in other})
     data = [lines[i] for i in simple]
-    bad = _undecodable(data)
+    bad = scan.undecodable(data)
     if bad:
         other += [RawRecord(first_line + simple[k], _uncr(data[k])) for k in sorted(bad)]
         simple = [i for k, i in enumerate(simple) if k not in bad]
@@ -195,24 +196,6 @@ def _split_mixed(reader: DelimitedReader, body: bytes, first_line: int,
 
 def _in(places: set[int]) -> Callable[[list[bytes], int], bool]:
     return lambda lines, at: at in places
-
-
-def _undecodable(data: list[bytes]) -> set[int]:
-    """The lines that are not UTF-8 or hold a NUL (which the reader rejects); only the
-    non-ASCII lines of a batch that does not decode as a whole are decoded one by one."""
-    joined = b"\n".join(data)
-    bad = {k for k, line in enumerate(data) if b"\x00" in line} if b"\x00" in joined else set()
-    if not _decodes(joined):
-        bad |= {k for k, line in enumerate(data) if not line.isascii() and not _decodes(line)}
-    return bad
-
-
-def _decodes(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _uncr(line: bytes) -> bytes:
