@@ -1,25 +1,45 @@
 """The column split's shortcuts give what the reader gives, record by record.
 
 The vector path's split (libs/formats/columns.py) finds a batch's records without a Python
-step per line; each shortcut is checked against the slow path it stands for:
+step per line and reads the quoted ones in bulk; each shortcut is checked against the slow
+path it stands for:
 
 - ``delimited.record_spans`` (lines found by search, ``scan``) against ``split_records`` (the
   splitter fed every line): every body of up to 6 bytes over ``a , " CR LF``, and over
   ``a | " \\ CR LF`` in a dialect with an escape character, with small record bounds too;
   hypothesis bodies of the tokens of tests/test_csv_properties.py;
-- ``scan.undecodable`` against decoding each line on its own, whatever the decoding window.
+- ``scan.undecodable`` against decoding each line on its own, whatever the decoding window;
+- ``csvbulk`` (Python's csv module) against ``Syntax.parse_fields``: every text of up to 7
+  characters over ``a , " space`` gives the same fields, or is refused exactly where
+  ``parse_fields`` raises MalformedRecord (two other dialects: up to 6); and
+  ``csvbulk.records`` against ``DelimitedReader.record`` (fields, or the Reject with its
+  reason and detail) for every text of up to 7 characters over ``a , " CR space``, and
+  hypothesis lists of records (non-UTF-8 bytes, NUL, an escape character).
 """
 
 from __future__ import annotations
 
+import csv
 import itertools
+from dataclasses import replace
+from functools import cache
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from libs.formats import scan
-from libs.formats.delimited import RawRecord, Syntax, record_spans, split_records
+from libs.formats import csvbulk, scan
+from libs.formats.base import Record
+from libs.formats.delimited import (
+    DelimitedReader,
+    MalformedRecord,
+    RawRecord,
+    Syntax,
+    record_spans,
+    split_records,
+)
+from libs.schema import from_file
+from libs.schema.model import Dialect
 from tests.test_csv_properties import TOKENS
 
 pytestmark = pytest.mark.unit
@@ -27,6 +47,13 @@ pytestmark = pytest.mark.unit
 FIRST = 7  # the first line's number in every body
 BOUNDS = [(1 << 20, 10_000), (4, 2), (3, 1)]  # (max record bytes, MAX_RECORD_LINES)
 SYNTAXES = [Syntax(), Syntax("|", '"', "\\")]
+DIALECTS = [Dialect(), Dialect(delimiter=";", quote_char="'"), Dialect(delimiter="\t"),
+            Dialect(delimiter="|", escape_char="\\")]
+
+
+@cache
+def reader_of(dialect: Dialect) -> DelimitedReader:
+    return DelimitedReader(replace(from_file.load("customers"), dialect=dialect))
 
 
 def uncr(line: bytes) -> bytes:
@@ -74,12 +101,12 @@ def test_record_spans_on_random_bodies(body: bytes, bounds: tuple[int, int],
         assert_same_records(body, max_bytes, syntax)
 
 
-def decodes(line: bytes) -> bool:
+def decodes(line: bytes, refused: tuple[bytes, ...]) -> bool:
     try:
         line.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    return b"\x00" not in line
+    return not any(byte in line for byte in refused)
 
 
 LINE_BYTES = [b"a", b"\xc3\xa9", b"\xc3", b"\xa9", b"\xff", b"\x00", b"\xed\xa0\x80", b"\r",
@@ -88,10 +115,76 @@ LINE_BYTES = [b"a", b"\xc3\xa9", b"\xc3", b"\xa9", b"\xff", b"\x00", b"\xed\xa0\
 
 @settings(max_examples=400, derandomize=True, deadline=None)
 @given(st.lists(st.lists(st.sampled_from(LINE_BYTES), max_size=8).map(b"".join), max_size=12),
-       st.sampled_from([1, 2, 5, 1 << 14]))
-def test_undecodable_lines_are_those_that_do_not_decode_alone(lines: list[bytes],
-                                                              window: int) -> None:
+       st.sampled_from([1, 2, 5, 1 << 14]), st.sampled_from([(b"\x00",), (b"\x00", b"\r")]))
+def test_undecodable_lines_are_those_that_do_not_decode_alone(
+        lines: list[bytes], window: int, refused: tuple[bytes, ...]) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(scan, "WINDOW", window)
-        assert scan.undecodable(lines) == {at for at, line in enumerate(lines)
-                                           if not decodes(line)}
+        assert scan.undecodable(lines, refused) == \
+            {at for at, line in enumerate(lines) if not decodes(line, refused)}
+
+
+def parsed(syntax: Syntax, text: str) -> list[str] | None:
+    try:
+        return syntax.parse_fields(text, 2)
+    except MalformedRecord:
+        return None
+
+
+def texts_over(alphabet: str, longest: int) -> list[str]:
+    return ["".join(chars) for size in range(1, longest + 1)
+            for chars in itertools.product(alphabet, repeat=size)]
+
+
+@pytest.mark.parametrize(("alphabet", "longest", "syntax"), [
+    ('a," ', 7, Syntax()), ("a;'\", ", 6, Syntax(";", "'")), ('a\t" ,', 6, Syntax("\t"))])
+def test_csv_reads_every_short_text_as_parse_fields(alphabet: str, longest: int,
+                                                    syntax: Syntax) -> None:
+    texts = texts_over(alphabet, longest)  # one reader over all: a refusal stops nothing
+    found = csvbulk.fields_of(texts, syntax)
+    assert found == [parsed(syntax, text) for text in texts]
+    assert csvbulk.fields_of(texts[::-1], syntax) == found[::-1]
+
+
+def test_a_quote_open_at_a_texts_end_does_not_take_the_next_texts() -> None:
+    texts = ['a,"b', 'c"', "d", '"e""', 'f,"g"', '"']
+    assert csvbulk.fields_of(texts, Syntax()) == [None, ['c"'], ["d"], None, ["f", "g"], None]
+
+
+def bulk_records(reader: DelimitedReader, lines: list[bytes]) -> list[Record]:
+    """The records ``csvbulk.records`` gives for ``lines`` (each a record of its own)."""
+    return csvbulk.records(reader, [RawRecord(FIRST + at, uncr(line))
+                                    for at, line in enumerate(lines)])
+
+
+def test_a_field_past_csvs_size_limit_is_left_to_the_reader() -> None:
+    reader = reader_of(Dialect())
+    lines = [b'"' + b"x" * (csv.field_size_limit() + 1) + b'"', b'"a",b\r']
+    assert bulk_records(reader, lines) == [
+        (FIRST, ["x" * (csv.field_size_limit() + 1)]), (FIRST + 1, ["a", "b"])]
+
+
+def assert_read_as_the_reader_reads(dialect: Dialect, lines: list[bytes]) -> None:
+    reader = reader_of(dialect)
+    assert bulk_records(reader, lines) == [
+        (FIRST + at, reader.record(FIRST + at, uncr(line))) for at, line in enumerate(lines)]
+
+
+@pytest.mark.parametrize(("alphabet", "longest", "dialect"), [
+    ('a,"\r ', 7, Dialect()), ("a;'\r\",", 6, DIALECTS[1]), ('a\t"\r ', 6, DIALECTS[2])])
+def test_bulk_records_are_the_readers_for_every_short_text(alphabet: str, longest: int,
+                                                           dialect: Dialect) -> None:
+    lines = [text.encode() for text in texts_over(alphabet, longest)]
+    assert_read_as_the_reader_reads(dialect, lines)
+
+
+RECORD_TOKENS = ['"', '""', ",", ";", "|", "\\", "\r", "a", " ", "é", "\x00", '"x,y"']
+
+
+@settings(max_examples=400, derandomize=True, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(RECORD_TOKENS), max_size=10).map("".join)
+                .map(str.encode) | st.sampled_from([b"\xff", b'"\xc3",a', b"\xe9\"x\""]),
+                max_size=20),
+       st.sampled_from(DIALECTS))
+def test_bulk_records_on_random_records(lines: list[bytes], dialect: Dialect) -> None:
+    assert_read_as_the_reader_reads(dialect, lines)

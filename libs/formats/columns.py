@@ -10,9 +10,10 @@ as ``reader.records``, found three ways:
   each CRLF, blank lines, fields;
 - any other delimited UTF-8 body: its records are found as the reader finds them
   (``delimited.record_spans``); the one-line records without a quote that decode and hold no
-  NUL are split in arrow, the others (quoted fields, bytes that do not decode, NUL) by the
-  reader, record by record (``DelimitedReader.record``), and come after them (``ordered``
-  False);
+  NUL are split in arrow, the others (quoted fields, bytes that do not decode, NUL) read as
+  the reader reads them, record by record (``DelimitedReader.record``), or in bulk by
+  Python's csv module where it reads them alike (``csvbulk``: the one-line ones), and come
+  after them (``ordered`` False);
 - other layouts and encodings: ``reader.records``, its candidates' fields made columns.
 
 ``ColumnBatch.raw`` indexes the records' bytes (what ``reader.raw`` gives) from the same
@@ -27,7 +28,7 @@ from typing import Any
 
 from libs import arrow
 from libs.arrow import pa, pc
-from libs.formats import scan
+from libs.formats import csvbulk, scan
 from libs.formats.base import Reader, Record
 from libs.formats.delimited import DelimitedReader, RawRecord, record_spans
 
@@ -172,7 +173,7 @@ def _split_mixed(reader: DelimitedReader, body: bytes, first_line: int,
                  width: int) -> ColumnBatch:
     """Any other UTF-8 delimited body: the records are found as ``split_records`` finds them
     (``record_spans``); the one-line quote-free ones that decode and hold no NUL are split in
-    arrow, every other one by the reader (``DelimitedReader.record``)."""
+    arrow, every other one as the reader reads it (``csvbulk.records``)."""
     lines, simple, other = record_spans(body, first_line, reader.max_record_bytes,
                                         reader.syntax)
     index = RawIndex(lambda: lines, first_line, _in(set(simple)),
@@ -186,8 +187,7 @@ def _split_mixed(reader: DelimitedReader, body: bytes, first_line: int,
     text = pa.array(data, pa.binary()).cast(pa.string())
     if b"\r" in body:  # the CR of a CRLF line end
         text = pc.replace_substring_regex(text, "\r$", "")
-    extra: list[Record] = [(raw.line_no, reader.record(raw.line_no, raw.data))
-                           for raw in sorted(other, key=lambda raw: raw.line_no)]
+    extra = csvbulk.records(reader, sorted(other, key=lambda raw: raw.line_no))
     found = _fields_of(text, [first_line + i for i in simple], reader.syntax.delimiter, width,
                        extra)
     found.raw = index

@@ -70,12 +70,14 @@ def utf8_faults(data: bytes) -> list[int]:
     return found
 
 
-def undecodable(lines: list[bytes]) -> set[int]:
-    """The indices of the ``lines`` (each without a LF) that are not UTF-8 or hold a NUL
-    (which the reader rejects): their faults found in the lines joined, by search and one
-    linear decode."""
+def undecodable(lines: list[bytes], refused: tuple[bytes, ...] = (b"\x00",)) -> set[int]:
+    """The indices of the ``lines`` (each without a LF) that are not UTF-8 or hold one of
+    the bytes ``refused`` (a NUL, which the reader rejects): their faults found in the lines
+    joined, by search and one linear decode."""
     joined = b"\n".join(lines)
-    faults = first_of_each(joined, b"\x00") + utf8_faults(joined)
+    faults = utf8_faults(joined)
+    for byte in refused:
+        faults += first_of_each(joined, byte)
     faults.sort()
     return set(line_numbers(joined, faults))
 
