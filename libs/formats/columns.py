@@ -22,15 +22,18 @@ split, for the rejects' raw text, without splitting the body again.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from libs import arrow
 from libs.arrow import pa, pc
 from libs.formats import csvbulk, scan
 from libs.formats.base import Reader, Record
 from libs.formats.delimited import DelimitedReader, RawRecord, record_spans
+
+T = TypeVar("T")
 
 
 class RawIndex(Mapping[int, bytes]):
@@ -176,17 +179,16 @@ def _split_mixed(reader: DelimitedReader, body: bytes, first_line: int,
     arrow, every other one as the reader reads it (``csvbulk.records``)."""
     lines, simple, other = record_spans(body, first_line, reader.max_record_bytes,
                                         reader.syntax)
-    index = RawIndex(lambda: lines, first_line, _in(set(simple)),
+    index = RawIndex(lambda: lines, first_line, _in(simple),
                      {raw.line_no: raw.data for raw in other})
     data = [lines[i] for i in simple]
-    bad = scan.undecodable(data)
+    bad = sorted(scan.undecodable(data))
     if bad:
-        other += [RawRecord(first_line + simple[k], _uncr(data[k])) for k in sorted(bad)]
-        simple = [i for k, i in enumerate(simple) if k not in bad]
-        data = [line for k, line in enumerate(data) if k not in bad]
+        other += [RawRecord(first_line + simple[k], _uncr(data[k])) for k in bad]
+        simple, data = _without(simple, bad), _without(data, bad)
     text = pa.array(data, pa.binary()).cast(pa.string())
     if b"\r" in body:  # the CR of a CRLF line end
-        text = pc.replace_substring_regex(text, "\r$", "")
+        text = pc.if_else(pc.ends_with(text, "\r"), pc.utf8_slice_codeunits(text, 0, -1), text)
     extra = csvbulk.records(reader, sorted(other, key=lambda raw: raw.line_no))
     found = _fields_of(text, [first_line + i for i in simple], reader.syntax.delimiter, width,
                        extra)
@@ -194,8 +196,27 @@ def _split_mixed(reader: DelimitedReader, body: bytes, first_line: int,
     return found
 
 
-def _in(places: set[int]) -> Callable[[list[bytes], int], bool]:
-    return lambda lines, at: at in places
+def _in(*places: list[int]) -> Callable[[list[bytes], int], bool]:
+    """Whether line ``at`` is one of ``places`` (each ascending): by bisection, so that no
+    set of a batch's lines is made for the few lines looked up."""
+    def found(lines: list[bytes], at: int) -> bool:
+        return any(_holds(ascending, at) for ascending in places)
+    return found
+
+
+def _holds(ascending: list[int], at: int) -> bool:
+    place = bisect_left(ascending, at)
+    return place < len(ascending) and ascending[place] == at
+
+
+def _without(items: list[T], places: list[int]) -> list[T]:
+    """``items`` but those at ``places`` (ascending), by slices."""
+    kept: list[T] = []
+    start = 0
+    for at in places:
+        kept += items[start:at]
+        start = at + 1
+    return kept + items[start:]
 
 
 def _uncr(line: bytes) -> bytes:
@@ -219,15 +240,11 @@ def _fields_of(texts: Any, numbers: list[int], delimiter: str, width: int,
         parts = parts.filter(fits)
     found = [record for record in records
              if type(record[1]) is list and len(record[1]) == width]
-    if not found:
-        def array(at: int) -> arrow.Array:
-            return arrow.as_array(pc.list_element(parts, at))
-    else:  # the candidates the reader read come after the others (lines not in order)
+    if found:  # the candidates the reader read come after the others (lines not in order)
         numbers = numbers + [record[0] for record in found]
-        table = list(zip(*(record[1] for record in found), strict=False))
+        parts = pa.concat_arrays([parts, pa.array([record[1] for record in found], parts.type)])
 
-        def array(at: int) -> arrow.Array:
-            return arrow.concat([arrow.as_array(pc.list_element(parts, at)),
-                                 arrow.strings(table[at])])
+    def array(at: int) -> arrow.Array:
+        return arrow.as_array(pc.list_element(parts, at))
 
     return ColumnBatch(numbers, others, width, array, ordered=not found)
