@@ -5,16 +5,18 @@ step per line and reads the quoted ones in bulk; each shortcut is checked agains
 path it stands for:
 
 - ``delimited.record_spans`` (lines found by search, ``scan``) against ``split_records`` (the
-  splitter fed every line): every body of up to 6 bytes over ``a , " CR LF``, and over
+  splitter fed every line), with and without csv's word on the quoted lines
+  (``csvbulk.Quoted.closed``): every body of up to 6 bytes over ``a , " CR LF``, and over
   ``a | " \\ CR LF`` in a dialect with an escape character, with small record bounds too;
   hypothesis bodies of the tokens of tests/test_csv_properties.py;
 - ``scan.undecodable`` against decoding each line on its own, whatever the decoding window;
 - ``csvbulk`` (Python's csv module) against ``Syntax.parse_fields``: every text of up to 7
   characters over ``a , " space`` gives the same fields, or is refused exactly where
-  ``parse_fields`` raises MalformedRecord (two other dialects: up to 6); and
-  ``csvbulk.records`` against ``DelimitedReader.record`` (fields, or the Reject with its
-  reason and detail) for every text of up to 7 characters over ``a , " CR space``, and
-  hypothesis lists of records (non-UTF-8 bytes, NUL, an escape character).
+  ``parse_fields`` raises MalformedRecord (two other dialects: up to 6), and what csv reads
+  has no quoted field open at its end (``Syntax.opens``); and ``csvbulk.Quoted``'s records
+  against ``DelimitedReader.record`` (fields, or the Reject with its reason and detail) for
+  every text of up to 7 characters over ``a , " CR space``, and hypothesis lists of records
+  (non-UTF-8 bytes, NUL, an escape character).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from hypothesis import strategies as st
 from libs.formats import csvbulk, scan
 from libs.formats.base import Record
 from libs.formats.delimited import (
+    Closed,
     DelimitedReader,
     MalformedRecord,
     RawRecord,
@@ -46,7 +49,6 @@ pytestmark = pytest.mark.unit
 
 FIRST = 7  # the first line's number in every body
 BOUNDS = [(1 << 20, 10_000), (4, 2), (3, 1)]  # (max record bytes, MAX_RECORD_LINES)
-SYNTAXES = [Syntax(), Syntax("|", '"', "\\")]
 DIALECTS = [Dialect(), Dialect(delimiter=";", quote_char="'"), Dialect(delimiter="\t"),
             Dialect(delimiter="|", escape_char="\\")]
 
@@ -60,45 +62,51 @@ def uncr(line: bytes) -> bytes:
     return line[:-1] if line.endswith(b"\r") else line
 
 
-def spans_records(body: bytes, max_bytes: int, syntax: Syntax) -> list[RawRecord]:
+def spans_records(body: bytes, max_bytes: int, syntax: Syntax,
+                  closed: Closed | None) -> list[RawRecord]:
     """The records of ``record_spans``, checked for their kinds, in line order."""
-    lines, simple, other = record_spans(body, FIRST, max_bytes, syntax)
-    split = body.split(b"\n")
-    assert lines == (split[:-1] if body.endswith(b"\n") or not body else split)
-    ended = len(split) - 1  # the lines before it end with a LF
-    assert all(i < ended and syntax.quote_byte not in lines[i] for i in simple)
-    own = [RawRecord(FIRST + i, uncr(lines[i])) for i in simple]
-    return sorted(own + other, key=lambda record: record.line_no)
+    spans = record_spans(body, FIRST, max_bytes, syntax, closed)
+    lines = body.split(b"\n")
+    assert spans.lines == (lines[:-1] if body.endswith(b"\n") or not body else lines)
+    ended = len(lines) - 1  # the lines before it end with a LF
+    assert all(i < ended and syntax.quote_byte not in spans.lines[i] for i in spans.simple)
+    assert all(i < ended and syntax.quote_byte in spans.lines[i] for i in spans.quoted)
+    own = [RawRecord(FIRST + i, uncr(spans.lines[i])) for i in spans.simple + spans.quoted]
+    return sorted(own + spans.other, key=lambda record: record.line_no)
 
 
-def assert_same_records(body: bytes, max_bytes: int, syntax: Syntax) -> None:
-    """``record_spans`` finds the records of ``split_records``."""
-    assert spans_records(body, max_bytes, syntax) == \
-        list(split_records(body, FIRST, max_bytes, syntax)), (body, max_bytes)
+def assert_same_records(body: bytes, max_bytes: int, reader: DelimitedReader) -> None:
+    """``record_spans`` finds the records of ``split_records``, with and without csv's
+    reading of the quoted lines (``csvbulk.Quoted``)."""
+    syntax = reader.syntax
+    expected = list(split_records(body, FIRST, max_bytes, syntax))
+    assert spans_records(body, max_bytes, syntax, None) == expected, (body, max_bytes)
+    assert spans_records(body, max_bytes, syntax, csvbulk.Quoted(reader).closed) == expected
 
 
-@pytest.mark.parametrize(("alphabet", "syntax"), [(b'a,"\r\n', SYNTAXES[0]),
-                                                  (b"a|\"\\\r\n", SYNTAXES[1])])
+@pytest.mark.parametrize(("alphabet", "dialect"), [(b'a,"\r\n', DIALECTS[0]),
+                                                   (b"a|\"\\\r\n", DIALECTS[3])])
 @pytest.mark.parametrize(("max_bytes", "max_lines"), BOUNDS)
 def test_record_spans_finds_the_records_of_split_records(
-        alphabet: bytes, syntax: Syntax, max_bytes: int, max_lines: int,
+        alphabet: bytes, dialect: Dialect, max_bytes: int, max_lines: int,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("libs.formats.delimited.MAX_RECORD_LINES", max_lines)
+    reader = reader_of(dialect)
     for size in range(7):
         for body in itertools.product(alphabet, repeat=size):
-            assert_same_records(bytes(body), max_bytes, syntax)
+            assert_same_records(bytes(body), max_bytes, reader)
 
 
 @settings(max_examples=400, derandomize=True, deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(TOKENS), max_size=60).map(b"".join), st.sampled_from(BOUNDS),
-       st.sampled_from(SYNTAXES))
+       st.sampled_from([DIALECTS[0], DIALECTS[3]]))
 def test_record_spans_on_random_bodies(body: bytes, bounds: tuple[int, int],
-                                       syntax: Syntax) -> None:
+                                       dialect: Dialect) -> None:
     max_bytes, max_lines = bounds
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("libs.formats.delimited.MAX_RECORD_LINES", max_lines)
-        assert_same_records(body, max_bytes, syntax)
+        assert_same_records(body, max_bytes, reader_of(dialect))
 
 
 def decodes(line: bytes, refused: tuple[bytes, ...]) -> bool:
@@ -144,6 +152,9 @@ def test_csv_reads_every_short_text_as_parse_fields(alphabet: str, longest: int,
     found = csvbulk.fields_of(texts, syntax)
     assert found == [parsed(syntax, text) for text in texts]
     assert csvbulk.fields_of(texts[::-1], syntax) == found[::-1]
+    # what csv reads has no quoted field open at its end (``Quoted.closed``)
+    assert not any(syntax.opens(text.encode()) for text, fields in zip(texts, found,
+                                                                      strict=True) if fields)
 
 
 def test_a_quote_open_at_a_texts_end_does_not_take_the_next_texts() -> None:
@@ -152,9 +163,11 @@ def test_a_quote_open_at_a_texts_end_does_not_take_the_next_texts() -> None:
 
 
 def bulk_records(reader: DelimitedReader, lines: list[bytes]) -> list[Record]:
-    """The records ``csvbulk.records`` gives for ``lines`` (each a record of its own)."""
-    return csvbulk.records(reader, [RawRecord(FIRST + at, uncr(line))
-                                    for at, line in enumerate(lines)])
+    """The records ``csvbulk.Quoted`` gives for ``lines`` (each a record of its own)."""
+    quoted = csvbulk.Quoted(reader)
+    places = list(range(len(lines)))
+    quoted.closed(lines, places)
+    return quoted.records(FIRST, lines, places)
 
 
 def test_a_field_past_csvs_size_limit_is_left_to_the_reader() -> None:

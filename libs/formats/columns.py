@@ -9,11 +9,13 @@ as ``reader.records``, found three ways:
   reader's own fast case, one record per non-blank line) is split in arrow: lines, the CR of
   each CRLF, blank lines, fields;
 - any other delimited UTF-8 body: its records are found as the reader finds them
-  (``delimited.record_spans``); the one-line records without a quote that decode and hold no
-  NUL are split in arrow, the others (quoted fields, bytes that do not decode, NUL) read as
-  the reader reads them, record by record (``DelimitedReader.record``), or in bulk by
-  Python's csv module where it reads them alike (``csvbulk``: the one-line ones), and come
-  after them (``ordered`` False);
+  (``delimited.record_spans``, which looks only at the lines that hold the quote or are
+  blank); the one-line records without a quote that decode and hold no NUL are split in
+  arrow, the one-line records holding the quote are read by Python's csv module in bulk,
+  where it reads them as the reader does (``csvbulk``), and the others (records over more
+  than one line, bytes that do not decode, NUL, malformed quoting) by the reader, record by
+  record (``DelimitedReader.record``); the candidates not split in arrow come after the
+  others (``ordered`` False);
 - other layouts and encodings: ``reader.records``, its candidates' fields made columns.
 
 ``ColumnBatch.raw`` indexes the records' bytes (what ``reader.raw`` gives) from the same
@@ -25,13 +27,14 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from libs import arrow
 from libs.arrow import pa, pc
 from libs.formats import csvbulk, scan
 from libs.formats.base import Reader, Record
-from libs.formats.delimited import DelimitedReader, RawRecord, record_spans
+from libs.formats.delimited import DelimitedReader, RawRecord, Spans, record_spans
 
 T = TypeVar("T")
 
@@ -176,24 +179,37 @@ def _split_mixed(reader: DelimitedReader, body: bytes, first_line: int,
                  width: int) -> ColumnBatch:
     """Any other UTF-8 delimited body: the records are found as ``split_records`` finds them
     (``record_spans``); the one-line quote-free ones that decode and hold no NUL are split in
-    arrow, every other one as the reader reads it (``csvbulk.records``)."""
-    lines, simple, other = record_spans(body, first_line, reader.max_record_bytes,
-                                        reader.syntax)
-    index = RawIndex(lambda: lines, first_line, _in(simple),
-                     {raw.line_no: raw.data for raw in other})
-    data = [lines[i] for i in simple]
-    bad = sorted(scan.undecodable(data))
-    if bad:
-        other += [RawRecord(first_line + simple[k], _uncr(data[k])) for k in bad]
-        simple, data = _without(simple, bad), _without(data, bad)
-    text = pa.array(data, pa.binary()).cast(pa.string())
-    if b"\r" in body:  # the CR of a CRLF line end
-        text = pc.if_else(pc.ends_with(text, "\r"), pc.utf8_slice_codeunits(text, 0, -1), text)
-    extra = csvbulk.records(reader, sorted(other, key=lambda raw: raw.line_no))
+    arrow, the one-line quoted ones read by csv in bulk where it reads them as the reader
+    does (``csvbulk``), every other one by the reader (``DelimitedReader.record``)."""
+    quoted = csvbulk.Quoted(reader)
+    spans = record_spans(body, first_line, reader.max_record_bytes, reader.syntax,
+                         quoted.closed)
+    simple, text, refused = _simple_texts(spans, first_line, b"\r" in body)
+    extra = quoted.records(first_line, spans.lines, spans.quoted)
+    extra += [(raw.line_no, reader.record(raw.line_no, raw.data))
+              for raw in [*spans.other, *refused]]
+    extra.sort(key=itemgetter(0))
     found = _fields_of(text, [first_line + i for i in simple], reader.syntax.delimiter, width,
                        extra)
-    found.raw = index
+    found.raw = RawIndex(lambda: spans.lines, first_line, _in(spans.simple, spans.quoted),
+                         {raw.line_no: raw.data for raw in spans.other})
     return found
+
+
+def _simple_texts(spans: Spans, first_line: int,
+                  has_cr: bool) -> tuple[list[int], arrow.Array, list[RawRecord]]:
+    """The simple records that decode and hold no NUL: their places in ``spans.lines`` and
+    their texts in arrow (the CR of a CRLF dropped); and the others, for the reader."""
+    lines, simple = spans.lines, spans.simple
+    data = [lines[i] for i in simple]
+    bad = sorted(scan.undecodable(data))
+    refused = [RawRecord(first_line + simple[k], _uncr(data[k])) for k in bad]
+    if bad:
+        simple, data = _without(simple, bad), _without(data, bad)
+    text = pa.array(data, pa.binary()).cast(pa.string())
+    if has_cr:  # the CR of a CRLF line end
+        text = pc.if_else(pc.ends_with(text, "\r"), pc.utf8_slice_codeunits(text, 0, -1), text)
+    return simple, arrow.as_array(text), refused
 
 
 def _in(*places: list[int]) -> Callable[[list[bytes], int], bool]:

@@ -1,5 +1,5 @@
-"""One-line delimited records read in bulk by Python's ``csv`` module where it reads them as
-``Syntax.parse_fields`` does.
+"""A batch's one-line records that hold the quote, read in bulk by Python's ``csv`` module
+where it reads them as ``Syntax.parse_fields`` does.
 
 The column split (``columns``) splits the quote-free records in arrow; the others were read
 by the reader one by one (``DelimitedReader.record``: decode, regular expressions, ~19 µs
@@ -17,35 +17,54 @@ against the reader's.
 Every other record is left to the reader, so its result (fields, or the Reject with its
 detail) is the reader's own: the records csv refuses (malformed quoting, a field past csv's
 size limit), those holding a CR other than the line end's, those that do not decode or hold
-a NUL, records over more than one line, and every record of a dialect with an escape
-character.
+a NUL, and every record of a dialect with an escape character. Records over more than one
+line never come here.
+
+What csv reads also tells ``record_spans`` that no quoted field is open at the end of the
+line (``Quoted.closed``), so the splitter's rule is asked of the other lines only.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from libs.formats import scan
 from libs.formats.base import Record
-from libs.formats.delimited import DelimitedReader, RawRecord, Syntax
+from libs.formats.delimited import DelimitedReader, Syntax
 
 if TYPE_CHECKING:
     import _csv
 
 
-def records(reader: DelimitedReader, raws: list[RawRecord]) -> list[Record]:
-    """``(line, reader.record(line, data))`` for each record of a UTF-8 body; those csv can
-    read (see the module) read by csv, all at once."""
-    places = [at for at, raw in enumerate(raws) if b"\n" not in raw.data]  # one line
-    found: list[list[str] | None] = [None] * len(raws)
-    read = _read(reader.syntax, [raws[at].data for at in places])
-    for at, fields in zip(places, read, strict=True):
-        found[at] = fields
-    record = reader.record  # for those csv did not read (or read as [], from b"")
-    return [(raw.line_no, fields if fields else record(raw.line_no, raw.data))
-            for raw, fields in zip(raws, found, strict=True)]
+class Quoted:
+    """A batch's one-line records that hold the quote, read by csv in bulk: ``closed`` reads
+    the lines for ``record_spans``, ``records`` gives the records of those it found to be
+    records of their own."""
+
+    def __init__(self, reader: DelimitedReader) -> None:
+        self._reader = reader
+        self._read: dict[int, list[str]] = {}
+
+    def closed(self, lines: list[bytes], places: list[int]) -> Container[int]:
+        """Read ``lines[place]`` for each of ``places`` (physical lines without LF, a CR at
+        the end the line end's) as one record each; the places csv read. No quoted field is
+        open at the end of those: csv reads a text as ``Syntax.parse_fields`` does, which
+        reads it only if ``Syntax.record`` matches it whole, and then no quote is open at its
+        end (``Syntax.opens`` is False; tests/test_columns_split.py checks both)."""
+        data = [_uncr(lines[at]) for at in places]
+        found = _read(self._reader.syntax, data)
+        self._read = {at: fields for at, fields in zip(places, found, strict=True) if fields}
+        return self._read
+
+    def records(self, first_line: int, lines: list[bytes], places: list[int]) -> list[Record]:
+        """``(line, reader.record(line, data))`` for the records of their own at ``places``
+        (after ``closed``: those csv read are not read again), the body starting on line
+        ``first_line``."""
+        record, read = self._reader.record, self._read
+        return [(first_line + at,
+                 read.get(at) or record(first_line + at, _uncr(lines[at]))) for at in places]
 
 
 def _read(syntax: Syntax, data: list[bytes]) -> list[list[str] | None]:
@@ -105,6 +124,10 @@ def _alone(texts: list[str], syntax: Syntax) -> Iterator[list[str] | None]:
             yield next(_reader((text,), syntax))
         except csv.Error:
             yield None
+
+
+def _uncr(line: bytes) -> bytes:
+    return line[:-1] if line.endswith(b"\r") else line
 
 
 def _reader(texts: Iterable[str], syntax: Syntax) -> _csv.Reader:

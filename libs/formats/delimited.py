@@ -2,7 +2,9 @@
 
 The producer's splitter and the consumer's field parser are both built from the patterns of
 one ``Syntax`` (delimiter D, quote Q, optional escape E), so they agree on every record
-boundary. With the default dialect (D ``,``, Q ``"``, no E) this is issue 10's syntax:
+boundary. (The vector path's split reads one-line quoted records with Python's csv module
+instead, where tests show it reads them as ``Syntax.parse_fields`` does: ``csvbulk``.) With
+the default dialect (D ``,``, Q ``"``, no E) this is issue 10's syntax:
 
 - Lines end with LF or CRLF; a line empty apart from its line end is no record, and so is a
   line made only of a CR at the end of the data (a CRLF cut short). Any other lone CR (not
@@ -30,7 +32,7 @@ right for every encoding the producer splits (see ``encodings``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Final
 
@@ -99,6 +101,15 @@ class Syntax:
     @classmethod
     def of(cls, dialect: Dialect) -> Syntax:
         return cls(dialect.delimiter, dialect.quote_char, dialect.escape_char or None)
+
+    def opens(self, line: bytes) -> bool:
+        """True if a record that starts with physical line ``line`` (not empty, without its
+        LF; a CR at its end is the line end's) goes on past it: a quoted field is still open
+        at its end. A line that breaks the quoting rules ends its record (False). The
+        splitter's rule (``RecordSplitter.feed``, which keeps it inline: it runs per line of
+        the producer's quoted blocks)."""
+        match = self.line_at_start.fullmatch(line, 0, len(line) - (line[-1] == 13))
+        return match is not None and match["open"] is not None
 
     def parse_fields(self, text: str, line_no: int) -> list[str]:
         """The fields of one record (text without its line end) that starts on ``line_no``.
@@ -243,6 +254,24 @@ class RawRecord:
     data: bytes
 
 
+# closed(lines, holding): of the lines holding the quote, some known to leave no quoted field
+# open at their end (``record_spans``).
+Closed = Callable[[list[bytes], list[int]], Container[int]]
+
+
+@dataclass(frozen=True, slots=True)
+class Spans:
+    """The records of a body (``record_spans``) in three kinds: the indices of ``lines`` (the
+    physical lines without their LF) that are a record of their own, ended by a LF, whose
+    data is the line without a CR at its end, ``simple`` (no quote: the delimiter splits
+    them) and ``quoted`` (holding the quote); and ``other``, every other record."""
+
+    lines: list[bytes]
+    simple: list[int]
+    quoted: list[int]
+    other: list[RawRecord]
+
+
 def split_records(body: bytes, first_line: int, max_record_bytes: int,
                   syntax: Syntax = DEFAULT_SYNTAX) -> Iterator[RawRecord]:
     """The records of a slice of a file that starts at line ``first_line`` on a record boundary."""
@@ -264,43 +293,62 @@ def split_records(body: bytes, first_line: int, max_record_bytes: int,
 
 
 def record_spans(body: bytes, first_line: int, max_record_bytes: int,
-                 syntax: Syntax = DEFAULT_SYNTAX) -> tuple[list[bytes], list[int], list[RawRecord]]:
-    """``split_records`` with the commonest records set apart: (the body's physical lines
-    without their LF; the indices of the lines that are a record on their own, quote-free and
-    ended by a LF, whose data is the line without a CR at its end; every other record).
-    The same records as ``split_records``, for a reader that takes the simple ones in bulk.
+                 syntax: Syntax = DEFAULT_SYNTAX, closed: Closed | None = None) -> Spans:
+    """``split_records`` with the commonest records set apart, for a reader that takes them
+    in bulk: the same records (see ``Spans``).
 
-    Only the lines that hold the quote or are blank, the last one if it has no LF, and the
-    lines a record begun on one of them goes on to are fed to the splitter; they are found by
-    searching the body (``scan``). Every other line is a simple record: the splitter would say
-    so, without a Python step per line.
+    Only the lines that hold the quote or are blank, and the last one if it has no LF, are
+    looked at one by one; they are found by searching the body (``scan``). Every other line
+    is a simple record: the splitter would say so, without a Python step per line. A line
+    holding the quote is a quoted record of its own unless a quoted field is open at its end
+    (``Syntax.opens``); from such a line, and from a last line without LF, the splitter is
+    fed line by line until the record ends.
+
+    ``closed(lines, holding)``, if given, names some of the lines holding the quote that are
+    known to have no quoted field open at their end (the reader read them whole: see
+    ``csvbulk.Quoted``); ``Syntax.opens`` is asked of the others only.
     """
     lines = body.split(b"\n")
     terminated = not lines[-1]
     if terminated:
         lines.pop()
+    holding = scan.line_numbers(body, scan.first_of_each(body, syntax.quote_byte))
+    opening = _opening(lines, holding, syntax, closed)
+    spans = Spans(lines, [], [], [])
     feed = RecordSplitter(max_record_bytes, syntax).feed
-    simple: list[int] = []
-    other: list[RawRecord] = []
+    last = len(lines) - 1
     done = 0  # the lines before it are placed
-    for start in _marked(body, lines, syntax.quote_byte, terminated):
+    for start in _marked(lines, holding, terminated):
         if start < done:
             continue  # a line of the record before
-        simple.extend(range(done, start))
+        spans.simple.extend(range(done, start))
+        done = start + 1
+        if not lines[start] or lines[start] == b"\r":
+            continue  # blank
+        if start not in opening and (terminated or start < last):
+            spans.quoted.append(start)
+            continue
         end = _record_end(feed, lines, start, terminated)
-        if end >= 0:
-            ended = terminated or end < len(lines) - 1
-            other.append(RawRecord(first_line + start, _join(lines, start, end, ended)))
-        done = max(start, end) + 1
-    simple.extend(range(done, len(lines)))
-    return lines, simple, other
+        spans.other.append(RawRecord(first_line + start,
+                                     _join(lines, start, end, terminated or end < last)))
+        done = end + 1
+    spans.simple.extend(range(done, len(lines)))
+    return spans
 
 
-def _marked(body: bytes, lines: list[bytes], quote: bytes, terminated: bool) -> list[int]:
-    """The lines the splitter must see: those holding the quote, the blank ones, and the
-    last one if it has no LF (``terminated`` False); ascending, a line at most twice."""
-    marked = scan.line_numbers(body, scan.first_of_each(body, quote)) + scan.blanks(lines)
-    marked.sort()
+def _opening(lines: list[bytes], holding: list[int], syntax: Syntax,
+             closed: Closed | None) -> set[int]:
+    """The lines of ``holding`` that leave a quoted field open at their end
+    (``Syntax.opens``), asked of those ``closed`` does not vouch for only."""
+    known = closed(lines, holding) if closed is not None else ()
+    opens = syntax.opens
+    return {at for at in holding if at not in known and opens(lines[at])}
+
+
+def _marked(lines: list[bytes], holding: list[int], terminated: bool) -> list[int]:
+    """The lines looked at one by one: ``holding`` (the quote), the blank ones, and the last
+    one if it has no LF (``terminated`` False); ascending, a line at most twice."""
+    marked = sorted(holding + scan.blanks(lines))
     if not terminated:
         marked.append(len(lines) - 1)
     return marked
@@ -308,15 +356,15 @@ def _marked(body: bytes, lines: list[bytes], quote: bytes, terminated: bool) -> 
 
 def _record_end(feed: Callable[[bytes, bool], int], lines: list[bytes], start: int,
                 terminated: bool) -> int:
-    """The line on which the record that starts on line ``start`` ends, its lines fed to the
-    splitter (``feed``) one by one: the last line if the data ends inside it; -1 if line
-    ``start`` is blank (no record)."""
+    """The line on which the record that starts on line ``start`` (not blank) ends, its
+    lines fed to the splitter (``feed``) one by one: the last line if the data ends inside
+    it."""
     last = len(lines) - 1
     end, state = start, feed(lines[start], terminated or start < last)
     while state == CONTINUES and end < last:
         end += 1
         state = feed(lines[end], terminated or end < last)
-    return -1 if state == BLANK else end
+    return end
 
 
 def _join(lines: list[bytes], start: int, end: int, terminated: bool) -> bytes:
