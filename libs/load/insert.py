@@ -33,7 +33,6 @@ savepoints (libs/load/isolate.py), using the line COPY names, else bisection.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from operator import itemgetter
 from typing import Final
 
 import asyncpg
@@ -112,6 +111,15 @@ class Sql:
                         f"{key_values} || ' is on earlier line ' || s.{line} || "
                         f"{_literal(REBUILT_LOADED)}")
 
+    def counted(self, before: str, insert: str) -> str:
+        """``insert`` (RETURNING the staged lines it inserted, ``AS line``; ``before``: the
+        CTEs it reads, each ending with a comma) as one statement that gives how many rows it
+        inserted and the lines of the staged rows it did not (their keys are taken)."""
+        line = quote_ident(self.line)
+        return (f"WITH {before} done AS ({insert}) SELECT (SELECT count(*) FROM done) AS "
+                f"inserted, ARRAY(SELECT s.{line} FROM {self.q_stage} s WHERE s.{line} NOT IN "
+                f"(SELECT d.line FROM done d) ORDER BY s.{line}) AS others")
+
     def create_stage_sql(self, extra: str = "") -> str:
         return (f"CREATE TEMP TABLE IF NOT EXISTS {self.q_stage} (LIKE {self.table} "
                 f"INCLUDING DEFAULTS{extra}) ON COMMIT DELETE ROWS; DELETE FROM {self.q_stage}")
@@ -130,13 +138,13 @@ class InRowSql(Sql):
         lcols = quote_list(self.stage_columns)
         insert = f"INSERT INTO {table} ({lcols}) SELECT {lcols} FROM {stage}"
         conflict = f"ORDER BY {key} ON CONFLICT ({key}) DO NOTHING"
-        self.insert_new = f"{insert} {conflict}"
+        self.insert_new = self.counted("", f"{insert} {conflict} RETURNING line_no AS line")
         self.insert_lines = f"{insert} WHERE line_no = ANY($1::int[]) {conflict}"
         self.conflicts = (
             f"SELECT s.line_no, c.job_id AS held_job, c.line_no AS held_line, "
             f"hj.job_seq AS held_seq FROM {stage} s JOIN {table} c ON {on} "
             "LEFT JOIN ingest_jobs hj ON hj.job_id = c.job_id "
-            "WHERE NOT (c.job_id IS NOT DISTINCT FROM s.job_id AND "
+            "WHERE s.line_no = ANY($1::int[]) AND NOT (c.job_id IS NOT DISTINCT FROM s.job_id AND "
             f"c.line_no IS NOT DISTINCT FROM s.line_no) ORDER BY {self.order} FOR UPDATE OF c")
         self.displace = (
             "INSERT INTO ingest_rejects (job_id, line_no, reason, raw, detail) "
@@ -168,20 +176,24 @@ class SideSql(Sql):
         conflict = f"ORDER BY {key} ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
 
         def with_keys(rows: str, name: str, seq: str) -> str:
-            return (f"WITH ins AS ({rows} {conflict}) "
-                    f"INSERT INTO ingest_keys ({quote_list(KEYS_COLUMNS)}) "
+            return (f"WITH ins AS ({rows} {conflict}) {keys_of(name, seq)}")
+
+        def keys_of(name: str, seq: str) -> str:
+            return (f"INSERT INTO ingest_keys ({quote_list(KEYS_COLUMNS)}) "
                     f"SELECT {name}, {skey}, {job}, {line}, {seq}::bigint, 'i' FROM {stage} s "
                     f"JOIN ins i ON {returned} ON CONFLICT (target, key) DO UPDATE "
                     "SET job_id = EXCLUDED.job_id, line_no = EXCLUDED.line_no, "
                     "job_seq = EXCLUDED.job_seq, effect = 'i', deleted = false")
 
-        self.insert_new = with_keys(new_rows, "$1", "$2")
+        self.insert_new = self.counted(f"ins AS ({new_rows} {conflict}),",
+                                       f"{keys_of('$1', '$2')} RETURNING line_no AS line")
         self.insert_lines = with_keys(f"{new_rows} WHERE {line} = ANY($1::int[])", "$2", "$3")
         self.conflicts = (
             f"SELECT {line} AS line_no, k.job_id AS held_job, k.line_no AS held_line, "
             "k.job_seq AS held_seq "
             f"FROM {stage} s JOIN {table} c ON {on} LEFT JOIN ingest_keys k "
-            f"ON k.target = $1 AND k.key = {skey} WHERE NOT (k.job_id IS NOT DISTINCT FROM "
+            f"ON k.target = $1 AND k.key = {skey} WHERE {line} = ANY($2::int[]) "
+            f"AND NOT (k.job_id IS NOT DISTINCT FROM "
             f"{job} AND k.line_no IS NOT DISTINCT FROM {line}) "
             f"ORDER BY {self.order} FOR UPDATE OF c")
         self.displace = (
@@ -238,35 +250,17 @@ class _Run:
         self.conn, self.batch, self.prepared = conn, work.batch, work.prepared
         self.t, self.sql, self.outcome, self.seq = work.target, sql, outcome, work.job_seq
         self.probing = probing
+        self.taken = False  # the stage path met keys the table holds
         self.moves: list[Move] = []  # displaced records of other batches: inserted -> rejected
 
     async def write_batch(self) -> list[RejectRow]:
-        """The batch's rows; where its target's batches meet taken keys, the free ones
-        straight into the table and only the held ones through the stage (libs/load/probe)."""
+        """The batch's rows: straight into the table; where its target's batches meet taken
+        keys, all through the stage (INSERT ... ON CONFLICT DO NOTHING)."""
         if not (self.t.key and self.probing.on):
             return await self.write_rows()
-        rows = self.prepared.rows
-        try:
-            async with self.conn.transaction():
-                taken = await held(self.conn, self.t, self.sql.probe, rows)
-        except asyncpg.PostgresError as exc:
-            if not refused(exc):  # a key value the column's type refuses: no hint
-                raise
-            taken = set()
-        self.probing.met(bool(taken))
-        if not taken:
-            return await self.write_rows()
-        # The free rows in key order (the validator's, else the key values' own): concurrent
-        # batches take their new keys' index entries in one order, so their COPYs cannot
-        # deadlock on each other's keys.
-        order = self.prepared.copy_order
-        if order is None:
-            key = itemgetter(*self.t.key_index)
-            order = sorted(range(len(rows)), key=lambda place: key(rows[place]))
-        free = [place for place in order if place not in taken]
-        refusals = await self._write_free([rows[place] for place in free], free) if free else []
-        refusals += await self._merge([rows[place] for place in sorted(taken)])
-        return sorted(refusals, key=lambda r: r.line_no)
+        refusals = await self._merge()
+        self.probing.met(self.taken)
+        return refusals
 
     async def _write_free(self, rows: list[Row], places: list[int]) -> list[RejectRow]:
         """COPY the rows the probe found free, in pieces of ``FREE_PIECE`` (in key order): a
@@ -405,6 +399,29 @@ class _Run:
             more += refusals
         return more
 
+    async def _stage(self, rows: list[Row] | None) -> list[RejectRow]:
+        """COPY ``rows`` (None: the batch's rows) into the stage; the refusals of the ones it
+        refuses. The batch's rows of a table with lineage columns go as the validator's COPY
+        data, made into tuples only if some are refused."""
+        conn, sql = self.conn, self.sql
+        made = self.prepared.copy_data if rows is None and self.t.in_row else None
+        failed: asyncpg.PostgresError | None = None
+        if made is not None:
+            copier = _Copier(conn, None, self.prepared.plain, made, self.prepared.copy_order)
+            try:
+                async with conn.transaction():
+                    await copier.into(sql.stage, None, sql.stage_columns, strip=0)(None)
+                return []
+            except asyncpg.PostgresError as exc:
+                if not refused(exc):
+                    raise
+                failed = exc  # the same rows, in the same order, as the tuples below
+        staged = self._stage_rows(self._batch_rows() if rows is None else rows)
+        stager = _Copier(conn, staged, self.prepared.plain)
+        bad = await isolate(conn, staged, stager.into(sql.stage, None, sql.stage_columns, strip=0),
+                            copy_culprit, refused, failed)
+        return [self._refusal(int(row[-1 if self.t.in_row else -2]), error) for row, error in bad]
+
     def _stage_rows(self, rows: list[Row]) -> list[Row]:
         if self.t.in_row:
             return rows
@@ -416,21 +433,21 @@ class _Run:
             return args
         return (*args, self.t.name, self.seq) if seq else (*args, self.t.name)
 
-    async def _merge(self, rows: list[Row]) -> list[RejectRow]:
+    async def _merge(self, rows: list[Row] | None = None) -> list[RejectRow]:
+        """Settle ``rows`` through the stage (None: the batch's rows, in their COPY order)."""
         conn, sql = self.conn, self.sql
         await conn.execute(sql.create_stage)  # and empty: a readmission round may come second
-        staged = self._stage_rows(rows)
-        stager = _Copier(conn, staged, self.prepared.plain)
-        bad = await isolate(conn, staged, stager.into(sql.stage, None, sql.stage_columns, strip=0),
-                            copy_culprit, refused)
-        refusals = [self._refusal(int(row[-1 if self.t.in_row else -2]), error)
-                    for row, error in bad]
+        refusals = await self._stage(rows)
         await conn.execute(sql.index_joins)
-        refusals += await self._insert_new()
+        new_refusals, others = await self._insert_new()
+        refusals += new_refusals
+        self.taken = bool(others)
+        if not others:
+            return sorted(refusals, key=lambda r: r.line_no)
         wins: dict[int, tuple[str, int]] = {}  # line -> the version it displaces
         losers: list[RejectRow] = []
         job = self.batch.job_id
-        args = [] if self.t.in_row else [self.t.name]
+        args = [others] if self.t.in_row else [self.t.name, others]
         await conn.fetch(sql.conflicts, *args)  # locks the rows, waiting for their writers
         # Read again: a statement that waited for a lock sees the locked row's new version
         # but the snapshot's ingest_keys (a stale holder); the next statement sees both.
@@ -456,14 +473,18 @@ class _Run:
         self.moves += [Move(job, line, "inserted", "rejected")
                        for win, (job, line) in wins.items() if win not in refused_lines]
 
-    async def _insert_new(self) -> list[RejectRow]:
-        """INSERT the staged rows whose key is free; refused lines leave the stage."""
+    async def _insert_new(self) -> tuple[list[RejectRow], list[int] | None]:
+        """INSERT the staged rows whose key is free; refused lines leave the stage. Returns
+        the refusals and the lines of the staged rows not inserted (their keys are taken;
+        None: not known, any staged line may be)."""
         conn, sql = self.conn, self.sql
         try:
             async with conn.transaction():
                 args = () if self.t.in_row else (self.t.name, self.seq)
-                self.outcome.inserted += _count(await conn.execute(sql.insert_new, *args))
-            return []
+                done = await conn.fetchrow(sql.insert_new, *args)
+            assert done is not None
+            self.outcome.inserted += done["inserted"]
+            return [], list(done["others"])
         except asyncpg.PostgresError as exc:
             if not refused(exc):
                 raise
@@ -476,7 +497,9 @@ class _Run:
 
         bad = await isolate(conn, staged, insert, line_culprit, refused, first)
         await conn.execute(sql.unstage, [line for line, _ in bad])
-        return [self._refusal(line, error) for line, error in bad]
+        refused_lines = {line for line, _ in bad}
+        return ([self._refusal(line, error) for line, error in bad],
+                [line for line in staged if line not in refused_lines])
 
     async def _replace(self, wins: dict[int, tuple[str, int]]) -> list[RejectRow]:
         """The earlier versions take their keys back; a refused one leaves the later row be."""
