@@ -3,9 +3,10 @@
 
 Keyed tables. Fast path: COPY the rows straight into the target table (and, where lineage
 lives in ``ingest_keys``, COPY their keys there too) inside a savepoint. If a key is already
-taken, COPY aborts; the savepoint is rolled back and the slow path runs: COPY into a temporary
-stage table, insert the new keys with ON CONFLICT DO NOTHING, then settle each conflict row by
-row under a lock on the table's row:
+taken, COPY aborts; the savepoint is rolled back and the stage path runs: COPY into a temporary
+stage table, insert the new keys with one INSERT ... ON CONFLICT DO NOTHING in key order, which
+also says which staged lines it did not insert (their keys are taken), then settle each of
+those row by row under a lock on the table's row:
 - the same job and line is already loaded (a replay): nothing to do;
 - a later version holds the key (a later line of the same job, or any line of a later job):
   this record wins, the holder is moved to the rejects (``duplicate_key``) and its batch's
@@ -15,11 +16,10 @@ row under a lock on the table's row:
 - the row is in the table but the tool did not load it (no lineage): ``duplicate_key``, "key
   already in the table, not loaded by this tool".
 
-The fast path COPYs a clean batch in its key's order (``Prepared.copy_order``): the key's index
-is written page after page, and concurrent batches take new keys in one order. Once a target's
-batches meet taken keys, a batch first asks the table which of its keys it holds
-(``libs/load/probe.py``): the free records are COPYed straight in, in key order and in pieces,
-and only the held ones take the slow path.
+The fast path COPYs a batch in its key's order (``Prepared.copy_order``): the key's index is
+written page after page, and concurrent batches take new keys in one order, so they cannot
+deadlock on each other's. Once a target's batches meet taken keys, they take the stage path
+at once (``libs/load/conflicts.py``), the batch's rows staged as the validator's COPY data.
 
 Keyless tables: COPY every valid record; no duplicate detection (the batch-done record makes
 the batch load once).
@@ -39,6 +39,7 @@ import asyncpg
 
 from libs.db import Conn
 from libs.load.base import Loader, Move, Outcome, Work, move_counts
+from libs.load.conflicts import Conflicts
 from libs.load.isolate import (
     copy_culprit,
     detail,
@@ -49,7 +50,6 @@ from libs.load.isolate import (
 )
 from libs.load.payload import copy_payload
 from libs.load.prepared import REBUILT_LOADED, CopyData, RejectRow, Row
-from libs.load.probe import Probing, held, probe_sql
 from libs.load.target import LINEAGE, Target
 from libs.schema.names import quote_ident, quote_list
 from libs.schema.reasons import DATABASE_REJECTED, DUPLICATE_KEY
@@ -59,12 +59,6 @@ from libs.schema.reasons import DATABASE_REJECTED, DUPLICATE_KEY
 STAGE_LINEAGE: Final = ("_ingest_job", "_ingest_line", "_ingest_key")
 KEYS_COLUMNS: Final = ("target", "key", "job_id", "line_no", "job_seq", "effect")
 UNTRACKED: Final = "key already in the table, not loaded by this tool"
-# How many times a COPY of the rows a probe found free asks the probe again after meeting a
-# key taken since (libs/load/probe.py).
-REPROBES: Final = 3
-# Rows per COPY of the rows a probe found free: a key taken since the probe fails only its
-# piece (and only its piece is probed again).
-FREE_PIECE: Final = 2000
 # A COPY of some rows (None: the batch's rows, from their COPY data).
 Copy = Callable[[Sequence[Row] | None], Awaitable[None]]
 
@@ -87,7 +81,6 @@ class Sql:
     stage_columns: tuple[str, ...]
     copy_columns: tuple[str, ...]
     create_stage: str
-    probe: str
     insert_new = insert_lines = conflicts = displace = replace = relineage = ""
 
     def __init__(self, t: Target) -> None:
@@ -106,7 +99,6 @@ class Sql:
         self.unstage = f"DELETE FROM {self.q_stage} WHERE {line} = ANY($1::int[])"
         as_text = ", ".join(f"c.{quote_ident(name)}::text" for name in t.columns)
         key_values = " || ', ' || ".join(f"c.{quote_ident(k)}::text" for k in t.key)
-        self.probe = probe_sql(t) if t.key else ""
         self.rebuilt = (f"concat_ws(',', {as_text}), {_literal(', '.join(t.key) + ' ')} || "
                         f"{key_values} || ' is on earlier line ' || s.{line} || "
                         f"{_literal(REBUILT_LOADED)}")
@@ -224,7 +216,7 @@ class InsertLoader(Loader):
     def __init__(self, pool: asyncpg.Pool, url: str) -> None:
         super().__init__(pool, url)
         self._sql: dict[Target, Sql] = {}
-        self._probing: dict[Target, Probing] = {}
+        self._conflicts: dict[Target, Conflicts] = {}
 
     def sql(self, target: Target) -> Sql:
         found = self._sql.get(target)
@@ -233,8 +225,8 @@ class InsertLoader(Loader):
         return found
 
     async def write(self, conn: Conn, work: Work, outcome: Outcome) -> list[RejectRow]:
-        probing = self._probing.setdefault(work.target, Probing())
-        run = _Run(conn, work, self.sql(work.target), outcome, probing)
+        conflicts = self._conflicts.setdefault(work.target, Conflicts())
+        run = _Run(conn, work, self.sql(work.target), outcome, conflicts)
         refusals = await run.write_batch()
         if work.target.key:
             refusals += await run.readmit(refusals)
@@ -246,74 +238,21 @@ class _Run:
     """One batch's writing, inside the batch's transaction."""
 
     def __init__(self, conn: Conn, work: Work, sql: Sql, outcome: Outcome,
-                 probing: Probing) -> None:
+                 conflicts: Conflicts) -> None:
         self.conn, self.batch, self.prepared = conn, work.batch, work.prepared
         self.t, self.sql, self.outcome, self.seq = work.target, sql, outcome, work.job_seq
-        self.probing = probing
+        self.conflicts = conflicts
         self.taken = False  # the stage path met keys the table holds
         self.moves: list[Move] = []  # displaced records of other batches: inserted -> rejected
 
     async def write_batch(self) -> list[RejectRow]:
         """The batch's rows: straight into the table; where its target's batches meet taken
         keys, all through the stage (INSERT ... ON CONFLICT DO NOTHING)."""
-        if not (self.t.key and self.probing.on):
+        if not (self.t.key and self.conflicts.on):
             return await self.write_rows()
         refusals = await self._merge()
-        self.probing.met(self.taken)
+        self.conflicts.met(self.taken)
         return refusals
-
-    async def _write_free(self, rows: list[Row], places: list[int]) -> list[RejectRow]:
-        """COPY the rows the probe found free, in pieces of ``FREE_PIECE`` (in key order): a
-        key taken since the probe (a concurrent batch committed it) fails only its piece.
-        The probe is then asked again about that piece and the keys it finds now taken leave
-        for the stage path (``REPROBES`` times). A value PostgreSQL refuses, or a key still
-        taken after that: the rows before the failing one go in, that one alone is tried,
-        then the rest (libs/load/isolate); the rows that fail alone on a taken key take the
-        stage path, the others are refusals."""
-        taken: list[Row] = []
-        refusals: list[RejectRow] = []
-        for start in range(0, len(rows), FREE_PIECE):
-            end = start + FREE_PIECE
-            refusals += await self._write_piece(rows[start:end], places[start:end], taken)
-        return refusals + (await self._merge(taken) if taken else [])
-
-    async def _write_piece(self, rows: list[Row], places: list[int],
-                           taken: list[Row]) -> list[RejectRow]:
-        """One piece of :meth:`_write_free`; the rows left for the stage path join ``taken``."""
-        for attempt in range(REPROBES + 1):
-            copy = self._direct(_Copier(self.conn, rows, self.prepared.plain,
-                                        self.prepared.copy_data, places))
-            try:
-                async with self.conn.transaction():
-                    await copy(rows)
-            except asyncpg.PostgresError as exc:
-                if not refused(exc):
-                    raise
-                now = (await held(self.conn, self.t, self.sql.probe, rows)
-                       if attempt < REPROBES and isinstance(exc, asyncpg.UniqueViolationError)
-                       else set())
-                if not now:
-                    return await self._split(rows, copy, exc, taken)
-                taken += [rows[at] for at in sorted(now)]
-                kept = [at for at in range(len(rows)) if at not in now]
-                rows, places = [rows[at] for at in kept], [places[at] for at in kept]
-                if rows:
-                    continue
-            else:
-                self.outcome.inserted += len(rows)
-            break
-        return []
-
-    async def _split(self, rows: list[Row], copy: Copy, failed: asyncpg.PostgresError,
-                     taken: list[Row]) -> list[RejectRow]:
-        """``rows`` less the ones that fail alone (libs/load/isolate): those on a taken key
-        join ``taken`` for the stage path; the others are returned, refusals."""
-        async with self.conn.transaction():
-            bad = await isolate(self.conn, rows, copy, copy_culprit, refused, failed)
-        self.outcome.inserted += len(rows) - len(bad)
-        taken += [row for row, error in bad if isinstance(error, asyncpg.UniqueViolationError)]
-        return [self._refusal(int(row[-1]), error) for row, error in bad
-                if not isinstance(error, asyncpg.UniqueViolationError)]
 
     async def write_rows(self, rows: list[Row] | None = None,
                          places: Sequence[int] | None = None) -> list[RejectRow]:
@@ -336,7 +275,7 @@ class _Run:
         except asyncpg.PostgresError as exc:
             rows = self._batch_rows() if rows is None else rows
             if keyed and isinstance(exc, asyncpg.UniqueViolationError):
-                self.probing.met(True)
+                self.conflicts.met(True)
                 return await self._merge(rows)
             if not refused(exc):
                 raise
@@ -344,7 +283,7 @@ class _Run:
                 return await self._isolated(rows, copy, refused_not_key if keyed else refused,
                                             exc)
             except asyncpg.UniqueViolationError:
-                self.probing.met(True)
+                self.conflicts.met(True)
                 return await self._merge(rows)
         self.outcome.inserted += count
         return []
@@ -386,17 +325,18 @@ class _Run:
         key, the batch's next record of that key (rejected duplicate_key so far) is loaded in
         its place, and so on; bounded by the batch's duplicates."""
         more: list[RejectRow] = []
-        if not refusals:  # the common batch: its rows are not made
+        lines = {r.line_no for r in refusals if r.reason == DATABASE_REJECTED}
+        if not lines:  # the common batch: its rows are not made
             return more
         rows = self.prepared.rows
-        while refusals:
-            lines = {r.line_no for r in refusals if r.reason == DATABASE_REJECTED}
+        while lines:
             keys = [self.t.key_text(row) for row in rows if int(row[-1]) in lines]
             rows = [row for row in map(self.prepared.readmit, keys) if row is not None]
             if not rows:
                 break
             refusals = await self.write_rows(rows)
             more += refusals
+            lines = {r.line_no for r in refusals if r.reason == DATABASE_REJECTED}
         return more
 
     async def _stage(self, rows: list[Row] | None) -> list[RejectRow]:
