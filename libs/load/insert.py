@@ -33,6 +33,7 @@ savepoints (libs/load/isolate.py), using the line COPY names, else bisection.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from operator import itemgetter
 from typing import Final
 
 import asyncpg
@@ -254,18 +255,15 @@ class _Run:
         self.conflicts.met(self.taken)
         return refusals
 
-    async def write_rows(self, rows: list[Row] | None = None,
-                         places: Sequence[int] | None = None) -> list[RejectRow]:
+    async def write_rows(self, rows: list[Row] | None = None) -> list[RejectRow]:
         """COPY ``rows`` straight into the table; on a taken key, the stage path. ``rows``
-        None: the batch's rows, as tuples only if a fallback needs them (the COPY data is the
-        validator's). ``places``: where ``rows`` are in the batch's rows (None: they are the
-        batch's rows, or rows the batch's validator did not make)."""
-        made = self.prepared.copy_data if rows is None or places is not None else None
+        None: the batch's rows in their key's order, as tuples only if a fallback needs them
+        (the COPY data is the validator's, where it makes it)."""
+        made = self.prepared.copy_data if rows is None else None
         if rows is None and made is None:
-            rows = self.prepared.rows
-        if rows is None:
-            places = self.prepared.copy_order
+            rows = self._batch_rows()
         count = self.prepared.size if rows is None else len(rows)
+        places = self.prepared.copy_order if rows is None else None
         copier = _Copier(self.conn, rows, self.prepared.plain, made, places)
         copy = self._direct(copier)
         keyed = bool(self.t.key)
@@ -273,12 +271,12 @@ class _Run:
             async with self.conn.transaction():
                 await copy(rows)
         except asyncpg.PostgresError as exc:
-            rows = self._batch_rows() if rows is None else rows
             if keyed and isinstance(exc, asyncpg.UniqueViolationError):
                 self.conflicts.met(True)
                 return await self._merge(rows)
             if not refused(exc):
                 raise
+            rows = self._batch_rows() if rows is None else rows
             try:  # some records refused: the others go in, still straight into the table
                 return await self._isolated(rows, copy, refused_not_key if keyed else refused,
                                             exc)
@@ -289,9 +287,12 @@ class _Run:
         return []
 
     def _batch_rows(self) -> list[Row]:
-        """The batch's rows in the order of their COPY data."""
+        """The batch's rows in the order their COPY sends them: their key's (the validator's
+        order, else the key values' own), so that concurrent batches take keys in one order."""
         rows, order = self.prepared.rows, self.prepared.copy_order
-        return rows if order is None else [rows[place] for place in order]
+        if order is not None:
+            return [rows[place] for place in order]
+        return sorted(rows, key=itemgetter(*self.t.key_index)) if self.t.key else rows
 
     async def _isolated(self, rows: list[Row], copy: Copy,
                         is_refusal: Callable[[BaseException], bool],
