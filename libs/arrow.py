@@ -182,6 +182,11 @@ def take(values: Array, indices: Sequence[int]) -> Array:
     return cast(Array, pc.take(values, pa.array(indices, pa.int64())))
 
 
+def texts_at(values: Array, indices: Sequence[int]) -> list[str]:
+    """The values at ``indices`` (in that order) as Python strings."""
+    return cast(list[str], pc.take(values, pa.array(indices, pa.int64())).to_pylist())
+
+
 def replace_at(values: Array, mask: Array, replacements: Sequence[str]) -> Array:
     """``values`` with the positions where ``mask`` is true replaced, in order."""
     return cast(Array, pc.replace_with_mask(values, mask, pa.array(replacements, pa.string())))

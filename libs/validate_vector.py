@@ -22,7 +22,8 @@ from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from functools import cache
 from itertools import repeat
-from typing import Any, Final
+from operator import itemgetter
+from typing import Any, Final, cast
 
 from libs import arrow
 from libs.formats import Reader
@@ -50,6 +51,7 @@ class Checked:
         self.batch, self.index = batch, plan.index
         self.unsure: set[int] = set()
         self._changed: dict[int, dict[int, str]] = {}  # column -> place -> output
+        self._arrays: dict[int, arrow.Array] = {}
 
     def check(self, at: int, cell: Callable[[str], str],
               accept: Callable[[arrow.Array], arrow.Array] | None) -> None:
@@ -93,7 +95,13 @@ class Checked:
         return out
 
     def array(self, at: int) -> arrow.Array:
-        """The same outputs as arrow strings."""
+        """The same outputs as arrow strings (made once)."""
+        found = self._arrays.get(at)
+        if found is None:
+            found = self._arrays[at] = self._array(at)
+        return found
+
+    def _array(self, at: int) -> arrow.Array:
         raw = self.batch.array(self.index[at])
         changes = self._changed.get(at)
         if not changes:
@@ -102,6 +110,13 @@ class Checked:
         for place in changes:
             mask[place] = True
         return arrow.replace_at(raw, arrow.booleans(mask), list(changes.values()))
+
+    def rows_at(self, places: Sequence[int], job: str, lines: Sequence[int]) -> dict[int, Row]:
+        """The rows of the candidates at ``places`` (as ``prepare_vector``'s ``rows()`` makes
+        them), by place, without making the others."""
+        columns = [arrow.texts_at(self.array(at), places) for at in range(len(self.index))]
+        return {place: (*values, job, str(lines[place]))
+                for place, values in zip(places, zip(*columns, strict=True), strict=True)}
 
 
 def split(batch: Batch, plan: Plan, reader: Reader) -> ColumnBatch | None:
@@ -144,8 +159,8 @@ def prepare_vector(batch: Batch, plan: Plan, reader: Reader, *, first_wins: bool
     # The payload keeps no reference to ``out`` (which holds it): a cycle would keep the
     # batch's arrow buffers alive until the cycle collector runs, and a clean batch now makes
     # few Python objects, so it seldom does (consumer RSS grew to ~500 MB).
-    final = rows if settle.lazy else _holding(out.rows)
-    out.copy_data = _payload(checked, job, columns.lines, rows, order, extra, final, out.size)
+    final = settle.final or _holding(out.rows)
+    out.copy_data = _payload(checked, job, columns.lines, order, extra, final, out.size)
     return out
 
 
@@ -165,82 +180,116 @@ def _compiled(plan: Plan) -> VectorPlan:
 
 
 class _Settle:
-    """Rows and rejects in line order, in-batch duplicates settled as the row path does."""
+    """Rows and rejects in line order, in-batch duplicates settled as the row path does: the
+    earliest line of a key keeps it, each later one is rejected ``duplicate_key``."""
 
     def __init__(self, out: Prepared, plan: Plan, job: str, first_wins: bool) -> None:
         self.out, self.plan, self.job = out, plan, job
         self.key_at, self.key_of, self.key_name = (key_parts(plan) if first_wins
                                                    else (0, unique_keys(), ""))
-        self.seen: dict[object, int] = {}
-        self.order: list[int] = []  # where each row comes from: a candidate, or len + extra
-        self.extra: list[Row] = []  # rows the row path made
-        self.lazy = False  # the rows are left to be made (the common batch)
+        # The rows, when they are left to be made (insert mode with a key of one value, or
+        # the common batch): made only if a loader asks for them. None: ``out.rows``.
+        self.final: Callable[[], list[Row]] | None = None
 
     def all(self, columns: ColumnBatch, checked: Checked,
             candidates: Callable[[], list[Row]]) -> tuple[list[int], list[Row]]:
-        """Settle every record; returns (where each row comes from, the rows the row path
-        made). ``candidates()``: the candidates' rows."""
+        """Settle every record; returns (where each row comes from: a candidate's place, or
+        the candidates' count + an index in the second list; the rows the row path made).
+        ``candidates()``: the candidates' rows."""
         unsure, size = checked.unsure, columns.size
         if (columns.ordered and not columns.others and not unsure
                 and self._distinct(checked, candidates)):
             # The common batch: every record a row, made only if a loader asks for them;
             # a key of one value gives the order COPY sends them in.
             self.out.made_rows(size, candidates)
-            self.lazy = True
+            self.final = candidates
             if self.key_of is None and self.key_name:
                 self.out.copy_order = arrow.sorted_places(checked.array(self.key_at))
             return list(range(size)), []
-        rows, lines = candidates(), columns.lines
+        lines = columns.lines
         places = range(size) if columns.ordered else sorted(range(size), key=lines.__getitem__)
         sure = [k for k in places if k not in unsure] if unsure else list(places)
-        sure_lines = [lines[k] for k in sure]
-        # Everything else, in line order: (line, candidate place or -1, the reader's record)
-        events = sorted([(lines[k], k, None) for k in unsure]
-                        + [(line_no, -1, fields) for line_no, fields in columns.others],
-                        key=lambda event: event[0])
-        at = 0
-        for line_no, k, fields in [*events, (None, -1, None)]:
-            end = len(sure) if line_no is None else bisect_left(sure_lines, line_no, at)
-            if end > at:
-                self.run(sure[at:end], rows, lines)
-            at = end
-            if line_no is None:
-                break
-            if k >= 0:
-                self.validated(line_no, columns.fields(k), size)
-            elif type(fields) is list:
-                self.validated(line_no, fields, size)
-            else:
-                self.out.reject(line_no, fields)
-        return self.order, self.extra
-
-    def run(self, places: list[int], rows: list[Row], lines: list[int]) -> None:
-        """Consecutive candidate rows: kept at once, but for the ones whose key is taken
-        already (by an earlier line, or earlier in the run), settled one by one."""
-        if self.key_of is None:
-            key_at = self.key_at
-            keys: list[object] = [rows[k][key_at] for k in places]
+        extra = self._others(columns, unsure)
+        # A key of one value: the keys come from its column and the rows are left to be made.
+        rows = None if self.key_of is None else candidates()
+        if rows is None:
+            keys = checked.values(self.key_at)
+            sure_keys: list[object] = [keys[k] for k in sure]
         else:
-            keys = [self.key_of(rows[k]) for k in places]
-        seen = self.seen
-        conflicts: list[int] = []
-        if len(set(keys)) != len(keys) or not seen.keys().isdisjoint(keys):
-            earlier: set[object] = set()
-            for i, key in enumerate(keys):
-                if key in seen or key in earlier:
-                    conflicts.append(i)
-                else:
-                    earlier.add(key)
-        start = 0
-        for i in [*conflicts, len(places)]:
-            if i > start:
-                part = places[start:i]
-                seen.update(zip(keys[start:i], [lines[k] for k in part], strict=True))
-                self.out.rows += [rows[k] for k in part]
-                self.order += part
-            if i < len(places):
-                self.row(lines[places[i]], rows[places[i]], places[i])
-            start = i + 1
+            key_of = self.key_of
+            assert key_of is not None
+            sure_keys = [key_of(rows[k]) for k in sure]
+        losers = self._losers(sure, sure_keys, extra, lines, checked, rows)
+        order = _merged(sure, [lines[k] for k in sure], extra, losers, size)
+        if rows is None:
+            self._left_to_make(order, extra, size, candidates, checked)
+        else:
+            self.out.rows = [rows[place] if place < size else extra[place - size][1]
+                             for place in order]
+        self.out.rejects.sort(key=lambda reject: reject.line_no)
+        return order, [row for _, row in extra]
+
+    def _others(self, columns: ColumnBatch, unsure: set[int]) -> list[tuple[int, Row]]:
+        """Every record but the sure candidates through the row path's ``Plan.validate``,
+        in line order: the (line, row) of the valid ones; the others' rejects are kept."""
+        lines = columns.lines
+        fields_of = columns.fields_at(sorted(unsure))
+        events = sorted([(lines[k], fields_of[k]) for k in unsure] + columns.others,
+                        key=lambda event: event[0])
+        valid: list[tuple[int, Row]] = []
+        for line_no, fields in events:
+            result = (self.plan.validate(fields, (self.job, str(line_no)))
+                      if type(fields) is list else fields)
+            if type(result) is tuple:
+                valid.append((line_no, result))
+            else:
+                self.out.reject(line_no, result)
+        return valid
+
+    def _losers(self, sure: list[int], sure_keys: list[object], extra: list[tuple[int, Row]],
+                lines: list[int], checked: Checked, rows: list[Row] | None) -> set[int]:
+        """The rows whose key an earlier line holds, as indices of ``sure + extra``: each
+        rejected ``duplicate_key`` and kept in ``out.duplicates`` (line order, by key)."""
+        key_of = (itemgetter(self.key_at) if self.key_of is None else self.key_of)
+        keys = sure_keys + [key_of(row) for _, row in extra]
+        repeated = _repeated(keys)
+        if not repeated:
+            return set()
+        count = len(sure)
+
+        def line_of(index: int) -> int:
+            return lines[sure[index]] if index < count else extra[index - count][0]
+
+        first: dict[object, int] = {}
+        losers = [index for index in sorted(repeated, key=line_of)
+                  if first.setdefault(keys[index], line_of(index)) != line_of(index)]
+        lazy = (checked.rows_at([sure[i] for i in losers if i < count], self.job, lines)
+                if rows is None else {})
+        for index in losers:
+            key, line_no = keys[index], line_of(index)
+            if index >= count:
+                row = extra[index - count][1]
+            else:
+                row = rows[sure[index]] if rows is not None else lazy[sure[index]]
+            self.out.reject(line_no, Reject(
+                DUPLICATE_KEY, f"{self.key_name} {key} already on line {first[key]}"))
+            self.out.duplicates.setdefault(cast(str, key), []).append((line_no, row))
+        return set(losers)
+
+    def _left_to_make(self, order: list[int], extra: list[tuple[int, Row]], size: int,
+                      candidates: Callable[[], list[Row]], checked: Checked) -> None:
+        """The rows are made only if a loader asks for them; COPY sends them in key order."""
+        def final() -> list[Row]:
+            made = candidates()
+            return [made[place] if place < size else extra[place - size][1] for place in order]
+
+        self.final = final
+        self.out.made_rows(len(order), final)
+        if self.key_name:
+            keys, key_at = checked.values(self.key_at), self.key_at
+            self.out.copy_order = arrow.sorted_places(arrow.strings(
+                [keys[place] if place < size else extra[place - size][1][key_at]
+                 for place in order]))
 
     def _distinct(self, checked: Checked, candidates: Callable[[], list[Row]]) -> bool:
         """No two candidates share a key (a key of one value: from its column alone)."""
@@ -251,35 +300,44 @@ class _Settle:
             keys = list(map(self.key_of, candidates()))
         return len(set(keys)) == len(keys)
 
-    def validated(self, line_no: int, fields: list[str], size: int) -> None:
-        result = self.plan.validate(fields, (self.job, str(line_no)))
-        if type(result) is not tuple:
-            self.out.reject(line_no, result)
-            return
-        if self.row(line_no, result, size + len(self.extra)):
-            self.extra.append(result)
 
-    def row(self, line_no: int, result: Row, place: int) -> bool:
-        """Keep ``result`` unless its key was taken by an earlier line (then its reject)."""
-        key: Any = result[self.key_at] if self.key_of is None else self.key_of(result)
-        first = self.seen.setdefault(key, line_no)
-        if first != line_no:
-            self.out.reject(line_no, Reject(DUPLICATE_KEY,
-                                            f"{self.key_name} {key} already on line {first}"))
-            self.out.duplicates.setdefault(key, []).append((line_no, result))
-            return False
-        self.out.rows.append(result)
-        self.order.append(place)
-        return True
+def _merged(sure: list[int], sure_lines: list[int], extra: list[tuple[int, Row]],
+            losers: set[int], size: int) -> list[int]:
+    """Where each kept row comes from, in line order: the sure candidates' places and, for
+    the rows of ``extra``, the candidates' count + their index; ``losers`` (indices of
+    ``sure + extra``) left out."""
+    count = len(sure)
+    if losers:
+        kept = [i for i in range(count) if i not in losers]
+        sure, sure_lines = [sure[i] for i in kept], [sure_lines[i] for i in kept]
+    order: list[int] = []
+    at = 0
+    for index, (line_no, _) in enumerate(extra):
+        if count + index in losers:
+            continue
+        end = bisect_left(sure_lines, line_no, at)
+        order += sure[at:end]
+        order.append(size + index)
+        at = end
+    order += sure[at:]
+    return order
+
+
+def _repeated(keys: Sequence[object]) -> list[int]:
+    """The places of the values that occur more than once in ``keys``."""
+    last = dict(zip(keys, range(len(keys)), strict=False))
+    if len(last) == len(keys):
+        return []
+    earlier = [place for place, key in enumerate(keys) if last[key] != place]
+    return sorted({*earlier, *(last[keys[place]] for place in earlier)})
 
 
 def _holding(rows: list[Row]) -> Callable[[], list[Row]]:
     return lambda: rows
 
 
-def _payload(checked: Checked, job: str, lines: list[int], candidates: Callable[[], list[Row]],
-             order: list[int], extra: list[Row], final_rows: Callable[[], list[Row]],
-             size: int) -> CopyData:
+def _payload(checked: Checked, job: str, lines: list[int], order: list[int], extra: list[Row],
+             final_rows: Callable[[], list[Row]], size: int) -> CopyData:
     """``copy_payload`` of the final rows, or of those at ``places`` (each without its last
     ``strip`` values), from the columns: each candidate's line joined in arrow, ``csv_line``
     for the lines that need quoting and for the rows the row path made, all put in the rows'
@@ -302,7 +360,7 @@ def _payload(checked: Checked, job: str, lines: list[int], candidates: Callable[
                     and _plain_lines(arrow.string_data(joined), len(lines), width)):
                 made[strip] = joined
                 return joined
-            pieces.append(_quoted(joined, parts, candidates, width))
+            pieces.append(_quoted(joined, parts))
         if extra:
             pieces.append(arrow.strings([csv_line(row[:width]) + "\n" for row in extra]))
         every = pieces[0] if len(pieces) == 1 else arrow.concat(pieces)
@@ -335,8 +393,7 @@ def _plain_lines(data: bytes, size: int, width: int) -> bool:
             and b'"' not in data and b"\r" not in data and b"\\" not in data)
 
 
-def _quoted(joined: arrow.Array, parts: list[Any], candidates: Callable[[], list[Row]],
-            width: int) -> arrow.Array:
+def _quoted(joined: arrow.Array, parts: list[Any]) -> arrow.Array:
     """``joined`` (each row's ``parts`` joined by commas, then LF) with ``csv_line`` where a
     value holds the delimiter, a quote, CR, LF or a backslash (``NEEDS_QUOTES``); only the
     columns that hold one somewhere are searched."""
@@ -350,6 +407,10 @@ def _quoted(joined: arrow.Array, parts: list[Any], candidates: Callable[[], list
             mask = hits if mask is None else arrow.either(mask, hits)
     if mask is None:
         return joined
-    rows = candidates()
-    fixes = [csv_line(rows[place][:width]) + "\n" for place in arrow.true_positions(mask)]
-    return arrow.replace_at(joined, mask, fixes) if fixes else joined
+    places = arrow.true_positions(mask)
+    if not places:
+        return joined
+    values = [[part] * len(places) if isinstance(part, str) else arrow.texts_at(part, places)
+              for part in parts]
+    fixes = [csv_line(row) + "\n" for row in zip(*values, strict=True)]
+    return arrow.replace_at(joined, mask, fixes)

@@ -2,7 +2,7 @@
 """Consumer CPU per stage, without broker or database: the row and the vector validation path.
 
     .venv/bin/python scripts/validate_cpu.py --rows 1000000 --seed 1 [--dirty] [--shape S]
-        [--file F] [--dataset customers] [--batch-size 5000] [--paths row,vector] [--repeat 1]
+        [--file F] [--dataset customers] [--batch-size 20000] [--paths row,vector] [--repeat 1]
         [--verify]
 
 The file (``--file``, else made by ``scripts/gendata.py`` with ``--rows``, ``--seed``,
@@ -37,7 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from libs.constants import DEFAULT_BATCH_BYTES  # noqa: E402
+from libs.constants import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIZE  # noqa: E402
 from libs.formats import Position, Reader, reader_for  # noqa: E402
 from libs.load.payload import copy_payload  # noqa: E402
 from libs.load.prepared import Prepared  # noqa: E402
@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
                                                        "absent)")
     parser.add_argument("--file", type=Path, default=None, help="an existing file instead")
     parser.add_argument("--dataset", default="customers")
-    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+                        help="records per batch (default: the producer's)")
     parser.add_argument("--paths", default="row,vector")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--verify", action="store_true")

@@ -75,8 +75,7 @@ def assert_same(batch: Batch, mapped: Plan, reader: Reader) -> None:
             key = mapped.columns.index(mapped.dataset.primary_key[0])
             keys = [row.rows[place][key] for place in vector.copy_order]
             assert keys == sorted(keys), where
-        # Some of the rows in another order, as insert mode's probe COPYs the free ones in
-        # key order (libs/load/probe.py).
+        # Some of the rows in another order (a loader may COPY a part of the batch).
         some = [place for place in range(len(row.rows)) if place % 3 != 1][::-1]
         for strip in (0, 1, 2):
             rows = [r[: len(r) - strip] for r in row.rows]

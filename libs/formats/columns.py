@@ -106,6 +106,14 @@ class ColumnBatch:
                                  else self._values(position))
         return self._cached[key]  # type: ignore[no-any-return]
 
+    def fields_at(self, places: Sequence[int]) -> dict[int, list[str]]:
+        """The fields of the candidates at ``places``, by place, taken together (a few
+        places of many columns: without making every column's values)."""
+        if self._fields is not None or not places:
+            return {place: self.fields(place) for place in places}
+        columns = [arrow.texts_at(self.array(position), places) for position in range(self.width)]
+        return dict(zip(places, map(list, zip(*columns, strict=True)), strict=True))
+
     def fields(self, place: int) -> list[str]:
         """The fields of candidate ``place``, as ``reader.records`` gives them."""
         if self._fields is not None:

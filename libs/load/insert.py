@@ -3,9 +3,10 @@
 
 Keyed tables. Fast path: COPY the rows straight into the target table (and, where lineage
 lives in ``ingest_keys``, COPY their keys there too) inside a savepoint. If a key is already
-taken, COPY aborts; the savepoint is rolled back and the slow path runs: COPY into a temporary
-stage table, insert the new keys with ON CONFLICT DO NOTHING, then settle each conflict row by
-row under a lock on the table's row:
+taken, COPY aborts; the savepoint is rolled back and the stage path runs: COPY into a temporary
+stage table, insert the new keys with one INSERT ... ON CONFLICT DO NOTHING in key order, which
+also says which staged lines it did not insert (their keys are taken), then settle each of
+those row by row under a lock on the table's row:
 - the same job and line is already loaded (a replay): nothing to do;
 - a later version holds the key (a later line of the same job, or any line of a later job):
   this record wins, the holder is moved to the rejects (``duplicate_key``) and its batch's
@@ -15,11 +16,10 @@ row under a lock on the table's row:
 - the row is in the table but the tool did not load it (no lineage): ``duplicate_key``, "key
   already in the table, not loaded by this tool".
 
-The fast path COPYs a clean batch in its key's order (``Prepared.copy_order``): the key's index
-is written page after page, and concurrent batches take new keys in one order. Once a target's
-batches meet taken keys, a batch first asks the table which of its keys it holds
-(``libs/load/probe.py``): the free records are COPYed straight in, in key order and in pieces,
-and only the held ones take the slow path.
+The fast path COPYs a batch in its key's order (``Prepared.copy_order``): the key's index is
+written page after page, and concurrent batches take new keys in one order, so they cannot
+deadlock on each other's. Once a target's batches meet taken keys, they take the stage path
+at once (``libs/load/conflicts.py``), the batch's rows staged as the validator's COPY data.
 
 Keyless tables: COPY every valid record; no duplicate detection (the batch-done record makes
 the batch load once).
@@ -40,6 +40,7 @@ import asyncpg
 
 from libs.db import Conn
 from libs.load.base import Loader, Move, Outcome, Work, move_counts
+from libs.load.conflicts import Conflicts
 from libs.load.isolate import (
     copy_culprit,
     detail,
@@ -50,7 +51,6 @@ from libs.load.isolate import (
 )
 from libs.load.payload import copy_payload
 from libs.load.prepared import REBUILT_LOADED, CopyData, RejectRow, Row
-from libs.load.probe import Probing, held, probe_sql
 from libs.load.target import LINEAGE, Target
 from libs.schema.names import quote_ident, quote_list
 from libs.schema.reasons import DATABASE_REJECTED, DUPLICATE_KEY
@@ -60,12 +60,6 @@ from libs.schema.reasons import DATABASE_REJECTED, DUPLICATE_KEY
 STAGE_LINEAGE: Final = ("_ingest_job", "_ingest_line", "_ingest_key")
 KEYS_COLUMNS: Final = ("target", "key", "job_id", "line_no", "job_seq", "effect")
 UNTRACKED: Final = "key already in the table, not loaded by this tool"
-# How many times a COPY of the rows a probe found free asks the probe again after meeting a
-# key taken since (libs/load/probe.py).
-REPROBES: Final = 3
-# Rows per COPY of the rows a probe found free: a key taken since the probe fails only its
-# piece (and only its piece is probed again).
-FREE_PIECE: Final = 2000
 # A COPY of some rows (None: the batch's rows, from their COPY data).
 Copy = Callable[[Sequence[Row] | None], Awaitable[None]]
 
@@ -88,7 +82,6 @@ class Sql:
     stage_columns: tuple[str, ...]
     copy_columns: tuple[str, ...]
     create_stage: str
-    probe: str
     insert_new = insert_lines = conflicts = displace = replace = relineage = ""
 
     def __init__(self, t: Target) -> None:
@@ -107,10 +100,18 @@ class Sql:
         self.unstage = f"DELETE FROM {self.q_stage} WHERE {line} = ANY($1::int[])"
         as_text = ", ".join(f"c.{quote_ident(name)}::text" for name in t.columns)
         key_values = " || ', ' || ".join(f"c.{quote_ident(k)}::text" for k in t.key)
-        self.probe = probe_sql(t) if t.key else ""
         self.rebuilt = (f"concat_ws(',', {as_text}), {_literal(', '.join(t.key) + ' ')} || "
                         f"{key_values} || ' is on earlier line ' || s.{line} || "
                         f"{_literal(REBUILT_LOADED)}")
+
+    def counted(self, before: str, insert: str) -> str:
+        """``insert`` (RETURNING the staged lines it inserted, ``AS line``; ``before``: the
+        CTEs it reads, each ending with a comma) as one statement that gives how many rows it
+        inserted and the lines of the staged rows it did not (their keys are taken)."""
+        line = quote_ident(self.line)
+        return (f"WITH {before} done AS ({insert}) SELECT (SELECT count(*) FROM done) AS "
+                f"inserted, ARRAY(SELECT s.{line} FROM {self.q_stage} s WHERE s.{line} NOT IN "
+                f"(SELECT d.line FROM done d) ORDER BY s.{line}) AS others")
 
     def create_stage_sql(self, extra: str = "") -> str:
         return (f"CREATE TEMP TABLE IF NOT EXISTS {self.q_stage} (LIKE {self.table} "
@@ -130,13 +131,13 @@ class InRowSql(Sql):
         lcols = quote_list(self.stage_columns)
         insert = f"INSERT INTO {table} ({lcols}) SELECT {lcols} FROM {stage}"
         conflict = f"ORDER BY {key} ON CONFLICT ({key}) DO NOTHING"
-        self.insert_new = f"{insert} {conflict}"
+        self.insert_new = self.counted("", f"{insert} {conflict} RETURNING line_no AS line")
         self.insert_lines = f"{insert} WHERE line_no = ANY($1::int[]) {conflict}"
         self.conflicts = (
             f"SELECT s.line_no, c.job_id AS held_job, c.line_no AS held_line, "
             f"hj.job_seq AS held_seq FROM {stage} s JOIN {table} c ON {on} "
             "LEFT JOIN ingest_jobs hj ON hj.job_id = c.job_id "
-            "WHERE NOT (c.job_id IS NOT DISTINCT FROM s.job_id AND "
+            "WHERE s.line_no = ANY($1::int[]) AND NOT (c.job_id IS NOT DISTINCT FROM s.job_id AND "
             f"c.line_no IS NOT DISTINCT FROM s.line_no) ORDER BY {self.order} FOR UPDATE OF c")
         self.displace = (
             "INSERT INTO ingest_rejects (job_id, line_no, reason, raw, detail) "
@@ -168,20 +169,24 @@ class SideSql(Sql):
         conflict = f"ORDER BY {key} ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
 
         def with_keys(rows: str, name: str, seq: str) -> str:
-            return (f"WITH ins AS ({rows} {conflict}) "
-                    f"INSERT INTO ingest_keys ({quote_list(KEYS_COLUMNS)}) "
+            return (f"WITH ins AS ({rows} {conflict}) {keys_of(name, seq)}")
+
+        def keys_of(name: str, seq: str) -> str:
+            return (f"INSERT INTO ingest_keys ({quote_list(KEYS_COLUMNS)}) "
                     f"SELECT {name}, {skey}, {job}, {line}, {seq}::bigint, 'i' FROM {stage} s "
                     f"JOIN ins i ON {returned} ON CONFLICT (target, key) DO UPDATE "
                     "SET job_id = EXCLUDED.job_id, line_no = EXCLUDED.line_no, "
                     "job_seq = EXCLUDED.job_seq, effect = 'i', deleted = false")
 
-        self.insert_new = with_keys(new_rows, "$1", "$2")
+        self.insert_new = self.counted(f"ins AS ({new_rows} {conflict}),",
+                                       f"{keys_of('$1', '$2')} RETURNING line_no AS line")
         self.insert_lines = with_keys(f"{new_rows} WHERE {line} = ANY($1::int[])", "$2", "$3")
         self.conflicts = (
             f"SELECT {line} AS line_no, k.job_id AS held_job, k.line_no AS held_line, "
             "k.job_seq AS held_seq "
             f"FROM {stage} s JOIN {table} c ON {on} LEFT JOIN ingest_keys k "
-            f"ON k.target = $1 AND k.key = {skey} WHERE NOT (k.job_id IS NOT DISTINCT FROM "
+            f"ON k.target = $1 AND k.key = {skey} WHERE {line} = ANY($2::int[]) "
+            f"AND NOT (k.job_id IS NOT DISTINCT FROM "
             f"{job} AND k.line_no IS NOT DISTINCT FROM {line}) "
             f"ORDER BY {self.order} FOR UPDATE OF c")
         self.displace = (
@@ -212,7 +217,7 @@ class InsertLoader(Loader):
     def __init__(self, pool: asyncpg.Pool, url: str) -> None:
         super().__init__(pool, url)
         self._sql: dict[Target, Sql] = {}
-        self._probing: dict[Target, Probing] = {}
+        self._conflicts: dict[Target, Conflicts] = {}
 
     def sql(self, target: Target) -> Sql:
         found = self._sql.get(target)
@@ -221,8 +226,8 @@ class InsertLoader(Loader):
         return found
 
     async def write(self, conn: Conn, work: Work, outcome: Outcome) -> list[RejectRow]:
-        probing = self._probing.setdefault(work.target, Probing())
-        run = _Run(conn, work, self.sql(work.target), outcome, probing)
+        conflicts = self._conflicts.setdefault(work.target, Conflicts())
+        run = _Run(conn, work, self.sql(work.target), outcome, conflicts)
         refusals = await run.write_batch()
         if work.target.key:
             refusals += await run.readmit(refusals)
@@ -234,105 +239,31 @@ class _Run:
     """One batch's writing, inside the batch's transaction."""
 
     def __init__(self, conn: Conn, work: Work, sql: Sql, outcome: Outcome,
-                 probing: Probing) -> None:
+                 conflicts: Conflicts) -> None:
         self.conn, self.batch, self.prepared = conn, work.batch, work.prepared
         self.t, self.sql, self.outcome, self.seq = work.target, sql, outcome, work.job_seq
-        self.probing = probing
+        self.conflicts = conflicts
+        self.taken = False  # the stage path met keys the table holds
         self.moves: list[Move] = []  # displaced records of other batches: inserted -> rejected
 
     async def write_batch(self) -> list[RejectRow]:
-        """The batch's rows; where its target's batches meet taken keys, the free ones
-        straight into the table and only the held ones through the stage (libs/load/probe)."""
-        if not (self.t.key and self.probing.on):
+        """The batch's rows: straight into the table; where its target's batches meet taken
+        keys, all through the stage (INSERT ... ON CONFLICT DO NOTHING)."""
+        if not (self.t.key and self.conflicts.on):
             return await self.write_rows()
-        rows = self.prepared.rows
-        try:
-            async with self.conn.transaction():
-                taken = await held(self.conn, self.t, self.sql.probe, rows)
-        except asyncpg.PostgresError as exc:
-            if not refused(exc):  # a key value the column's type refuses: no hint
-                raise
-            taken = set()
-        self.probing.met(bool(taken))
-        if not taken:
-            return await self.write_rows()
-        # The free rows in key order (the validator's, else the key values' own): concurrent
-        # batches take their new keys' index entries in one order, so their COPYs cannot
-        # deadlock on each other's keys.
-        order = self.prepared.copy_order
-        if order is None:
-            key = itemgetter(*self.t.key_index)
-            order = sorted(range(len(rows)), key=lambda place: key(rows[place]))
-        free = [place for place in order if place not in taken]
-        refusals = await self._write_free([rows[place] for place in free], free) if free else []
-        refusals += await self._merge([rows[place] for place in sorted(taken)])
-        return sorted(refusals, key=lambda r: r.line_no)
+        refusals = await self._merge()
+        self.conflicts.met(self.taken)
+        return refusals
 
-    async def _write_free(self, rows: list[Row], places: list[int]) -> list[RejectRow]:
-        """COPY the rows the probe found free, in pieces of ``FREE_PIECE`` (in key order): a
-        key taken since the probe (a concurrent batch committed it) fails only its piece.
-        The probe is then asked again about that piece and the keys it finds now taken leave
-        for the stage path (``REPROBES`` times). A value PostgreSQL refuses, or a key still
-        taken after that: the rows before the failing one go in, that one alone is tried,
-        then the rest (libs/load/isolate); the rows that fail alone on a taken key take the
-        stage path, the others are refusals."""
-        taken: list[Row] = []
-        refusals: list[RejectRow] = []
-        for start in range(0, len(rows), FREE_PIECE):
-            end = start + FREE_PIECE
-            refusals += await self._write_piece(rows[start:end], places[start:end], taken)
-        return refusals + (await self._merge(taken) if taken else [])
-
-    async def _write_piece(self, rows: list[Row], places: list[int],
-                           taken: list[Row]) -> list[RejectRow]:
-        """One piece of :meth:`_write_free`; the rows left for the stage path join ``taken``."""
-        for attempt in range(REPROBES + 1):
-            copy = self._direct(_Copier(self.conn, rows, self.prepared.plain,
-                                        self.prepared.copy_data, places))
-            try:
-                async with self.conn.transaction():
-                    await copy(rows)
-            except asyncpg.PostgresError as exc:
-                if not refused(exc):
-                    raise
-                now = (await held(self.conn, self.t, self.sql.probe, rows)
-                       if attempt < REPROBES and isinstance(exc, asyncpg.UniqueViolationError)
-                       else set())
-                if not now:
-                    return await self._split(rows, copy, exc, taken)
-                taken += [rows[at] for at in sorted(now)]
-                kept = [at for at in range(len(rows)) if at not in now]
-                rows, places = [rows[at] for at in kept], [places[at] for at in kept]
-                if rows:
-                    continue
-            else:
-                self.outcome.inserted += len(rows)
-            break
-        return []
-
-    async def _split(self, rows: list[Row], copy: Copy, failed: asyncpg.PostgresError,
-                     taken: list[Row]) -> list[RejectRow]:
-        """``rows`` less the ones that fail alone (libs/load/isolate): those on a taken key
-        join ``taken`` for the stage path; the others are returned, refusals."""
-        async with self.conn.transaction():
-            bad = await isolate(self.conn, rows, copy, copy_culprit, refused, failed)
-        self.outcome.inserted += len(rows) - len(bad)
-        taken += [row for row, error in bad if isinstance(error, asyncpg.UniqueViolationError)]
-        return [self._refusal(int(row[-1]), error) for row, error in bad
-                if not isinstance(error, asyncpg.UniqueViolationError)]
-
-    async def write_rows(self, rows: list[Row] | None = None,
-                         places: Sequence[int] | None = None) -> list[RejectRow]:
+    async def write_rows(self, rows: list[Row] | None = None) -> list[RejectRow]:
         """COPY ``rows`` straight into the table; on a taken key, the stage path. ``rows``
-        None: the batch's rows, as tuples only if a fallback needs them (the COPY data is the
-        validator's). ``places``: where ``rows`` are in the batch's rows (None: they are the
-        batch's rows, or rows the batch's validator did not make)."""
-        made = self.prepared.copy_data if rows is None or places is not None else None
+        None: the batch's rows in their key's order, as tuples only if a fallback needs them
+        (the COPY data is the validator's, where it makes it)."""
+        made = self.prepared.copy_data if rows is None else None
         if rows is None and made is None:
-            rows = self.prepared.rows
-        if rows is None:
-            places = self.prepared.copy_order
+            rows = self._batch_rows()
         count = self.prepared.size if rows is None else len(rows)
+        places = self.prepared.copy_order if rows is None else None
         copier = _Copier(self.conn, rows, self.prepared.plain, made, places)
         copy = self._direct(copier)
         keyed = bool(self.t.key)
@@ -340,25 +271,28 @@ class _Run:
             async with self.conn.transaction():
                 await copy(rows)
         except asyncpg.PostgresError as exc:
-            rows = self._batch_rows() if rows is None else rows
             if keyed and isinstance(exc, asyncpg.UniqueViolationError):
-                self.probing.met(True)
+                self.conflicts.met(True)
                 return await self._merge(rows)
             if not refused(exc):
                 raise
+            rows = self._batch_rows() if rows is None else rows
             try:  # some records refused: the others go in, still straight into the table
                 return await self._isolated(rows, copy, refused_not_key if keyed else refused,
                                             exc)
             except asyncpg.UniqueViolationError:
-                self.probing.met(True)
+                self.conflicts.met(True)
                 return await self._merge(rows)
         self.outcome.inserted += count
         return []
 
     def _batch_rows(self) -> list[Row]:
-        """The batch's rows in the order of their COPY data."""
+        """The batch's rows in the order their COPY sends them: their key's (the validator's
+        order, else the key values' own), so that concurrent batches take keys in one order."""
         rows, order = self.prepared.rows, self.prepared.copy_order
-        return rows if order is None else [rows[place] for place in order]
+        if order is not None:
+            return [rows[place] for place in order]
+        return sorted(rows, key=itemgetter(*self.t.key_index)) if self.t.key else rows
 
     async def _isolated(self, rows: list[Row], copy: Copy,
                         is_refusal: Callable[[BaseException], bool],
@@ -392,18 +326,42 @@ class _Run:
         key, the batch's next record of that key (rejected duplicate_key so far) is loaded in
         its place, and so on; bounded by the batch's duplicates."""
         more: list[RejectRow] = []
-        if not refusals:  # the common batch: its rows are not made
+        lines = {r.line_no for r in refusals if r.reason == DATABASE_REJECTED}
+        if not lines:  # the common batch: its rows are not made
             return more
         rows = self.prepared.rows
-        while refusals:
-            lines = {r.line_no for r in refusals if r.reason == DATABASE_REJECTED}
+        while lines:
             keys = [self.t.key_text(row) for row in rows if int(row[-1]) in lines]
             rows = [row for row in map(self.prepared.readmit, keys) if row is not None]
             if not rows:
                 break
             refusals = await self.write_rows(rows)
             more += refusals
+            lines = {r.line_no for r in refusals if r.reason == DATABASE_REJECTED}
         return more
+
+    async def _stage(self, rows: list[Row] | None) -> list[RejectRow]:
+        """COPY ``rows`` (None: the batch's rows) into the stage; the refusals of the ones it
+        refuses. The batch's rows of a table with lineage columns go as the validator's COPY
+        data, made into tuples only if some are refused."""
+        conn, sql = self.conn, self.sql
+        made = self.prepared.copy_data if rows is None and self.t.in_row else None
+        failed: asyncpg.PostgresError | None = None
+        if made is not None:
+            copier = _Copier(conn, None, self.prepared.plain, made, self.prepared.copy_order)
+            try:
+                async with conn.transaction():
+                    await copier.into(sql.stage, None, sql.stage_columns, strip=0)(None)
+                return []
+            except asyncpg.PostgresError as exc:
+                if not refused(exc):
+                    raise
+                failed = exc  # the same rows, in the same order, as the tuples below
+        staged = self._stage_rows(self._batch_rows() if rows is None else rows)
+        stager = _Copier(conn, staged, self.prepared.plain)
+        bad = await isolate(conn, staged, stager.into(sql.stage, None, sql.stage_columns, strip=0),
+                            copy_culprit, refused, failed)
+        return [self._refusal(int(row[-1 if self.t.in_row else -2]), error) for row, error in bad]
 
     def _stage_rows(self, rows: list[Row]) -> list[Row]:
         if self.t.in_row:
@@ -416,21 +374,21 @@ class _Run:
             return args
         return (*args, self.t.name, self.seq) if seq else (*args, self.t.name)
 
-    async def _merge(self, rows: list[Row]) -> list[RejectRow]:
+    async def _merge(self, rows: list[Row] | None = None) -> list[RejectRow]:
+        """Settle ``rows`` through the stage (None: the batch's rows, in their COPY order)."""
         conn, sql = self.conn, self.sql
         await conn.execute(sql.create_stage)  # and empty: a readmission round may come second
-        staged = self._stage_rows(rows)
-        stager = _Copier(conn, staged, self.prepared.plain)
-        bad = await isolate(conn, staged, stager.into(sql.stage, None, sql.stage_columns, strip=0),
-                            copy_culprit, refused)
-        refusals = [self._refusal(int(row[-1 if self.t.in_row else -2]), error)
-                    for row, error in bad]
+        refusals = await self._stage(rows)
         await conn.execute(sql.index_joins)
-        refusals += await self._insert_new()
+        new_refusals, others = await self._insert_new()
+        refusals += new_refusals
+        self.taken = bool(others)
+        if not others:
+            return sorted(refusals, key=lambda r: r.line_no)
         wins: dict[int, tuple[str, int]] = {}  # line -> the version it displaces
         losers: list[RejectRow] = []
         job = self.batch.job_id
-        args = [] if self.t.in_row else [self.t.name]
+        args = [others] if self.t.in_row else [self.t.name, others]
         await conn.fetch(sql.conflicts, *args)  # locks the rows, waiting for their writers
         # Read again: a statement that waited for a lock sees the locked row's new version
         # but the snapshot's ingest_keys (a stale holder); the next statement sees both.
@@ -456,14 +414,18 @@ class _Run:
         self.moves += [Move(job, line, "inserted", "rejected")
                        for win, (job, line) in wins.items() if win not in refused_lines]
 
-    async def _insert_new(self) -> list[RejectRow]:
-        """INSERT the staged rows whose key is free; refused lines leave the stage."""
+    async def _insert_new(self) -> tuple[list[RejectRow], list[int] | None]:
+        """INSERT the staged rows whose key is free; refused lines leave the stage. Returns
+        the refusals and the lines of the staged rows not inserted (their keys are taken;
+        None: not known, any staged line may be)."""
         conn, sql = self.conn, self.sql
         try:
             async with conn.transaction():
                 args = () if self.t.in_row else (self.t.name, self.seq)
-                self.outcome.inserted += _count(await conn.execute(sql.insert_new, *args))
-            return []
+                done = await conn.fetchrow(sql.insert_new, *args)
+            assert done is not None
+            self.outcome.inserted += done["inserted"]
+            return [], list(done["others"])
         except asyncpg.PostgresError as exc:
             if not refused(exc):
                 raise
@@ -476,7 +438,9 @@ class _Run:
 
         bad = await isolate(conn, staged, insert, line_culprit, refused, first)
         await conn.execute(sql.unstage, [line for line, _ in bad])
-        return [self._refusal(line, error) for line, error in bad]
+        refused_lines = {line for line, _ in bad}
+        return ([self._refusal(line, error) for line, error in bad],
+                [line for line in staged if line not in refused_lines])
 
     async def _replace(self, wins: dict[int, tuple[str, int]]) -> list[RejectRow]:
         """The earlier versions take their keys back; a refused one leaves the later row be."""
