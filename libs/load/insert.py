@@ -414,10 +414,10 @@ class _Run:
         self.moves += [Move(job, line, "inserted", "rejected")
                        for win, (job, line) in wins.items() if win not in refused_lines]
 
-    async def _insert_new(self) -> tuple[list[RejectRow], list[int] | None]:
+    async def _insert_new(self) -> tuple[list[RejectRow], list[int]]:
         """INSERT the staged rows whose key is free; refused lines leave the stage. Returns
-        the refusals and the lines of the staged rows not inserted (their keys are taken;
-        None: not known, any staged line may be)."""
+        the refusals and the staged lines whose key may be taken: the ones the INSERT did not
+        insert (after a refusal, every staged line left: the conflicts query sorts them)."""
         conn, sql = self.conn, self.sql
         try:
             async with conn.transaction():
