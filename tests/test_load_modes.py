@@ -214,6 +214,31 @@ async def test_suppliers_sample_in_merge_mode_is_the_merge_statement(
         inserted=5, unchanged=1, superseded=8, rejected=7)
 
 
+async def test_key_versions_hold_each_records_effect(
+        tmp_path: Path, fresh: str, service_env: dict[str, str]) -> None:
+    """The version guard after a merge, key by key: a new key claimed by a write (inserted)
+    or a delete (unchanged: a tombstone), a key the table held without lineage (updated,
+    then its version written over the claim's), and a key deleted then written again within
+    the job (its last record: inserted, the delete superseded)."""
+    ids = [f"{i:08x}-0000-4000-8000-{i:012x}" for i in range(1, 5)]
+    await execute(fresh, f"INSERT INTO suppliers VALUES ('{ids[2]}', 'OLD-0003', 'Old', true, "
+                         "false, false, 'I')")
+    rows = [f"{ids[0]},NEW-0001,New,1,0,0,I", f"{ids[1]},DEL-0002,Gone,1,0,0,D",
+            f"{ids[2]},UPD-0003,Held,1,0,0,U", f"{ids[3]},DEL-0004,Back,1,0,0,D",
+            f"{ids[3]},NEW-0004,Back,1,0,0,I"]
+    path = write_csv(tmp_path / "v.csv", rows, header=HEADER)
+    job = produce_job(service_env, path, "merge", "--batch-size", "100")
+    consume(service_env)
+    versions = {str(r["key"]): (r["line_no"], r["deleted"], r["effect"]) for r in await fetch(
+        fresh, "SELECT key, line_no, deleted, effect::text AS effect FROM ingest_keys "
+               "WHERE target = 'public.suppliers'")}
+    assert versions == {ids[0]: (2, False, "i"), ids[1]: (3, True, "n"),
+                        ids[2]: (4, False, "u"), ids[3]: (6, False, "i")}
+    assert sorted(await table(fresh)) == [ids[0], ids[2], ids[3]]
+    assert await job_counts(fresh, job) == Counter(
+        inserted=2, unchanged=1, updated=1, superseded=1)
+
+
 async def test_upsert_and_merge_of_a_keyless_table_are_refused(
         tmp_path: Path, fresh: str, service_env: dict[str, str]) -> None:
     await execute(fresh, "CREATE TABLE IF NOT EXISTS events (kind text, n integer)")
