@@ -221,8 +221,8 @@ async def test_key_versions_hold_each_records_effect(
     then its version written over the claim's), and a key deleted then written again within
     the job (its last record: inserted, the delete superseded)."""
     ids = [f"{i:08x}-0000-4000-8000-{i:012x}" for i in range(1, 5)]
-    await execute(fresh, f"INSERT INTO suppliers VALUES ('{ids[2]}', 'OLD-0003', 'Old', true, "
-                         "false, false, 'I')")
+    await execute(fresh, "INSERT INTO suppliers (id, code, name, active, preferred, blocked, "
+                         f"op) VALUES ('{ids[2]}', 'OLD-0003', 'Old', true, false, false, 'I')")
     rows = [f"{ids[0]},NEW-0001,New,1,0,0,I", f"{ids[1]},DEL-0002,Gone,1,0,0,D",
             f"{ids[2]},UPD-0003,Held,1,0,0,U", f"{ids[3]},DEL-0004,Back,1,0,0,D",
             f"{ids[3]},NEW-0004,Back,1,0,0,I"]

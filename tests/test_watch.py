@@ -348,6 +348,9 @@ async def test_a_folder_that_goes_away_and_comes_back_is_watched_again(
         inbox: Path, service_env: dict[str, str], database_url: str,
         clean_tables: None) -> None:
     proc = watch(inbox, service_env)
+    # Only once it watches: a folder missing at the start is the user's error (exit 2).
+    await wait_for(lambda: asyncio.sleep(0, bool(events(proc, "watching"))), 30,
+                   "the watcher started")
     await asyncio.sleep(2 * INTERVAL)
     await asyncio.to_thread(inbox.rmdir)
     await asyncio.sleep(4 * INTERVAL)
