@@ -6,7 +6,8 @@ consumer: what each costs the database, measured on the backend itself.
         [--batch-size 20000] [--taken 26] [--repeat 10] [--database load_cpu]
 
 The database ``--database`` on $DATABASE_URL's server (same host: the backend's CPU time is
-read from /proc) is dropped and made again with the example tables (dbmate, as the bench).
+read from /proc) is dropped and made again with the tool's and the example tables (the bench's
+``fresh_db``).
 ``customers`` gets the first ``--table-rows`` records of ``--file`` (a clean customers CSV,
 default the one ``make data`` makes); the batch is the next ``--batch-size`` records, in key
 order (as the insert loader sends them), of which ``--taken`` (drawn with seed 1) get the key
@@ -33,45 +34,40 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import statistics
-import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))  # the bench's modules, as bench/bench.py imports them
 
 import asyncpg  # noqa: E402
+from children import cpu_ticks  # noqa: E402
+from cpu import TICK_S  # noqa: E402
+from errors import EXIT_FAILED, EXIT_USAGE, BenchError, UsageError  # noqa: E402
+from services import fresh_db  # noqa: E402
+from settings import Urls  # noqa: E402
 
-from libs import constants as c  # noqa: E402
 from libs.load.insert import InRowSql  # noqa: E402
+from libs.load.payload import copy_source  # noqa: E402
 from libs.load.target import LINEAGE, Target  # noqa: E402
 from libs.schema.names import qualified  # noqa: E402
-from libs.settings import PostgresSettings  # noqa: E402
 
 DEFAULT_FILE: Final = ROOT / "data/generated/customers-bench-1000000-seed1-keys0-999999-clean.csv"
-MIGRATIONS: Final = ROOT / "migrations-examples"
-TICK: Final = os.sysconf("SC_CLK_TCK")
 JOB: Final = "load-cpu"
-
-
-class UsageError(Exception):
-    """A user error: one line, exit 2."""
 
 
 def backend_cpu(pid: int) -> float:
     """CPU seconds (user + system) of process ``pid`` so far."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
+    ticks = cpu_ticks(pid)
+    if ticks is None:
         raise UsageError(f"backend {pid} is not on this host: run this on the database's "
-                         "machine") from None
-    return (int(fields[11]) + int(fields[12])) / TICK
+                         "machine")
+    return ticks * TICK_S
 
 
 def records(path: Path, count: int) -> tuple[list[str], list[str]]:
@@ -103,28 +99,6 @@ def batch_with_taken(table: list[str], batch: list[str], taken: int) -> tuple[li
     return [rows[at] for at in order], {order.index(at) for at in places}
 
 
-def migrate(url: str, name: str) -> str:
-    """Drop ``name`` (connected to the server's ``postgres`` database), make it again with
-    the example tables (dbmate creates it); its URL."""
-    parts = urlsplit(url)
-
-    async def recreate() -> None:
-        admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-    asyncio.run(recreate())
-    target = urlunsplit(parts._replace(path=f"/{name}"))
-    query = "&".join(q for q in (parts.query, "sslmode=disable") if q)
-    dbmate = Path(sys.executable).parent / "dbmate"
-    subprocess.run([str(dbmate), "--url", urlunsplit(parts._replace(path=f"/{name}", query=query)),
-                    "--migrations-dir",
-                    str(MIGRATIONS), "--migrations-table", "examples_schema_migrations",
-                    "--no-dump-schema", "up"], check=True, stdout=subprocess.DEVNULL)
-    return target
-
-
 async def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     header, lines = records(args.file, args.table_rows + args.batch_size)
     table_lines, batch = lines[: args.table_rows], lines[args.table_rows :]
@@ -140,13 +114,13 @@ async def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     sql = InRowSql(target)
     conn = await asyncpg.connect(url)
     try:
-        await conn.copy_to_table("customers", source=_one(payload(table_lines, 0)),
+        await conn.copy_to_table("customers", source=copy_source(payload(table_lines, 0)),
                                  columns=list(columns), format="csv")
         await conn.execute("VACUUM ANALYZE customers")
         pid = await conn.fetchval("SELECT pg_backend_pid()")
 
         async def copy(data: bytes, table: str = "customers") -> None:
-            await conn.copy_to_table(table, source=_one(data), columns=list(columns),
+            await conn.copy_to_table(table, source=copy_source(data), columns=list(columns),
                                      format="csv")
 
         async def stage(data: bytes) -> None:
@@ -184,8 +158,8 @@ async def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
                 for name, v in spent.items()}}
 
 
-async def _one(data: bytes) -> Any:
-    yield data
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    return await measure(await fresh_db(Urls.from_env(), args.database), args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,12 +176,13 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError("--taken must be between 0 and --batch-size, --repeat at least 1")
         if not args.file.is_file():
             raise UsageError(f"{args.file}: no such file (make data makes it)")
-        settings = PostgresSettings.from_url(os.environ.get("DATABASE_URL", c.DEFAULT_DATABASE_URL))
-        url = migrate(settings.url, args.database)
-        result = asyncio.run(measure(url, args))
+        result = asyncio.run(run(args))
     except UsageError as exc:
         print(f"load_cpu: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except BenchError as exc:
+        print(f"load_cpu: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     print(json.dumps(result))
     return 0
 

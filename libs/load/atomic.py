@@ -12,7 +12,7 @@ is in.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Final
 
 import asyncpg
@@ -21,7 +21,7 @@ from libs.db import Conn
 from libs.errors import PoisonMessage
 from libs.load.base import Loader, Outcome, Work
 from libs.load.isolate import copy_culprit, detail, isolate, refused
-from libs.load.payload import copy_payload
+from libs.load.payload import copy_payload, copy_source
 from libs.load.prepared import RejectRow, Row
 from libs.load.stage import COLUMNS, SCHEMA, stage_name, stage_table
 from libs.load.versioned import DELETE, WRITE, VersionedLoader
@@ -79,12 +79,9 @@ class AtomicLoader(Loader):
         table, columns = stage_name(work.batch.job_id), [*t.columns, *COLUMNS]
 
         async def copy(part: Sequence[Row]) -> None:
-            await conn.copy_to_table(table, schema_name=SCHEMA, source=_one(copy_payload(part)),
-                                     columns=columns, format="csv")
+            await conn.copy_to_table(table, schema_name=SCHEMA,
+                                     source=copy_source(copy_payload(part)), columns=columns,
+                                     format="csv")
 
         failed = await isolate(conn, staged, copy, copy_culprit, refused)
         return {int(row[width]): error for row, error in failed}
-
-
-async def _one(payload: bytes) -> AsyncIterator[bytes]:
-    yield payload

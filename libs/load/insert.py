@@ -32,7 +32,7 @@ savepoints (libs/load/isolate.py), using the line COPY names, else bisection.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from operator import itemgetter
 from typing import Final
 
@@ -49,7 +49,7 @@ from libs.load.isolate import (
     refused,
     refused_not_key,
 )
-from libs.load.payload import copy_payload
+from libs.load.payload import copy_payload, copy_source
 from libs.load.prepared import REBUILT_LOADED, CopyData, RejectRow, Row
 from libs.load.target import LINEAGE, Target
 from libs.schema.names import quote_ident, quote_list
@@ -202,9 +202,6 @@ class SideSql(Sql):
                           f"AND {line} = ANY($1::int[])")
 
 
-async def _one(payload: bytes) -> AsyncIterator[bytes]:
-    yield payload
-
 
 def _count(status: str) -> int:
     """Rows affected, from a command tag such as 'INSERT 0 12'."""
@@ -316,7 +313,7 @@ class _Run:
             await rows_in(part)
             rows = self._batch_rows() if part is None else part
             keys = [(name, t.key_text(row), job, row[-1], seq, "i") for row in rows]
-            await conn.copy_to_table("ingest_keys", source=_one(copy_payload(keys)),
+            await conn.copy_to_table("ingest_keys", source=copy_source(copy_payload(keys)),
                                      columns=KEYS_COLUMNS, format="csv")
 
         return both
@@ -489,9 +486,8 @@ class _Copier:
              strip: int) -> Copy:
         """COPY into ``table`` (names as stored: asyncpg quotes them)."""
         async def copy(part: Sequence[Row] | None) -> None:
-            # An async source: a file-like one would be read through a thread pool.
             await self._conn.copy_to_table(table, schema_name=schema,
-                                           source=_one(self.payload(part, strip)),
+                                           source=copy_source(self.payload(part, strip)),
                                            columns=list(columns), format="csv")
 
         return copy

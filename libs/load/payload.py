@@ -12,13 +12,19 @@ holds one; otherwise each row is written by the per-value rule.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Final
 
 Row = tuple[str, ...]
 
 NEEDS_QUOTES: Final = re.compile(r'[,"\r\n\\]')
 SPECIAL: Final = re.compile(r'["\r\n\\]')  # NEEDS_QUOTES but the delimiter
+
+
+async def copy_source(payload: bytes) -> AsyncIterator[bytes]:
+    """``payload`` as the ``source`` of asyncpg's ``copy_to_table``: an async iterable of one
+    chunk (a file-like source would be read through a thread pool)."""
+    yield payload
 
 
 def copy_payload(rows: Sequence[Row], maybe_plain: bool = True) -> bytes:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -44,7 +44,7 @@ from libs.errors import DatabaseUnavailable, PoisonMessage
 from libs.load.base import EFFECTS, Loader, Move, Outcome, Work, move_counts
 from libs.load.insert import STAGE_LINEAGE
 from libs.load.isolate import copy_culprit, detail, isolate, line_culprit, refused
-from libs.load.payload import copy_payload
+from libs.load.payload import copy_payload, copy_source
 from libs.load.prepared import RejectRow, Row
 from libs.load.target import LINEAGE, Target
 from libs.schema.names import quote_ident, quote_list
@@ -232,7 +232,7 @@ class _Run:
         conn, columns, table = self.conn, list(self.sql.stage_columns), self.sql.stage
 
         async def copy(part: Sequence[Row]) -> None:
-            await conn.copy_to_table(table, source=_one(copy_payload(part, False)),
+            await conn.copy_to_table(table, source=copy_source(copy_payload(part, False)),
                                      columns=columns, format="csv")
 
         failed = await isolate(conn, staged, copy, copy_culprit, refused)
@@ -295,7 +295,3 @@ class _Run:
     def _refusal(self, line: int, exc: asyncpg.PostgresError) -> RejectRow:
         prepared = self.work.prepared
         return prepared.rejected(line, DATABASE_REJECTED, detail(exc))
-
-
-async def _one(payload: bytes) -> AsyncIterator[bytes]:
-    yield payload
