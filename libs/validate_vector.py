@@ -64,12 +64,11 @@ class Checked:
             rest = arrow.true_positions(arrow.negate(accept(self.batch.array(position))))
         if not rest:
             return
-        values = self.batch.values(position)
+        values = self.batch.values_at(position, rest)
         memo: dict[str, Any] = {}
         changes: dict[int, str] = {}
         unsure = self.unsure
-        for place in rest:
-            value = values[place]
+        for place, value in zip(rest, values, strict=True):
             result = memo.get(value, memo)
             if result is memo:
                 try:

@@ -9,6 +9,10 @@ path it stands for:
   (``csvbulk.Quoted.closed``): every body of up to 6 bytes over ``a , " CR LF``, and over
   ``a | " \\ CR LF`` in a dialect with an escape character, with small record bounds too;
   hypothesis bodies of the tokens of tests/test_csv_properties.py;
+- ``RecordSplitter.ends`` (the producer's cut: lines found by search) against the splitter
+  fed every line, the lines given in one call or two (a record open across them): every body
+  of up to 6 bytes over ``a , " CR LF`` and over ``a | " \\ CR LF``, with small record
+  bounds too;
 - ``scan.undecodable`` against decoding each line on its own, whatever the decoding window;
 - ``csvbulk`` (Python's csv module) against ``Syntax.parse_fields``: every text of up to 7
   characters over ``a , " space`` gives the same fields, or is refused exactly where
@@ -33,10 +37,12 @@ from hypothesis import strategies as st
 from libs.formats import csvbulk, scan
 from libs.formats.base import Record
 from libs.formats.delimited import (
+    COMPLETE,
     Closed,
     DelimitedReader,
     MalformedRecord,
     RawRecord,
+    RecordSplitter,
     Syntax,
     record_spans,
     split_records,
@@ -95,6 +101,39 @@ def test_record_spans_finds_the_records_of_split_records(
     for size in range(7):
         for body in itertools.product(alphabet, repeat=size):
             assert_same_records(bytes(body), max_bytes, reader)
+
+
+def fed_ends(splitter: RecordSplitter, lines: list[bytes], terminated: bool) -> list[int]:
+    """Where records end, the splitter fed every line (what ``ends`` stands for)."""
+    last = -1 if terminated else len(lines) - 1
+    return [at for at, line in enumerate(lines) if splitter.feed(line, at != last) == COMPLETE]
+
+
+def assert_same_ends(body: bytes, max_bytes: int, syntax: Syntax) -> None:
+    lines = body.split(b"\n")
+    terminated = not lines[-1]
+    if terminated:
+        lines.pop()
+    reference = RecordSplitter(max_bytes, syntax)
+    expected = fed_ends(reference, lines, terminated)
+    for cut in range(len(lines) + terminated):  # in two calls: the first one's lines end in LF
+        splitter = RecordSplitter(max_bytes, syntax)
+        found = splitter.ends(lines[:cut])
+        found += [cut + at for at in splitter.ends(lines[cut:], terminated)]
+        assert (found, splitter.open) == (expected, reference.open), (body, cut)
+
+
+@pytest.mark.parametrize(("alphabet", "dialect"), [(b'a,"\r\n', DIALECTS[0]),
+                                                   (b"a|\"\\\r\n", DIALECTS[3])])
+@pytest.mark.parametrize(("max_bytes", "max_lines"), BOUNDS)
+def test_splitter_ends_are_those_of_feeding_every_line(
+        alphabet: bytes, dialect: Dialect, max_bytes: int, max_lines: int,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("libs.formats.delimited.MAX_RECORD_LINES", max_lines)
+    syntax = reader_of(dialect).syntax
+    for size in range(7):
+        for body in itertools.product(alphabet, repeat=size):
+            assert_same_ends(bytes(body), max_bytes, syntax)
 
 
 @settings(max_examples=400, derandomize=True, deadline=None,

@@ -28,7 +28,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from libs import arrow
 from libs.arrow import pa, pc
@@ -37,6 +37,7 @@ from libs.formats.base import Reader, Record
 from libs.formats.delimited import DelimitedReader, RawRecord, Spans, record_spans
 
 T = TypeVar("T")
+FEW: Final = 8  # ``values_at`` takes at most size // FEW values from arrow, else makes all
 
 
 class RawIndex(Mapping[int, bytes]):
@@ -105,6 +106,16 @@ class ColumnBatch:
             self._cached[key] = (self.array(position).to_pylist() if self._values is None
                                  else self._values(position))
         return self._cached[key]  # type: ignore[no-any-return]
+
+    def values_at(self, position: int, places: Sequence[int]) -> Sequence[str]:
+        """Header column ``position``'s values of the candidates at ``places``, in that
+        order: taken from the arrow column if only a few are asked for and the column's
+        Python strings are not made yet (a dirty batch's column: a few values to decide)."""
+        made = self._cached.get(("values", position))
+        if made is not None or self._values is not None or len(places) > self.size // FEW:
+            every = self.values(position)
+            return every if len(places) == self.size else [every[place] for place in places]
+        return arrow.texts_at(self.array(position), places)
 
     def fields_at(self, places: Sequence[int]) -> dict[int, list[str]]:
         """The fields of the candidates at ``places``, by place, taken together (a few

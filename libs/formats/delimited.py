@@ -214,17 +214,46 @@ class RecordSplitter:
 
         Lines before an end and after the previous one are that record's, or blank lines.
         ``terminated`` is False when the last line has no LF (the end of the data).
+
+        Only the lines that hold the quote or are blank, the last one if it has no LF, and
+        the lines of a record still open are fed one by one; they are found by searching
+        (``scan``). Every other line is a record of its own, as ``feed`` would say, without
+        a Python step per line (that step was most of the producer's CPU on a file whose
+        lines often hold a quoted field).
         """
         found: list[int] = []
-        feed, quote = self.feed, self._quote
-        last = -1 if terminated else len(lines) - 1
-        for index, line in enumerate(lines):
-            if self._open or quote in line or index == last:
-                if feed(line, index != last) == COMPLETE:
-                    found.append(index)
-            elif line and line != b"\r":  # quote-free, not blank: a record of its own
-                found.append(index)
+        feed, size = self.feed, len(lines)
+        last = -1 if terminated else size - 1
+        done = 0  # the lines before it are placed
+        if self._open:  # a record from the lines before goes on
+            done = self._fed_until_complete(lines, 0, last, found)
+        joined = b"\n".join(lines)
+        holding = scan.line_numbers(joined, scan.first_of_each(joined, self._quote))
+        for at in _marked(lines, holding, terminated):
+            if at < done:
+                continue  # a line of the record before
+            found.extend(range(done, at))
+            state = feed(lines[at], at != last)
+            if state == COMPLETE:
+                found.append(at)
+                done = at + 1
+            elif state == CONTINUES:
+                done = self._fed_until_complete(lines, at + 1, last, found)
+            else:
+                done = at + 1  # blank
+        found.extend(range(done, size))
         return found
+
+    def _fed_until_complete(self, lines: list[bytes], start: int, last: int,
+                            found: list[int]) -> int:
+        """Feed ``lines[start:]`` while a record is open; the record's end goes into
+        ``found``. Returns the line after it (``len(lines)`` if it is still open)."""
+        feed = self.feed
+        for at in range(start, len(lines)):
+            if feed(lines[at], at != last) == COMPLETE:
+                found.append(at)
+                return at + 1
+        return len(lines)
 
     def _inside(self, line: bytes, terminated: bool) -> int:
         self._lines += 1
