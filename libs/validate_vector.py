@@ -40,7 +40,6 @@ Row = tuple[str, ...]
 _UNSURE: Final = object()  # the closure raised on the value: its record goes through validate()
 _MAX_CACHED: Final = 4096
 _SPECIAL_BYTES: Final = tuple(char.encode() for char in ',"\r\n\\')  # NEEDS_QUOTES
-_NEEDS_QUOTES_RE2: Final = '[,"\\r\\n\\\\]'
 _plans: dict[int, tuple[Plan, VectorPlan]] = {}
 
 
@@ -284,11 +283,11 @@ class _Settle:
 
         self.final = final
         self.out.made_rows(len(order), final)
-        if self.key_name:
-            keys, key_at = checked.values(self.key_at), self.key_at
-            self.out.copy_order = arrow.sorted_places(arrow.strings(
-                [keys[place] if place < size else extra[place - size][1][key_at]
-                 for place in order]))
+        if self.key_name:  # the keys of the rows in ``order``, taken in arrow
+            keys = checked.array(self.key_at)
+            if extra:
+                keys = arrow.concat([keys, arrow.strings([row[self.key_at] for _, row in extra])])
+            self.out.copy_order = arrow.sorted_places(arrow.take(keys, order))
 
     def _distinct(self, checked: Checked, candidates: Callable[[], list[Row]]) -> bool:
         """No two candidates share a key (a key of one value: from its column alone)."""
@@ -394,22 +393,24 @@ def _plain_lines(data: bytes, size: int, width: int) -> bool:
 
 def _quoted(joined: arrow.Array, parts: list[Any]) -> arrow.Array:
     """``joined`` (each row's ``parts`` joined by commas, then LF) with ``csv_line`` where a
-    value holds the delimiter, a quote, CR, LF or a backslash (``NEEDS_QUOTES``); only the
-    columns that hold one somewhere are searched."""
-    mask = None
+    value holds the delimiter, a quote, CR, LF or a backslash (``NEEDS_QUOTES``), found by
+    searching each column's bytes (``arrow.holding_any``)."""
+    size = len(joined)
+    found: set[int] = set()
     for part in parts:
         if isinstance(part, str):  # the job id: in every row
-            found = NEEDS_QUOTES.search(part) is not None
-            mask = arrow.booleans([True] * len(joined)) if found else mask
-        elif any(char in arrow.string_data(part) for char in _SPECIAL_BYTES):
-            hits = arrow.search(part, _NEEDS_QUOTES_RE2)
-            mask = hits if mask is None else arrow.either(mask, hits)
-    if mask is None:
+            if NEEDS_QUOTES.search(part) is not None:
+                found = set(range(size))
+                break
+        else:
+            found.update(arrow.holding_any(part, _SPECIAL_BYTES))
+    if not found:
         return joined
-    places = arrow.true_positions(mask)
-    if not places:
-        return joined
+    places = sorted(found)
+    mask = [False] * size
+    for place in places:
+        mask[place] = True
     values = [[part] * len(places) if isinstance(part, str) else arrow.texts_at(part, places)
               for part in parts]
     fixes = [csv_line(row) + "\n" for row in zip(*values, strict=True)]
-    return arrow.replace_at(joined, mask, fixes)
+    return arrow.replace_at(joined, arrow.booleans(mask), fixes)

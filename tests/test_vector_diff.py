@@ -409,6 +409,21 @@ def test_translated_patterns_match_what_python_matches(values: list[str]) -> Non
         assert found == [re.fullmatch(pattern, value) is not None for value in values], pattern
 
 
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.lists(st.text(',"\r\n\\ab\u00e9\u20ac', max_size=6), max_size=30),
+       st.integers(0, 5))
+def test_the_values_holding_a_special_byte_are_found_by_search(values: list[str],
+                                                              skip: int) -> None:
+    """``arrow.holding_any`` (the payload's search for values that need quoting) finds the
+    values Python finds, in a slice of an array too (an offset into its buffers)."""
+    array = arrow.as_array(arrow.strings(["x,y", *values]).slice(min(skip, len(values)) + 1))
+    kept = values[min(skip, len(values)):]
+    needles = tuple(char.encode() for char in ',"\r\n\\')
+    expected = [at for at, value in enumerate(kept)
+                if any(char in value for char in ',"\r\n\\')]
+    assert arrow.holding_any(array, needles) == expected
+
+
 def test_the_fast_path_covers_the_common_types() -> None:
     """Which fields have a kernel (the rest are decided by their closure, value by value)."""
     compiled = vector_plan(plan(RANDOM_DATASET, RANDOM_HEADER))
