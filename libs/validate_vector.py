@@ -37,18 +37,27 @@ from libs.schema.vector import VectorPlan, vector_plan
 from libs.validate import is_plain, key_parts, prepare, unique_keys
 
 Row = tuple[str, ...]
-_UNSURE: Final = object()  # the closure raised on the value: its record goes through validate()
 _MAX_CACHED: Final = 4096
 _SPECIAL_BYTES: Final = tuple(char.encode() for char in ',"\r\n\\')  # NEEDS_QUOTES
 _plans: dict[int, tuple[Plan, VectorPlan]] = {}
 
 
+class _Raised:
+    """What a closure raised on a value (its record is rejected as the row path rejects it)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
 class Checked:
-    """The plan's columns of a ColumnBatch once checked: outputs, and the unsure places."""
+    """The plan's columns of a ColumnBatch once checked: outputs, and the unsure places
+    (each with the first of its fields whose closure raised: place, raw value, exception)."""
 
     def __init__(self, batch: ColumnBatch, plan: Plan) -> None:
         self.batch, self.index = batch, plan.index
-        self.unsure: set[int] = set()
+        self.unsure: dict[int, tuple[int, str, Exception]] = {}
         self._changed: dict[int, dict[int, str]] = {}  # column -> place -> output
         self._arrays: dict[int, arrow.Array] = {}
 
@@ -72,10 +81,11 @@ class Checked:
             if result is memo:
                 try:
                     result = memo[value] = cell(value)
-                except Exception:
-                    result = memo[value] = _UNSURE
-            if result is _UNSURE:
-                unsure.add(place)
+                except Exception as exc:  # its record: the row path's reject (Plan.broken)
+                    result = memo[value] = _Raised(exc.with_traceback(None))
+            if type(result) is _Raised:
+                if place not in unsure:  # the checks run in field order: the first broken
+                    unsure[place] = (at, value, result.error)
             elif result != value:
                 changes[place] = result
         if changes:
@@ -227,21 +237,23 @@ class _Settle:
         self.out.rejects.sort(key=lambda reject: reject.line_no)
         return order, [row for _, row in extra]
 
-    def _others(self, columns: ColumnBatch, unsure: set[int]) -> list[tuple[int, Row]]:
-        """Every record but the sure candidates through the row path's ``Plan.validate``,
-        in line order: the (line, row) of the valid ones; the others' rejects are kept."""
-        lines = columns.lines
-        fields_of = columns.fields_at(sorted(unsure))
-        events = sorted([(lines[k], fields_of[k]) for k in unsure] + columns.others,
-                        key=lambda event: event[0])
+    def _others(self, columns: ColumnBatch,
+                unsure: dict[int, tuple[int, str, Exception]]) -> list[tuple[int, Row]]:
+        """The unsure candidates rejected as ``Plan.validate`` rejects them (the first field
+        whose closure raised: ``Plan.broken``), and every other record through
+        ``Plan.validate``: the (line, row) of the valid ones, in line order; the rejects are
+        kept."""
+        lines, plan, out = columns.lines, self.plan, self.out
+        for place, (at, value, error) in unsure.items():
+            out.reject(lines[place], plan.broken(at, value, error))
         valid: list[tuple[int, Row]] = []
-        for line_no, fields in events:
-            result = (self.plan.validate(fields, (self.job, str(line_no)))
-                      if type(fields) is list else fields)
+        for line_no, fields in columns.others:
+            result = plan.validate(fields, (self.job, str(line_no))) if type(fields) is list \
+                else fields
             if type(result) is tuple:
                 valid.append((line_no, result))
             else:
-                self.out.reject(line_no, result)
+                out.reject(line_no, result)
         return valid
 
     def _losers(self, sure: list[int], sure_keys: list[object], extra: list[tuple[int, Row]],

@@ -68,15 +68,20 @@ class Plan:
         try:
             for at, cell in self._active:
                 values[at] = cell(values[at])
-        except Invalid as exc:  # ``at`` is the field that broke its rule: the first one
-            f = self._fields[at]
-            return Reject(f.reason or exc.code, f"{f.name}: {show(raw[at])} {exc}")
-        except Exception as exc:  # a rule failed on a value no rule foresaw: this record only
-            f = self._fields[at]
-            return Reject(f.reason or failure_code(f),
-                          f"{f.name}: {show(raw[at])} could not be checked "
-                          f"({type(exc).__name__}: {exc})")
+        except Exception as exc:  # ``at`` is the field that broke its rule: the first one
+            return self.broken(at, raw[at], exc)
         return (*values, *tail)
+
+    def broken(self, at: int, value: str, exc: Exception) -> Reject:
+        """The reject of a record whose first broken field is the one at ``at``: its closure
+        raised ``exc`` on ``value``, ``Invalid`` for a broken rule, anything else for a rule
+        that failed on a value no rule foresaw (this record only)."""
+        f = self._fields[at]
+        if isinstance(exc, Invalid):
+            return Reject(f.reason or exc.code, f"{f.name}: {show(value)} {exc}")
+        return Reject(f.reason or failure_code(f),
+                      f"{f.name}: {show(value)} could not be checked "
+                      f"({type(exc).__name__}: {exc})")
 
 
 def failure_code(f: Field) -> str:
