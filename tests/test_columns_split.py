@@ -90,19 +90,6 @@ def assert_same_records(body: bytes, max_bytes: int, reader: DelimitedReader) ->
     assert spans_records(body, max_bytes, syntax, csvbulk.Quoted(reader).closed) == expected
 
 
-@pytest.mark.parametrize(("alphabet", "dialect"), [(b'a,"\r\n', DIALECTS[0]),
-                                                   (b"a|\"\\\r\n", DIALECTS[3])])
-@pytest.mark.parametrize(("max_bytes", "max_lines"), BOUNDS)
-def test_record_spans_finds_the_records_of_split_records(
-        alphabet: bytes, dialect: Dialect, max_bytes: int, max_lines: int,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("libs.formats.delimited.MAX_RECORD_LINES", max_lines)
-    reader = reader_of(dialect)
-    for size in range(7):
-        for body in itertools.product(alphabet, repeat=size):
-            assert_same_records(bytes(body), max_bytes, reader)
-
-
 def fed_ends(splitter: RecordSplitter, lines: list[bytes], terminated: bool) -> list[int]:
     """Where records end, the splitter fed every line (what ``ends`` stands for)."""
     last = -1 if terminated else len(lines) - 1
@@ -110,6 +97,8 @@ def fed_ends(splitter: RecordSplitter, lines: list[bytes], terminated: bool) -> 
 
 
 def assert_same_ends(body: bytes, max_bytes: int, syntax: Syntax) -> None:
+    """``RecordSplitter.ends`` (lines found by search) says what feeding every line says,
+    the lines given in one call or cut into two (a record open across the cut)."""
     lines = body.split(b"\n")
     terminated = not lines[-1]
     if terminated:
@@ -126,14 +115,15 @@ def assert_same_ends(body: bytes, max_bytes: int, syntax: Syntax) -> None:
 @pytest.mark.parametrize(("alphabet", "dialect"), [(b'a,"\r\n', DIALECTS[0]),
                                                    (b"a|\"\\\r\n", DIALECTS[3])])
 @pytest.mark.parametrize(("max_bytes", "max_lines"), BOUNDS)
-def test_splitter_ends_are_those_of_feeding_every_line(
+def test_record_spans_finds_the_records_of_split_records(
         alphabet: bytes, dialect: Dialect, max_bytes: int, max_lines: int,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("libs.formats.delimited.MAX_RECORD_LINES", max_lines)
-    syntax = reader_of(dialect).syntax
+    reader = reader_of(dialect)
     for size in range(7):
         for body in itertools.product(alphabet, repeat=size):
-            assert_same_ends(bytes(body), max_bytes, syntax)
+            assert_same_records(bytes(body), max_bytes, reader)
+            assert_same_ends(bytes(body), max_bytes, reader.syntax)
 
 
 @settings(max_examples=400, derandomize=True, deadline=None,
@@ -146,6 +136,7 @@ def test_record_spans_on_random_bodies(body: bytes, bounds: tuple[int, int],
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("libs.formats.delimited.MAX_RECORD_LINES", max_lines)
         assert_same_records(body, max_bytes, reader_of(dialect))
+        assert_same_ends(body, max_bytes, reader_of(dialect).syntax)
 
 
 def decodes(line: bytes, refused: tuple[bytes, ...]) -> bool:
