@@ -6,8 +6,10 @@ The batch's records with as many fields as the header (the *candidates*) come as
 (``libs.formats.columns``). Per checked field (``libs.schema.vector``) the kernel accepts the
 values the field's closure returns unchanged; every other distinct value goes through the
 closure itself, once. A candidate whose values were all decided without an exception gets its
-row from the columns; every other record (a rule broken, another field count, a reader's
-reject) goes through ``Plan.validate`` whole, so its reject is the row path's. In-batch
+row from the columns; a candidate with a value its closure raised on is rejected as
+``Plan.validate`` rejects it (``Plan.broken``: the first such field in field order, which is
+the order of the checks); every other record (another field count, a reader's reject) goes
+through ``Plan.validate`` whole, so its reject is the row path's. In-batch
 duplicates are then settled in line order as the row path settles them. The COPY payload of
 the rows (``Prepared.copy_data``) is joined in arrow from the columns, with the row path's
 ``csv_line`` for the rows that need quoting and the rows the row path made.
@@ -43,21 +45,23 @@ _plans: dict[int, tuple[Plan, VectorPlan]] = {}
 
 
 class _Raised:
-    """What a closure raised on a value (its record is rejected as the row path rejects it)."""
+    """A value the closure raised on: the reject of a record whose first broken field holds
+    it (``Plan.broken``). Made where the exception is caught and kept instead of it: an
+    exception's context holds frames that hold the batch (a cycle)."""
 
-    __slots__ = ("error",)
+    __slots__ = ("reject",)
 
-    def __init__(self, error: Exception) -> None:
-        self.error = error
+    def __init__(self, reject: Reject) -> None:
+        self.reject = reject
 
 
 class Checked:
-    """The plan's columns of a ColumnBatch once checked: outputs, and the unsure places
-    (each with the first of its fields whose closure raised: place, raw value, exception)."""
+    """The plan's columns of a ColumnBatch once checked: outputs, and the unsure places, each
+    with its reject (the first of its fields whose closure raised, in field order)."""
 
     def __init__(self, batch: ColumnBatch, plan: Plan) -> None:
-        self.batch, self.index = batch, plan.index
-        self.unsure: dict[int, tuple[int, str, Exception]] = {}
+        self.batch, self.index, self.plan = batch, plan.index, plan
+        self.unsure: dict[int, Reject] = {}
         self._changed: dict[int, dict[int, str]] = {}  # column -> place -> output
         self._arrays: dict[int, arrow.Array] = {}
 
@@ -81,11 +85,11 @@ class Checked:
             if result is memo:
                 try:
                     result = memo[value] = cell(value)
-                except Exception as exc:  # its record: the row path's reject (Plan.broken)
-                    result = memo[value] = _Raised(exc.with_traceback(None))
+                except Exception as exc:  # its record: the row path's reject
+                    result = memo[value] = _Raised(self.plan.broken(at, value, exc))
             if type(result) is _Raised:
                 if place not in unsure:  # the checks run in field order: the first broken
-                    unsure[place] = (at, value, result.error)
+                    unsure[place] = result.reject
             elif result != value:
                 changes[place] = result
         if changes:
@@ -238,14 +242,14 @@ class _Settle:
         return order, [row for _, row in extra]
 
     def _others(self, columns: ColumnBatch,
-                unsure: dict[int, tuple[int, str, Exception]]) -> list[tuple[int, Row]]:
+                unsure: dict[int, Reject]) -> list[tuple[int, Row]]:
         """The unsure candidates rejected as ``Plan.validate`` rejects them (the first field
         whose closure raised: ``Plan.broken``), and every other record through
         ``Plan.validate``: the (line, row) of the valid ones, in line order; the rejects are
         kept."""
         lines, plan, out = columns.lines, self.plan, self.out
-        for place, (at, value, error) in unsure.items():
-            out.reject(lines[place], plan.broken(at, value, error))
+        for place, reject in unsure.items():
+            out.reject(lines[place], reject)
         valid: list[tuple[int, Row]] = []
         for line_no, fields in columns.others:
             result = plan.validate(fields, (self.job, str(line_no))) if type(fields) is list \

@@ -83,7 +83,6 @@ class ColumnBatch:
     width: int  # fields per candidate
     _arrays: Callable[[int], arrow.Array]
     _values: Callable[[int], Sequence[str]] | None = None  # None: the arrays' to_pylist
-    _fields: Callable[[int], list[str]] | None = None  # None: from the values
     ordered: bool = True  # the candidates come in line order
     raw: Mapping[int, bytes] | None = None  # the records' bytes by line (None: not at hand)
     _cached: dict[tuple[str, int], Any] = field(default_factory=dict)
@@ -117,23 +116,6 @@ class ColumnBatch:
             return every if len(places) == self.size else [every[place] for place in places]
         return arrow.texts_at(self.array(position), places)
 
-    def fields_at(self, places: Sequence[int]) -> dict[int, list[str]]:
-        """The fields of the candidates at ``places``, by place, taken together (a few
-        places of many columns: without making every column's values)."""
-        if self._fields is not None or not places:
-            return {place: self.fields(place) for place in places}
-        columns = [arrow.texts_at(self.array(position), places) for position in range(self.width)]
-        return dict(zip(places, map(list, zip(*columns, strict=True)), strict=True))
-
-    def fields(self, place: int) -> list[str]:
-        """The fields of candidate ``place``, as ``reader.records`` gives them."""
-        if self._fields is not None:
-            return self._fields(place)
-        key = ("all", 0)
-        if key not in self._cached:
-            self._cached[key] = [self.values(position) for position in range(self.width)]
-        return [values[place] for values in self._cached[key]]
-
 
 def column_batch(reader: Reader, body: bytes, first_line: int, width: int) -> ColumnBatch:
     """The batch's records (see the module); ArrowError if pyarrow cannot take them."""
@@ -166,7 +148,7 @@ def from_records(records: list[Record], width: int) -> ColumnBatch:
             others.append(record)
     table = list(zip(*picked, strict=False)) if picked else [()] * width
     return ColumnBatch(lines, others, width, lambda at: arrow.strings(table[at]),
-                       lambda at: table[at], lambda place: picked[place])
+                       lambda at: table[at])
 
 
 def _split_plain(delimiter: str, body: bytes, first_line: int, width: int) -> ColumnBatch:

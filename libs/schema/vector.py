@@ -15,8 +15,9 @@ one ``ColumnCheck`` per field that has a closure (``Plan.checked``):
   validator calls it once per distinct value): its result or its exception is the row path's.
 
 So a value is decided by a kernel only where the kernel's answer is the closure's; everything
-else is the closure's answer itself, and a record with any rule broken goes through
-``Plan.validate`` whole (first broken rule, reason and detail as the row path says them).
+else is the closure's answer itself, and a record with any rule broken is rejected as
+``Plan.validate`` rejects it (``Plan.broken``: first broken rule, reason and detail as the row
+path says them).
 """
 
 from __future__ import annotations
