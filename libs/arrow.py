@@ -187,8 +187,8 @@ def string_data(values: Array) -> bytes:
     """The concatenated UTF-8 bytes of a string array's values, in order."""
     if not len(values):
         return b""
-    offsets = memoryview(values.buffers()[1]).cast("i")
-    start, end = offsets[values.offset], offsets[values.offset + len(values)]
+    offsets = _offsets(values)
+    start, end = offsets[0], offsets[-1]
     data = values.buffers()[2]
     return b"" if data is None else bytes(memoryview(data)[start:end])
 
@@ -201,8 +201,7 @@ def holding_any(values: Array, needles: Sequence[bytes]) -> list[int]:
     data = string_data(values)
     if not any(needle in data for needle in needles):
         return []
-    offsets = memoryview(values.buffers()[1]).cast("i")[values.offset:
-                                                        values.offset + len(values) + 1]
+    offsets = _offsets(values)
     first = offsets[0]
     found: set[int] = set()
     for needle in needles:
@@ -212,3 +211,9 @@ def holding_any(values: Array, needles: Sequence[bytes]) -> list[int]:
             found.add(place)
             at = data.find(needle, offsets[place + 1] - first)
     return sorted(found)
+
+
+def _offsets(values: Array) -> memoryview:
+    """The value offsets of a string array (int32), its slice's own: ``len(values) + 1``."""
+    return memoryview(values.buffers()[1]).cast("i")[values.offset:
+                                                     values.offset + len(values) + 1]

@@ -215,45 +215,34 @@ class RecordSplitter:
         Lines before an end and after the previous one are that record's, or blank lines.
         ``terminated`` is False when the last line has no LF (the end of the data).
 
-        Only the lines that hold the quote or are blank, the last one if it has no LF, and
-        the lines of a record still open are fed one by one; they are found by searching
-        (``scan``). Every other line is a record of its own, as ``feed`` would say, without
-        a Python step per line (that step was most of the producer's CPU on a file whose
-        lines often hold a quoted field).
+        As ``record_spans``, only the lines that hold the quote or are blank, and the last
+        one if it has no LF, are looked at, found by searching (``scan``); a record that
+        starts on one of them (or goes on from the lines before) is fed to its end
+        (``_record_end``). Every other line is a record of its own, as ``feed`` would say,
+        without a Python step per line.
         """
         found: list[int] = []
-        feed, size = self.feed, len(lines)
-        last = -1 if terminated else size - 1
-        done = 0  # the lines before it are placed
-        if self._open:  # a record from the lines before goes on
-            done = self._fed_until_complete(lines, 0, last, found)
-        joined = b"\n".join(lines)
-        holding = scan.line_numbers(joined, scan.first_of_each(joined, self._quote))
-        for at in _marked(lines, holding, terminated):
+        feed, done = self.feed, 0  # the lines before ``done`` are placed
+        if self._open and lines:  # a record from the lines before goes on
+            done = self._through(_record_end(feed, lines, 0, terminated), found)
+        for at in _marked(lines, scan.lines_holding(b"\n".join(lines), self._quote),
+                          terminated):
             if at < done:
                 continue  # a line of the record before
             found.extend(range(done, at))
-            state = feed(lines[at], at != last)
-            if state == COMPLETE:
-                found.append(at)
-                done = at + 1
-            elif state == CONTINUES:
-                done = self._fed_until_complete(lines, at + 1, last, found)
+            if not lines[at] or lines[at] == b"\r":
+                done = at + 1  # blank, no record open: nothing ends on it
             else:
-                done = at + 1  # blank
-        found.extend(range(done, size))
+                done = self._through(_record_end(feed, lines, at, terminated), found)
+        found.extend(range(done, len(lines)))
         return found
 
-    def _fed_until_complete(self, lines: list[bytes], start: int, last: int,
-                            found: list[int]) -> int:
-        """Feed ``lines[start:]`` while a record is open; the record's end goes into
-        ``found``. Returns the line after it (``len(lines)`` if it is still open)."""
-        feed = self.feed
-        for at in range(start, len(lines)):
-            if feed(lines[at], at != last) == COMPLETE:
-                found.append(at)
-                return at + 1
-        return len(lines)
+    def _through(self, end: int, found: list[int]) -> int:
+        """After the record fed up to line ``end``: that line ends it unless it is still
+        open (the data stops inside it); the line after it."""
+        if not self._open:
+            found.append(end)
+        return end + 1
 
     def _inside(self, line: bytes, terminated: bool) -> int:
         self._lines += 1
@@ -341,7 +330,7 @@ def record_spans(body: bytes, first_line: int, max_record_bytes: int,
     terminated = not lines[-1]
     if terminated:
         lines.pop()
-    holding = scan.line_numbers(body, scan.first_of_each(body, syntax.quote_byte))
+    holding = scan.lines_holding(body, syntax.quote_byte)
     opening = _opening(lines, holding, syntax, closed)
     spans = Spans(lines, [], [], [])
     feed = RecordSplitter(max_record_bytes, syntax).feed

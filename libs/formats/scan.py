@@ -29,6 +29,11 @@ def first_of_each(data: bytes, byte: bytes) -> list[int]:
     return found
 
 
+def lines_holding(data: bytes, byte: bytes) -> list[int]:
+    """The lines of ``data`` that hold ``byte``, ascending."""
+    return line_numbers(data, first_of_each(data, byte))
+
+
 def blanks(lines: list[bytes]) -> list[int]:
     """The indices of the blank lines (empty, or only a CR) of ``lines``, ascending; found
     by ``list.index``, a C loop."""
