@@ -39,6 +39,7 @@ from pgloader import bench_pgloader
 from pipeline import bench_pipeline
 from report import ratios, result, same_content, tables, write_report
 from rerun import bench_rerun
+from services import checkpoint
 from settings import Urls
 
 from libs.settings import redact_url
@@ -94,6 +95,10 @@ async def bench(args: argparse.Namespace, children: Children) -> dict[str, Any]:
         "matrix": args.matrix, "rows": args.rows, "seed": args.seed,
         "services": {k: redact_url(v) for k, v in vars(urls).items()},
         "machine": await machine_facts(urls), "runs": []}
+    report["checkpoint_before_each"] = await checkpoint(urls)
+    if not report["checkpoint_before_each"]:
+        print("bench: this role may not CHECKPOINT (superuser or pg_checkpoint): the writes "
+              "of one run may slow the next", file=sys.stderr, flush=True)
     done: Baselines = {}
     for index, (shape, dirty) in enumerate(combos(args)):
         report["runs"].append(await bench_one(urls, children, args, shape, dirty, index, done))

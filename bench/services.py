@@ -41,7 +41,7 @@ def dbmate_url(url: str) -> str:
 
 async def fresh_db(urls: Urls, name: str) -> str:
     """Drop database ``name``, create and migrate it with dbmate (the tool's and the example
-    tables); return its URL."""
+    tables), then ``checkpoint``; return its URL."""
     admin = await asyncpg.connect(urls.db("postgres"))
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -57,7 +57,23 @@ async def fresh_db(urls: Urls, name: str) -> str:
         if proc.returncode != 0:
             raise BenchError(f"dbmate up {name} ({folder.name}) failed: "
                              f"{err.decode(errors='replace').strip()}")
+    await checkpoint(urls)
     return url
+
+
+async def checkpoint(urls: Urls) -> bool:
+    """``CHECKPOINT``, so that the next timed method starts with no dirty buffers of an
+    earlier one to write: a checkpoint that the WAL of earlier loads set off, spread over
+    the next load, slows it. False if the role may not (PostgreSQL 15: superuser or
+    ``pg_checkpoint``)."""
+    admin = await asyncpg.connect(urls.db("postgres"))
+    try:
+        await admin.execute("CHECKPOINT")
+        return True
+    except asyncpg.InsufficientPrivilegeError:
+        return False
+    finally:
+        await admin.close()
 
 
 async def table_counts(url: str) -> dict[str, int]:

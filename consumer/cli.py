@@ -40,8 +40,11 @@ one line, no traceback."""
 
 @click.command(cls=Command, help=HELP,
                context_settings={"show_default": True, "max_content_width": 100})
-@click.option("--parallel", envvar="CONSUMER_PARALLEL", type=int, default=2,
-              help="Batches handled at once (and the prefetch count).")
+@click.option("--parallel", envvar="CONSUMER_PARALLEL", type=int,
+              default=ConsumerSettings.parallel,
+              help="Batches handled at once (and the prefetch count). 1 was fastest with the "
+                   "database on the same 2 cores (make bench); more can help where it is "
+                   "across a network.")
 @click.option("--burst/--no-burst", envvar="CONSUMER_BURST", default=False,
               help="Exit once the queue is empty and nothing is in flight (1 if "
                    "anything was dead-lettered).")

@@ -85,6 +85,7 @@ def test_make_bench_matrix(endpoints: Endpoints, db_prefix: str, tmp_path: Path)
     done, report = make_bench(endpoints, tmp_path,
                               f"--matrix --rows {ROWS} --db-prefix {db_prefix}")
     runs = report["runs"]
+    assert report["checkpoint_before_each"] is True  # the tests' role is a superuser
     assert [(r["shape"], r["dirty"]) for r in runs] == [
         (shape, dirty) for shape in SHAPES for dirty in (False, True)]
     has_pgloader = shutil.which("pgloader") is not None

@@ -213,11 +213,11 @@ def _simple_texts(spans: Spans, first_line: int,
     return simple, arrow.as_array(text), refused
 
 
-def _in(*places: list[int]) -> Callable[[list[bytes], int], bool]:
-    """Whether line ``at`` is one of ``places`` (each ascending): by bisection, so that no
-    set of a batch's lines is made for the few lines looked up."""
+def _in(first: list[int], second: list[int]) -> Callable[[list[bytes], int], bool]:
+    """Whether line ``at`` is in ``first`` or ``second`` (each ascending): by bisection, so
+    that no set of a batch's lines is made for the few lines looked up."""
     def found(lines: list[bytes], at: int) -> bool:
-        return any(_holds(ascending, at) for ascending in places)
+        return _holds(first, at) or _holds(second, at)
     return found
 
 
