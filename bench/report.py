@@ -78,17 +78,20 @@ def run_table(run: dict[str, Any]) -> str:
 
 def notes(run: dict[str, Any]) -> list[str]:
     res, out = run["results"], []
+    timed = ", ".join(name for name in ("psql", "pgloader")
+                      if res.get(name, {}).get("seconds") is not None)
     if res.get("psql", {}).get("note"):
-        out.append(f"psql, pgloader: {res['psql']['note']}")
-    if any(r.get("reused") for r in res.values()):
-        out.append("psql, pgloader: the figures of the clean run of this shape (timed once)")
+        out.append(f"{timed or 'psql'}: {res['psql']['note']}")
+    if timed and any(res.get(name, {}).get("reused") for name in ("psql", "pgloader")):
+        out.append(f"{timed}: the figures of the clean run of this shape (timed once)")
     differs = [k for k, same in run.get("same_content_as_psql", {}).items() if same is False]
     if differs:
         out.append(f"content differs from psql's: {', '.join(differs)} (see the JSON)")
     pub = res.get("pipeline", {}).get("publish")
     if pub:
+        batches = f"{pub['batches']} batch" + ("" if pub["batches"] == 1 else "es")
         out.append(f"producer alone: {fmt(pub['rows_per_s'])} rows/s, "
-                   f"{fmt(pub['batches_per_s'])} batches/s ({pub['batches']} batches in "
+                   f"{fmt(pub['batches_per_s'])} batches/s ({batches} in "
                    f"{pub['elapsed_s']:.2f} s)")
     if res.get("rerun"):
         out.append(rerun_note(res["rerun"]))

@@ -24,10 +24,11 @@ HELP = """Load batches from RabbitMQ into PostgreSQL with exactly-once effect.
 
 Each batch names its dataset (registered in ingest_datasets by the producer, or by name in
 the datasets directory); one consumer loads every dataset unless --dataset narrows it. Each
-batch is validated record by record; valid rows go to the dataset's table, bad records to
-ingest_rejects with their line and reason, and the batch is recorded in ingest_batches, all in
-one transaction. The message is acked only after COMMIT; a batch already finished is
-acked without writing. Run as many consumers as you like, on as many machines.
+batch is validated against the dataset's rules (column-wise, see --validation); valid rows
+go to the dataset's table, bad records to ingest_rejects with their line and reason, and the
+batch is recorded in ingest_batches, all in one transaction. The message is acked only after
+COMMIT; a batch already finished is acked without writing. Run as many consumers as you
+like, on as many machines.
 
 Runs until SIGTERM/SIGINT (then finishes in-flight batches and exits 0), or with --burst until
 the queue is empty. The result is one JSON line on stdout; its "status" is "ok", "failed", or

@@ -309,7 +309,7 @@ class ConsumerSettings:
     amqp: AmqpSettings = field(default_factory=AmqpSettings)
     postgres: PostgresSettings = field(default_factory=PostgresSettings)
     # 1: fewer transactions at once on the same keys; dirty 1M files ~4 % faster than 2 in
-    # make bench on 2 cores, clean files the same (README, "Speed").
+    # make bench on 2 cores, clean files the same (README, "Performance").
     parallel: int = 1
     burst: bool = False
     retry_timeout: float = 600.0
