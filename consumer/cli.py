@@ -51,11 +51,13 @@ one line, no traceback."""
                    "anything was dead-lettered).")
 @click.option("--database-url", envvar="DATABASE_URL", default=c.DEFAULT_DATABASE_URL,
               help="PostgreSQL URL.")
-@click.option("--retry-timeout", envvar="CONSUMER_RETRY_TIMEOUT", type=float, default=600.0,
+@click.option("--retry-timeout", envvar="CONSUMER_RETRY_TIMEOUT", type=float,
+              default=ConsumerSettings.retry_timeout,
               help="Seconds to retry a batch while PostgreSQL is unavailable before requeueing "
                    "it (keep below RabbitMQ's consumer_timeout, 30 min).")
 @click.option("--shutdown-timeout", envvar="CONSUMER_SHUTDOWN_TIMEOUT", type=float,
-              default=30.0, help="Seconds in-flight batches get to finish after a signal.")
+              default=ConsumerSettings.shutdown_timeout,
+              help="Seconds in-flight batches get to finish after a signal.")
 @click.option("--ready-file", envvar="CONSUMER_READY_FILE", default=None,
               type=click.Path(path_type=Path, dir_okay=False),
               help="Create this file once connected to PostgreSQL and RabbitMQ and consuming; "

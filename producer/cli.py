@@ -120,7 +120,8 @@ reasons, finds duplicate keys in the file and against the table, writes the reje
               help="Where --dataset NAME is looked up (NAME.yaml, NAME.yml or NAME.json).")
 @click.option("--database-url", envvar="DATABASE_URL", default=c.DEFAULT_DATABASE_URL,
               help="PostgreSQL URL: the table is read and the job registered there.")
-@click.option("--parallel", envvar="PRODUCER_PARALLEL", type=int, default=4,
+@click.option("--parallel", envvar="PRODUCER_PARALLEL", type=int,
+              default=ProducerSettings.parallel,
               help="Publishing tasks, i.e. batches in flight awaiting confirms.")
 @click.option("--batch-size", envvar="INGEST_BATCH_SIZE", type=int,
               default=c.DEFAULT_BATCH_SIZE, help="Records per batch (message).")
@@ -136,12 +137,14 @@ reasons, finds duplicate keys in the file and against the table, writes the reje
               help="Seconds to keep retrying an unreachable broker, PostgreSQL or remote "
                    "source before exiting 1.")
 @click.option("--publish-timeout", envvar="PRODUCER_PUBLISH_TIMEOUT", type=float,
-              default=10.0, help="Seconds to wait for one confirm before retrying.")
+              default=ProducerSettings.publish_timeout,
+              help="Seconds to wait for one confirm before retrying.")
 @click.option("--blocked-timeout", envvar="PRODUCER_BLOCKED_TIMEOUT", type=float,
               default=c.DEFAULT_BLOCKED_TIMEOUT_S,
               help="Seconds to wait while RabbitMQ blocks publishing (memory or disk alarm) "
                    "before exiting 1; not counted in the retry budget.")
-@click.option("--offset-ttl-days", envvar="PRODUCER_OFFSET_TTL_DAYS", type=int, default=30,
+@click.option("--offset-ttl-days", envvar="PRODUCER_OFFSET_TTL_DAYS", type=int,
+              default=ProducerSettings.offset_ttl_days,
               help="How long Redis keeps a file's offset.")
 @click.option("--progress/--no-progress", envvar="PRODUCER_PROGRESS", default=True,
               help="Progress bar on a terminal (never in non-TTY output).")
